@@ -1,0 +1,84 @@
+/**
+ * The numbers of envelope v1. SPEC.md is the normative description; every
+ * constant here names the SPEC section it comes from.
+ */
+
+/** Every envelope is exactly this many bytes on the wire (SPEC §2). */
+export const ENVELOPE_SIZE = 2048
+/** The only envelope version this code speaks (SPEC §2). */
+export const ENVELOPE_VERSION = 0x01
+
+// Field offsets and lengths of the envelope (SPEC §2, table "Envelope v1").
+export const VERSION_OFFSET = 0
+export const EXPIRY_OFFSET = 1
+export const EXPIRY_LENGTH = 4
+export const NONCE_OFFSET = 5
+export const NONCE_LENGTH = 8
+export const SALT_OFFSET = 13
+export const SALT_LENGTH = 24
+export const EPHEMERAL_OFFSET = 37
+export const EPHEMERAL_LENGTH = 32
+export const TAG_OFFSET = 69
+export const TAG_LENGTH = 16
+export const SEALED_BODY_OFFSET = 85
+export const SEALED_BODY_LENGTH = ENVELOPE_SIZE - SEALED_BODY_OFFSET // 1963
+/** Poly1305 authenticator appended by the AEAD. */
+export const AEAD_TAG_LENGTH = 16
+/** Plaintext under the AEAD: always this long, padded (SPEC §3). */
+export const INNER_LENGTH = SEALED_BODY_LENGTH - AEAD_TAG_LENGTH // 1947
+
+// Inner plaintext layout (SPEC §3).
+export const INNER_HEADER_LENGTH = 32
+/** Sender block of a first-contact envelope: Ed25519 key, X25519 key, signature. */
+export const SENDER_BLOCK_LENGTH = 32 + 32 + 64
+/** Body bytes one session envelope carries. */
+export const SESSION_BODY_CAPACITY = INNER_LENGTH - INNER_HEADER_LENGTH // 1915
+/** Body bytes a first-contact envelope carries (the sender block takes the rest). */
+export const FIRST_CONTACT_BODY_CAPACITY = SESSION_BODY_CAPACITY - SENDER_BLOCK_LENGTH // 1787
+/** Largest payload split across envelopes: 1 MiB (SPEC §6). */
+export const MAX_PAYLOAD_LENGTH = 1024 * 1024
+/** Parts needed for the largest payload; part count is a u16. */
+export const MAX_PARTS = Math.ceil(MAX_PAYLOAD_LENGTH / SESSION_BODY_CAPACITY) // 548
+
+// Lifetimes (SPEC §7). Expiry is carried in whole minutes.
+export const MINUTE_MS = 60_000
+export const DEFAULT_TTL_MINUTES = 2 * 24 * 60
+export const MAX_TTL_MINUTES = 7 * 24 * 60
+/**
+ * Clock skew tolerated between nodes: an envelope may have expired this long
+ * ago, may expire this much beyond MAX_TTL, and its required work is computed
+ * as if this much less time remained (so a sender whose clock runs ahead is
+ * not rejected).
+ */
+export const CLOCK_SKEW_MINUTES = 5
+
+// Proof of work (SPEC §5). Expected trials = BASE + PER_MINUTE * ttlMinutes.
+/**
+ * Fixed part of the work, so even a short-lived envelope costs something.
+ */
+export const WORK_BASE_TRIALS = 16_384
+/**
+ * Trials per minute of lifetime. Calibrated on this project's reference
+ * machine (one core, node:crypto SHA-256 at ~850,000 trials/s): the default
+ * TTL of 2 days needs 16,384 + 100 * 2,880 = 304,384 expected trials, a median
+ * of ln 2 * 304,384 / 850,000 = 0.25 s.
+ */
+export const WORK_TRIALS_PER_MINUTE = 100
+
+// Sessions (SPEC §4).
+/** Tags derived ahead, and skipped keys kept, per receiving chain. */
+export const REORDER_WINDOW = 32
+/** Sessions kept per contact (old ones still open late envelopes). */
+export const MAX_SESSIONS_PER_CONTACT = 4
+/** First-contact handshakes a sender keeps open per contact, waiting for an accept. */
+export const MAX_PENDING_HANDSHAKES = 8
+
+// Inner kinds (SPEC §3).
+/** Application message: the body is opaque bytes chosen by the application. */
+export const KIND_MESSAGE = 0x01
+/** Delivery receipt: the body is a list of 16-byte message ids. */
+export const KIND_RECEIPT = 0x02
+/** Handshake only: an accept that carries no application data. */
+export const KIND_HANDSHAKE = 0x03
+/** Length of a message id. */
+export const MESSAGE_ID_LENGTH = 16

@@ -1,0 +1,37 @@
+/**
+ * `komrade/protocol`: the pure protocol layer. Envelope v1, sealing and
+ * opening, sessions, proof of work, screening. No I/O; `nativeCrypto` is the
+ * only part that needs Node.js (it wraps `node:crypto`).
+ *
+ * The normative description is SPEC.md beside this file.
+ */
+export * from './constants.js'
+export {
+  KomradeProtocolError, EnvelopeFormatError, MessageTooLargeError, KeyFormatError, NoSessionError, AbortError
+} from './errors.js'
+export { toHex, fromHex } from './bytes.js'
+export type { CryptoProvider } from './crypto-provider.js'
+export { nativeCrypto } from './crypto-native.js'
+export { nobleCrypto } from './crypto-noble.js'
+export {
+  createIdentity, identityFromSecrets, publicIdentityOf, encodePublicIdentity, decodePublicIdentity,
+  encodeIdentity, decodeIdentity, identityId, fingerprint, PUBLIC_IDENTITY_LENGTH, SECRET_IDENTITY_LENGTH,
+  type Identity, type PublicIdentity
+} from './identity.js'
+export {
+  checkEnvelope, assertEnvelopeShape, envelopeExpiryMinute, envelopeId, envelopeFields, expiryFor,
+  type EnvelopeRejection, type EnvelopeVerdict, type CheckEnvelopeOptions, type EnvelopeFields
+} from './envelope.js'
+export {
+  requiredTrials, workTarget, workValue, hasEnoughWork, solveWork, solveWorkAsync, minuteOf, type SolveWorkOptions
+} from './work.js'
+export { encodeInner, decodeInner, bodyCapacity, type InnerMessage, type SenderBlock } from './inner.js'
+export type { AcceptOffer, PendingHandshake } from './handshake.js'
+export {
+  createKeyring, type Keyring, type KeyringInit, type KeyringJSON, type OpenedEnvelope, type SealOptions,
+  type SealedPayload, type ContactSummary
+} from './keyring.js'
+export { createScreener, type Screener, type ScreenerInit, type ScreenResult } from './screen.js'
+export { sealCover } from './cover.js'
+export { splitPayload, createReassembler, type Reassembler, type ReassemblerInit } from './parts.js'
+export { encodeReceipt, decodeReceipt, MAX_RECEIPT_IDS } from './receipts.js'
