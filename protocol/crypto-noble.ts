@@ -41,7 +41,8 @@ export function nobleCrypto (): CryptoProvider {
     ed25519Sign: (seed, message) => ed25519.sign(message, seed),
     ed25519Verify (publicKey, message, signature) {
       try {
-        return ed25519.verify(signature, message, publicKey)
+        // Strict RFC 8032 (canonical encodings, cofactorless), as OpenSSL verifies.
+        return ed25519.verify(signature, message, publicKey, { zip215: false })
       } catch {
         return false
       }

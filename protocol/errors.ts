@@ -30,8 +30,8 @@ export class MessageTooLargeError extends KomradeProtocolError {
 
 /** Serialised keys or state could not be decoded. */
 export class KeyFormatError extends KomradeProtocolError {
-  constructor (message: string) {
-    super(message)
+  constructor (message: string, options?: ErrorOptions) {
+    super(message, options)
     this.name = 'KeyFormatError'
   }
 }

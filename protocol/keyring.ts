@@ -247,7 +247,14 @@ export function createKeyring (init: KeyringInit): Keyring {
     for (const [key, expiry] of state.seenFirstContacts) seenFirstContacts.set(key, expiry)
   }
 
-  if (init.state !== undefined) restore(init.state)
+  if (init.state !== undefined) {
+    try {
+      restore(init.state)
+    } catch (cause) {
+      if (cause instanceof KeyFormatError) throw cause
+      throw new KeyFormatError(`Stored keyring is malformed: ${(cause as Error).message}`, { cause })
+    }
+  }
 
   const keyring: Keyring = {
     identity: publicIdentityOf(identity),
