@@ -43,7 +43,7 @@ describe('work target', () => {
   it('an envelope changed after solving fails the work check', () => {
     const envelope = solveWork(native, sealCover(native, nowMinute + 2880), { now: NOW })
     const changed = envelope.slice()
-    changed[ENVELOPE_SIZE - 1] ^= 1
+    changed[ENVELOPE_SIZE - 1] = changed[ENVELOPE_SIZE - 1]! ^ 1
     // One flipped bit gives a fresh random value: below target with probability 1/304,384.
     expect(checkEnvelope(native, changed, { now: NOW })).toEqual({ valid: false, reason: 'insufficient-work' })
   })
