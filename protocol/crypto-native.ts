@@ -7,6 +7,7 @@ import {
   createCipheriv, createDecipheriv, createHmac, createPrivateKey, createPublicKey,
   diffieHellman, hash, hkdfSync, randomBytes, sign, verify, type KeyObject
 } from 'node:crypto'
+import { assertBytes, assertInteger, equalBytes } from './bytes.js'
 import type { CryptoProvider } from './crypto-provider.js'
 
 // DER prefixes of PKCS#8 private and SPKI public keys (RFC 8410) for raw 32-byte keys.
@@ -28,29 +29,38 @@ function view (bytes: Uint8Array): Uint8Array {
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
+interface CachedKey {
+  /** The bytes the key object was built from: a buffer changed in place (wiped) must not reuse it. */
+  readonly bytes: Uint8Array
+  readonly key: KeyObject
+}
+
+/**
+ * Private KeyObjects cached per secret buffer: screening uses the same
+ * identity key for every envelope, and building a KeyObject costs about as
+ * much as the X25519 itself. The entry dies with the buffer.
+ */
+function privateKeyCache (prefix: Uint8Array): (secret: Uint8Array) => KeyObject {
+  const cache = new WeakMap<Uint8Array, CachedKey>()
+  return (secret) => {
+    assertBytes(secret, 'secretKey', 32)
+    const cached = cache.get(secret)
+    if (cached !== undefined && equalBytes(cached.bytes, secret)) return cached.key
+    const key = createPrivateKey({ key: der(prefix, secret), format: 'der', type: 'pkcs8' })
+    cache.set(secret, { bytes: secret.slice(), key })
+    return key
+  }
+}
+
+function assertAeadKeys (key: Uint8Array, nonce: Uint8Array): void {
+  assertBytes(key, 'key', 32)
+  assertBytes(nonce, 'nonce', 12)
+}
+
 /** Creates the `node:crypto` provider. */
 export function nativeCrypto (): CryptoProvider {
-  // Keyed by the caller's secret buffer: identity keys live as long as the node.
-  const x25519Secrets = new WeakMap<Uint8Array, KeyObject>()
-  const ed25519Secrets = new WeakMap<Uint8Array, KeyObject>()
-
-  function x25519Private (secretKey: Uint8Array): KeyObject {
-    let key = x25519Secrets.get(secretKey)
-    if (key === undefined) {
-      key = createPrivateKey({ key: der(X25519_PKCS8_PREFIX, secretKey), format: 'der', type: 'pkcs8' })
-      x25519Secrets.set(secretKey, key)
-    }
-    return key
-  }
-
-  function ed25519Private (seed: Uint8Array): KeyObject {
-    let key = ed25519Secrets.get(seed)
-    if (key === undefined) {
-      key = createPrivateKey({ key: der(ED25519_PKCS8_PREFIX, seed), format: 'der', type: 'pkcs8' })
-      ed25519Secrets.set(seed, key)
-    }
-    return key
-  }
+  const x25519Private = privateKeyCache(X25519_PKCS8_PREFIX)
+  const ed25519Private = privateKeyCache(ED25519_PKCS8_PREFIX)
 
   function x25519PublicKey (secretKey: Uint8Array): Uint8Array {
     const spki = createPublicKey(x25519Private(secretKey)).export({ format: 'der', type: 'spki' })
@@ -62,7 +72,10 @@ export function nativeCrypto (): CryptoProvider {
     randomBytes: (length) => view(randomBytes(length)),
     sha256: (data) => view(hash('sha256', data, 'buffer')),
     hmacSha256: (key, data) => view(createHmac('sha256', key).update(data).digest()),
-    hkdfSha256: (ikm, salt, info, length) => new Uint8Array(hkdfSync('sha256', ikm, salt, info, length)),
+    hkdfSha256 (ikm, salt, info, length) {
+      assertInteger(length, 'length', 1, 255 * 32)
+      return new Uint8Array(hkdfSync('sha256', ikm, salt, info, length))
+    },
     x25519KeyPair () {
       const secretKey = view(randomBytes(32))
       return { secretKey, publicKey: x25519PublicKey(secretKey) }
@@ -91,6 +104,7 @@ export function nativeCrypto (): CryptoProvider {
       }
     },
     aeadSeal (key, nonce, plaintext, aad) {
+      assertAeadKeys(key, nonce)
       const cipher = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 })
       cipher.setAAD(aad, { plaintextLength: plaintext.length })
       const body = cipher.update(plaintext)
@@ -101,6 +115,7 @@ export function nativeCrypto (): CryptoProvider {
       return out
     },
     aeadOpen (key, nonce, sealed, aad) {
+      assertAeadKeys(key, nonce)
       if (sealed.length < 16) return undefined
       const decipher = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 })
       decipher.setAAD(aad, { plaintextLength: sealed.length - 16 })

@@ -92,7 +92,7 @@ export interface Keyring {
   /** Screens by tag only: O(1), no public-key operation. Never throws. */
   screenByTag(envelope: Uint8Array): OpenedEnvelope | undefined
   /** Tries the envelope as a first contact to this identity: one X25519. Never throws. */
-  screenFirstContact(envelope: Uint8Array, now?: number): OpenedEnvelope | undefined
+  screenFirstContact(envelope: Uint8Array, options?: { now?: number }): OpenedEnvelope | undefined
   /** Drops pending handshakes and replay records that have expired. */
   prune(now?: number): void
   /** Number of tags currently watched (for status and benchmarks). */
@@ -358,14 +358,14 @@ export function createKeyring (init: KeyringInit): Keyring {
       }
     },
 
-    screenFirstContact (envelope, now = Date.now()) {
+    screenFirstContact (envelope, options = {}) {
       try {
         const opened = openFirstContact(crypto, identity, envelope)
         if (opened === undefined) return undefined
         const key = handshakeKey(opened.offer.ephemeralWire)
         if (seenFirstContacts.has(key)) return undefined // a replay (same envelope, new nonce)
         seenFirstContacts.set(key, opened.offer.expiryMinute)
-        keyring.prune(now)
+        keyring.prune(options.now)
         return {
           via: 'first-contact', from: opened.sender, contactId: identityId(opened.sender), message: opened.message,
           offer: opened.offer, windowGrew: false

@@ -55,7 +55,7 @@ export function createScreener (init: ScreenerInit): Screener {
       const byTag = screenByTag(envelope)
       if (byTag !== undefined || screener.contactsOnly || !plausible(envelope)) return byTag
       for (const keyring of keyrings) {
-        const opened = keyring.screenFirstContact(envelope, options.now)
+        const opened = keyring.screenFirstContact(envelope, options)
         if (opened !== undefined) return { keyring, opened }
       }
       return undefined

@@ -204,8 +204,8 @@ describe('sessions', () => {
     const bob = party()
     const fromAlice = alice.keyring.seal(bob.identity, text('hi'), { now: 1_000 }).envelopes[0]!
     const fromBob = bob.keyring.seal(alice.identity, text('hey'), { now: 2_000 }).envelopes[0]!
-    const atBob = bob.keyring.screenFirstContact(fromAlice, 2_000)!
-    const atAlice = alice.keyring.screenFirstContact(fromBob, 2_000)!
+    const atBob = bob.keyring.screenFirstContact(fromAlice, { now: 2_000 })!
+    const atAlice = alice.keyring.screenFirstContact(fromBob, { now: 2_000 })!
     const acceptFromBob = bob.keyring.accept(atBob.offer!).envelopes[0]!
     const acceptFromAlice = alice.keyring.accept(atAlice.offer!).envelopes[0]!
     expect(alice.keyring.screenByTag(acceptFromBob)?.via).toBe('accept')
