@@ -35,10 +35,13 @@ export interface OpenedEnvelope {
   /** For first contact: pass it to {@link Keyring.accept} to answer and start a session. */
   readonly offer?: AcceptOffer
   /**
-   * True when the receive window reached further than before (a multi-part
-   * payload began): envelopes stored earlier may now match by tag, so screen
-   * them again with {@link Keyring.screenByTag} (SPEC §4.4).
+   * Tags this envelope made the keyring start watching (the window moved, or
+   * an accept started a session). Envelopes stored earlier may carry one of
+   * them: look these tags up among stored envelopes and screen what you find
+   * with {@link Keyring.screenByTag} (SPEC §4.4).
    */
+  readonly newTags: readonly Uint8Array[]
+  /** Shorthand for `newTags.length > 0`. */
   readonly windowGrew: boolean
 }
 
@@ -333,7 +336,8 @@ export function createKeyring (init: KeyringInit): Keyring {
           if (opened === undefined) return undefined
           dropPending(record, target.pending)
           addSession(target.contactId, record, opened.session)
-          return { via: 'accept', from: record.identity, contactId: target.contactId, message: opened.message, windowGrew: false }
+          const newTags = [...opened.session.receiveKeys.values()].map((k) => k.tag.slice())
+          return { via: 'accept', from: record.identity, contactId: target.contactId, message: opened.message, newTags, windowGrew: true }
         }
         const { session, index } = target
         const key = session.receiveKeys.get(index)
@@ -345,14 +349,11 @@ export function createKeyring (init: KeyringInit): Keyring {
         const decoded = decodeInner(plain, false)
         if (decoded === undefined) return undefined
         const { message } = decoded
-        const reachBefore = session.receiveNext
         const change = consumeReceiveKey(crypto, session, index, message.partIndex, message.partCount)
         unwatchKeys(change.removed)
         watchSessionKeys(target.contactId, session, change.added)
-        return {
-          via: 'session', from: record.identity, contactId: target.contactId, message,
-          windowGrew: session.receiveNext > reachBefore + 1
-        }
+        const newTags = change.added.map((k) => k.tag.slice())
+        return { via: 'session', from: record.identity, contactId: target.contactId, message, newTags, windowGrew: newTags.length > 0 }
       } catch {
         return undefined // hostile input never escapes as an exception
       }
@@ -368,7 +369,7 @@ export function createKeyring (init: KeyringInit): Keyring {
         keyring.prune(options.now)
         return {
           via: 'first-contact', from: opened.sender, contactId: identityId(opened.sender), message: opened.message,
-          offer: opened.offer, windowGrew: false
+          offer: opened.offer, newTags: [], windowGrew: false
         }
       } catch {
         return undefined

@@ -15,10 +15,10 @@ export function splitPayload (payload: Uint8Array, capacity: number): Uint8Array
   if (payload.length > MAX_PAYLOAD_LENGTH) {
     throw new MessageTooLargeError(`A payload is at most ${MAX_PAYLOAD_LENGTH} bytes (1 MiB), got ${payload.length}`)
   }
+  if (Math.ceil(payload.length / capacity) > MAX_PARTS) throw new MessageTooLargeError(`A payload spans at most ${MAX_PARTS} envelopes`)
   const parts: Uint8Array[] = []
   for (let offset = 0; offset < payload.length; offset += capacity) parts.push(payload.subarray(offset, offset + capacity))
   if (parts.length === 0) parts.push(new Uint8Array(0))
-  if (parts.length > MAX_PARTS) throw new MessageTooLargeError(`A payload spans at most ${MAX_PARTS} envelopes`)
   return parts
 }
 

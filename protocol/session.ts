@@ -21,6 +21,8 @@ const STEP_MESSAGE_KEY = Uint8Array.of(0x02)
 const STEP_NEXT = Uint8Array.of(0x03)
 /** Skipped keys kept per session: a whole multi-part payload plus the window. */
 export const MAX_SKIPPED_KEYS = MAX_PARTS + REORDER_WINDOW
+/** Furthest the receive window runs past the highest step opened: a whole payload plus the window. */
+const MAX_WINDOW_AHEAD = MAX_PARTS + REORDER_WINDOW
 
 /** One derived but unused step of a receiving chain. */
 export interface ReceiveKey {
@@ -187,6 +189,16 @@ export function sessionFromJSON (json: SessionJSON): SessionState {
     }
     for (const n of [json.startedAt, json.sendIndex, json.receiveNext, json.receiveHighest]) {
       if (!Number.isSafeInteger(n)) throw new Error('counter')
+    }
+    // Counters must describe a window this code could have produced; anything else could make the
+    // next open derive millions of steps (a corrupted or hostile state file must not hang the node).
+    if (json.startedAt < 0 || json.sendIndex < 0 || json.receiveHighest < -1) throw new Error('negative counter')
+    if (json.receiveNext <= json.receiveHighest || json.receiveNext - json.receiveHighest > MAX_WINDOW_AHEAD + 1) {
+      throw new Error('receive window out of range')
+    }
+    if (receiveKeys.size > MAX_SKIPPED_KEYS + MAX_WINDOW_AHEAD) throw new Error('too many receive keys')
+    for (const index of receiveKeys.keys()) {
+      if (index < 0 || index >= json.receiveNext) throw new Error('receive key outside the window')
     }
     return {
       id: json.id,
