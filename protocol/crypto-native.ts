@@ -4,7 +4,7 @@
  * buffer because screening reuses the same identity key for every envelope.
  */
 import {
-  createCipheriv, createDecipheriv, createHmac, createPrivateKey, createPublicKey,
+  createCipheriv, createDecipheriv, createHmac, createPrivateKey, createPublicKey, createSecretKey,
   diffieHellman, hash, hkdfSync, randomBytes, sign, verify, type KeyObject
 } from 'node:crypto'
 import { assertBytes, assertInteger, equalBytes } from './bytes.js'
@@ -22,6 +22,19 @@ function der (prefix: Uint8Array, key: Uint8Array): Buffer {
   out.set(prefix, 0)
   out.set(key, prefix.length)
   return out
+}
+
+// A string (PEM) input skips the isKeyObject/isCryptoKey probes of Node 24's
+// prepareAsymmetricKey, which throw and catch two errors for every options object.
+const PEM_HEAD = '-----BEGIN PUBLIC KEY-----\n'
+const PEM_TAIL = '\n-----END PUBLIC KEY-----\n'
+function publicKeyObject (prefix: Uint8Array, key: Uint8Array): KeyObject {
+  return createPublicKey(PEM_HEAD + der(prefix, key).toString('base64') + PEM_TAIL)
+}
+
+// Same for secret keys: a KeyObject from createSecretKey() (which takes the buffer-only path) skips the probes.
+function secret (key: Uint8Array): KeyObject | Uint8Array {
+  return key.length === 0 ? key : createSecretKey(key)
 }
 
 function view (bytes: Uint8Array): Uint8Array {
@@ -71,10 +84,10 @@ export function nativeCrypto (): CryptoProvider {
     name: 'native',
     randomBytes: (length) => view(randomBytes(length)),
     sha256: (data) => view(hash('sha256', data, 'buffer')),
-    hmacSha256: (key, data) => view(createHmac('sha256', key).update(data).digest()),
+    hmacSha256: (key, data) => view(createHmac('sha256', secret(key)).update(data).digest()),
     hkdfSha256 (ikm, salt, info, length) {
       assertInteger(length, 'length', 1, 255 * 32)
-      return new Uint8Array(hkdfSync('sha256', ikm, salt, info, length))
+      return new Uint8Array(hkdfSync('sha256', secret(ikm), salt, info, length))
     },
     x25519KeyPair () {
       const secretKey = view(randomBytes(32))
@@ -83,7 +96,7 @@ export function nativeCrypto (): CryptoProvider {
     x25519PublicKey,
     x25519 (secretKey, publicKey) {
       try {
-        const peer = createPublicKey({ key: der(X25519_SPKI_PREFIX, publicKey), format: 'der', type: 'spki' })
+        const peer = publicKeyObject(X25519_SPKI_PREFIX, publicKey)
         return view(diffieHellman({ privateKey: x25519Private(secretKey), publicKey: peer }))
       } catch {
         return undefined // OpenSSL refuses an all-zero shared secret (low-order point)
@@ -97,7 +110,7 @@ export function nativeCrypto (): CryptoProvider {
     ed25519Verify (publicKey, message, signature) {
       if (publicKey.length !== 32 || signature.length !== 64) return false
       try {
-        const key = createPublicKey({ key: der(ED25519_SPKI_PREFIX, publicKey), format: 'der', type: 'spki' })
+        const key = publicKeyObject(ED25519_SPKI_PREFIX, publicKey)
         return verify(null, message, key, signature)
       } catch {
         return false
@@ -105,7 +118,7 @@ export function nativeCrypto (): CryptoProvider {
     },
     aeadSeal (key, nonce, plaintext, aad) {
       assertAeadKeys(key, nonce)
-      const cipher = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 })
+      const cipher = createCipheriv('chacha20-poly1305', secret(key), nonce, { authTagLength: 16 })
       cipher.setAAD(aad, { plaintextLength: plaintext.length })
       const body = cipher.update(plaintext)
       cipher.final()
@@ -117,7 +130,7 @@ export function nativeCrypto (): CryptoProvider {
     aeadOpen (key, nonce, sealed, aad) {
       assertAeadKeys(key, nonce)
       if (sealed.length < 16) return undefined
-      const decipher = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 })
+      const decipher = createDecipheriv('chacha20-poly1305', secret(key), nonce, { authTagLength: 16 })
       decipher.setAAD(aad, { plaintextLength: sealed.length - 16 })
       decipher.setAuthTag(sealed.subarray(sealed.length - 16))
       const body = decipher.update(sealed.subarray(0, sealed.length - 16))

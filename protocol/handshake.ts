@@ -14,8 +14,8 @@
  * later opens no session envelope (the INIT itself stays readable to whoever
  * holds B's key, as any message sealed to a static key does).
  */
-import { concatBytes, equalBytes, toHex, utf8, wipe, writeUint32BE } from './bytes.js'
-import { FIRST_CONTACT_BODY_CAPACITY, SALT_LENGTH, TAG_LENGTH } from './constants.js'
+import { concatBytes, toHex, utf8, wipe, writeUint32BE } from './bytes.js'
+import { EPHEMERAL_OFFSET, FIRST_CONTACT_BODY_CAPACITY, SALT_LENGTH, SALT_OFFSET, TAG_LENGTH, TAG_OFFSET } from './constants.js'
 import type { CryptoProvider } from './crypto-provider.js'
 import {
   envelopeAad, envelopeFields, envelopeWithHeader, ephemeralPoint, freshEphemeral, setSealedBody
@@ -111,6 +111,23 @@ export function sealFirstContact (crypto: CryptoProvider, options: {
   }
 }
 
+const CHECK_INPUT = new Uint8Array(CHECK_LABEL.length + 32 + 32 + 32 + SALT_LENGTH)
+CHECK_INPUT.set(CHECK_LABEL, 0)
+
+/** checkTag() compared with the envelope's tag in place: no concatenation of five parts, no slice. */
+function checkTagMatches (crypto: CryptoProvider, shared: Uint8Array, envelope: Uint8Array, recipientSealingKey: Uint8Array): boolean {
+  let offset = CHECK_LABEL.length
+  CHECK_INPUT.set(shared, offset)
+  CHECK_INPUT.set(envelope.subarray(EPHEMERAL_OFFSET, EPHEMERAL_OFFSET + 32), offset += 32)
+  CHECK_INPUT.set(recipientSealingKey, offset += 32)
+  CHECK_INPUT.set(envelope.subarray(SALT_OFFSET, SALT_OFFSET + SALT_LENGTH), offset += 32)
+  const digest = crypto.sha256(CHECK_INPUT)
+  CHECK_INPUT.fill(0, CHECK_LABEL.length, CHECK_LABEL.length + 32)
+  let diff = 0
+  for (let i = 0; i < TAG_LENGTH; i++) diff |= (digest[i] as number) ^ (envelope[TAG_OFFSET + i] as number)
+  return diff === 0
+}
+
 /**
  * Tries to open `envelope` as a first-contact envelope to `identity`: one
  * X25519 and one hash for an envelope that is not. Never throws.
@@ -118,10 +135,10 @@ export function sealFirstContact (crypto: CryptoProvider, options: {
 export function openFirstContact (crypto: CryptoProvider, identity: Identity, envelope: Uint8Array): {
   message: InnerMessage, sender: PublicIdentity, offer: AcceptOffer
 } | undefined {
-  const fields = envelopeFields(envelope)
-  const shared = crypto.x25519(identity.sealingSecret, ephemeralPoint(fields.ephemeral))
+  const shared = crypto.x25519(identity.sealingSecret, ephemeralPoint(envelope.subarray(EPHEMERAL_OFFSET, EPHEMERAL_OFFSET + 32)))
   if (shared === undefined) return undefined
-  if (!equalBytes(checkTag(crypto, shared, fields.ephemeral, identity.sealingKey, fields.salt), fields.tag)) return undefined
+  if (!checkTagMatches(crypto, shared, envelope, identity.sealingKey)) return undefined
+  const fields = envelopeFields(envelope)
   const keys = firstContactKeys(crypto, shared, fields.ephemeral, identity.sealingKey, fields.salt)
   const inner = crypto.aeadOpen(keys.key, keys.nonce, fields.sealedBody, envelopeAad(envelope))
   if (inner === undefined) return undefined

@@ -7,7 +7,7 @@
 import { assertBytes, assertInteger, fromHex, toHex, wipe } from './bytes.js'
 import {
   CLOCK_SKEW_MINUTES, DEFAULT_TTL_MINUTES, KIND_HANDSHAKE, KIND_MESSAGE, MAX_PENDING_HANDSHAKES, MAX_SESSIONS_PER_CONTACT,
-  MAX_TTL_MINUTES, MESSAGE_ID_LENGTH, SALT_LENGTH, FIRST_CONTACT_BODY_CAPACITY, SESSION_BODY_CAPACITY
+  MAX_TTL_MINUTES, MESSAGE_ID_LENGTH, SALT_LENGTH, TAG_LENGTH, TAG_OFFSET, FIRST_CONTACT_BODY_CAPACITY, SESSION_BODY_CAPACITY
 } from './constants.js'
 import type { CryptoProvider } from './crypto-provider.js'
 import { envelopeAad, envelopeFields, envelopeWithHeader, expiryFor, freshEphemeral, setSealedBody } from './envelope.js'
@@ -145,6 +145,15 @@ type TagTarget =
   | { type: 'session', contactId: string, session: SessionState, index: number }
   | { type: 'accept', contactId: string, pending: PendingHandshake }
 
+/** Map key of a 16-byte tag: 8 UTF-16 code units (a bijection, cheaper than hex). */
+function tagKey (tag: Uint8Array): string {
+  return String.fromCharCode(
+    (tag[0] as number) << 8 | (tag[1] as number), (tag[2] as number) << 8 | (tag[3] as number),
+    (tag[4] as number) << 8 | (tag[5] as number), (tag[6] as number) << 8 | (tag[7] as number),
+    (tag[8] as number) << 8 | (tag[9] as number), (tag[10] as number) << 8 | (tag[11] as number),
+    (tag[12] as number) << 8 | (tag[13] as number), (tag[14] as number) << 8 | (tag[15] as number))
+}
+
 /** Newest first-contact timestamp wins; ties go to the smaller id. Both sides compute the same order. */
 function preferSessions (a: SessionState, b: SessionState): number {
   if (a.startedAt !== b.startedAt) return b.startedAt - a.startedAt
@@ -164,11 +173,11 @@ export function createKeyring (init: KeyringInit): Keyring {
   const seenFirstContacts = new Map<string, number>()
 
   function watchSessionKeys (contactId: string, session: SessionState, keys: Iterable<ReceiveKey>): void {
-    for (const key of keys) tags.set(toHex(key.tag), { type: 'session', contactId, session, index: key.index })
+    for (const key of keys) tags.set(tagKey(key.tag), { type: 'session', contactId, session, index: key.index })
   }
 
   function unwatchKeys (keys: Iterable<ReceiveKey>): void {
-    for (const key of keys) tags.delete(toHex(key.tag))
+    for (const key of keys) tags.delete(tagKey(key.tag))
   }
 
   function addSession (contactId: string, record: ContactRecord, session: SessionState): void {
@@ -183,13 +192,13 @@ export function createKeyring (init: KeyringInit): Keyring {
 
   function addPending (contactId: string, record: ContactRecord, pending: PendingHandshake): void {
     record.pending.push(pending)
-    tags.set(toHex(pending.acceptTag), { type: 'accept', contactId, pending })
+    tags.set(tagKey(pending.acceptTag), { type: 'accept', contactId, pending })
     while (record.pending.length > MAX_PENDING_HANDSHAKES) dropPending(record, record.pending[0]!)
   }
 
   function dropPending (record: ContactRecord, pending: PendingHandshake): void {
     record.pending = record.pending.filter((p) => p !== pending)
-    tags.delete(toHex(pending.acceptTag))
+    tags.delete(tagKey(pending.acceptTag))
     wipe(pending.ephemeralSecret, pending.sharedSecret)
   }
 
@@ -326,9 +335,9 @@ export function createKeyring (init: KeyringInit): Keyring {
 
     screenByTag (envelope) {
       try {
-        const fields = envelopeFields(envelope)
-        const target = tags.get(toHex(fields.tag))
+        const target = tags.get(tagKey(envelope.subarray(TAG_OFFSET, TAG_OFFSET + TAG_LENGTH)))
         if (target === undefined) return undefined
+        const fields = envelopeFields(envelope)
         const record = contacts.get(target.contactId)
         if (record === undefined) return undefined
         if (target.type === 'accept') {

@@ -51,9 +51,13 @@ export function createScreener (init: ScreenerInit): Screener {
   const screener: Screener = {
     contactsOnly: init.contactsOnly ?? false,
     screenByTag,
-    screen (envelope, options = {}) {
-      const byTag = screenByTag(envelope)
-      if (byTag !== undefined || screener.contactsOnly || !plausible(envelope)) return byTag
+    screen (envelope, options) {
+      if (!plausible(envelope)) return undefined
+      for (const keyring of keyrings) {
+        const opened = keyring.screenByTag(envelope)
+        if (opened !== undefined) return { keyring, opened }
+      }
+      if (screener.contactsOnly) return undefined
       for (const keyring of keyrings) {
         const opened = keyring.screenFirstContact(envelope, options)
         if (opened !== undefined) return { keyring, opened }
