@@ -18,10 +18,10 @@ function setExpiry (envelope: Uint8Array, minute: number): void {
 }
 
 describe('work target', () => {
-  it('follows trials(t) = 16384 + 100 t and target = floor(2^64 / trials)', () => {
+  it('follows trials(t) = 16384 + 80 t and target = floor(2^64 / trials)', () => {
     expect(requiredTrials(0)).toBe(16_384)
-    expect(requiredTrials(DEFAULT_TTL_MINUTES)).toBe(304_384)
-    expect(workTarget(DEFAULT_TTL_MINUTES)).toBe((1n << 64n) / 304_384n)
+    expect(requiredTrials(DEFAULT_TTL_MINUTES)).toBe(246_784)
+    expect(workTarget(DEFAULT_TTL_MINUTES)).toBe((1n << 64n) / 246_784n)
     // Capped at the longest lifetime a validator accepts.
     expect(requiredTrials(10 * MAX_TTL_MINUTES)).toBe(requiredTrials(MAX_TTL_MINUTES + CLOCK_SKEW_MINUTES))
   })
@@ -44,7 +44,7 @@ describe('work target', () => {
     const envelope = solveWork(native, sealCover(native, nowMinute + 2880), { now: NOW })
     const changed = envelope.slice()
     changed[ENVELOPE_SIZE - 1] = changed[ENVELOPE_SIZE - 1]! ^ 1
-    // One flipped bit gives a fresh random value: below target with probability 1/304,384.
+    // One flipped bit gives a fresh random value: below target with probability 1/246,784.
     expect(checkEnvelope(native, changed, { now: NOW })).toEqual({ valid: false, reason: 'insufficient-work' })
   })
 
