@@ -31,27 +31,33 @@ const SIGNATURE_LABEL = utf8('komrade/v1/first-contact/signature')
 const TRANSCRIPT_LABEL = utf8('komrade/v1/session/transcript')
 const ZERO_SIGNATURE = new Uint8Array(64)
 
-/** What the initiator keeps until the accept arrives. Holds secrets. */
-export interface PendingHandshake {
+/**
+ * What the responder needs to answer a first-contact envelope: both sides
+ * hold these values for one handshake. Holds secrets.
+ */
+export interface AcceptOffer {
+  /** The initiator. */
   readonly peer: PublicIdentity
-  readonly ephemeralSecret: Uint8Array
+  /** E_A as on the wire (top bit included). */
   readonly ephemeralWire: Uint8Array
+  /** s1 = X25519(e_A, X_B). */
   readonly sharedSecret: Uint8Array
+  /** The first contact's salt. */
   readonly salt: Uint8Array
+  /** The tag the accept will carry. */
   readonly acceptTag: Uint8Array
+  /** The first contact's timestamp: orders sessions (SPEC §4.5). */
   readonly startedAt: number
+  /** The first contact's expiry minute. */
   readonly expiryMinute: number
 }
 
-/** What the responder needs to answer a first-contact envelope. Holds secrets. */
-export interface AcceptOffer {
+/** What the initiator keeps until the accept arrives: the same values and e_A. Holds secrets. */
+export interface PendingHandshake extends AcceptOffer {
+  /** The responder, for the initiator. */
   readonly peer: PublicIdentity
-  readonly ephemeralWire: Uint8Array
-  readonly sharedSecret: Uint8Array
-  readonly salt: Uint8Array
-  readonly acceptTag: Uint8Array
-  readonly startedAt: number
-  readonly expiryMinute: number
+  /** e_A, wiped once the accept opens. */
+  readonly ephemeralSecret: Uint8Array
 }
 
 function checkTag (crypto: CryptoProvider, shared: Uint8Array, ephemeralWire: Uint8Array, recipientSealingKey: Uint8Array, salt: Uint8Array): Uint8Array {
