@@ -1,14 +1,18 @@
 #!/usr/bin/env node
 /**
- * The `komrade` command. This first version manages the local identity; the
- * daemon (`start`), messaging and the Operator commands arrive with the node,
- * Operator and client layers.
+ * The `komrade` command: the local identity and the daemon. Messaging
+ * commands (send, inbox, chat...) talk to a running daemon through the
+ * control API, which arrives with the client layer.
  *
  * Exit codes: 0 success, 1 failure (the message says what to do), 2 usage error.
  */
 import { parseArgs } from 'node:util'
 import { IdentityExistsError, NoIdentityError, createIdentityFile, readIdentityFile } from '../node/identity-file.js'
 import { resolveDataDir } from '../node/data-dir.js'
+import { ConfigError, nodeInitOf, resolveConfig } from '../node/config.js'
+import { createKomradeNode } from '../node/komrade-node.js'
+import { createLogger } from '../node/logger.js'
+import { DataDirLockedError } from '../node/store/data-lock.js'
 import { encodePublicIdentity, fingerprint, identityId, nativeCrypto, toHex, type Identity } from '../protocol/index.js'
 
 const USAGE = `komrade: a peer-to-peer dust-cloud messenger
@@ -16,16 +20,32 @@ const USAGE = `komrade: a peer-to-peer dust-cloud messenger
 Usage:
   komrade init [--data-dir DIR] [--json]     create this device's identity
   komrade whoami [--data-dir DIR] [--json]   show id, fingerprint and public keys
+  komrade start [options]                    run the node (creates an identity if there is none)
   komrade --help | --version
 
 Options:
   --data-dir DIR   data directory (default: $KOMRADE_DATA_DIR, else ~/.komrade)
   --json           machine-readable output
 
+Options of start (flags > KOMRADE_* environment > DATA_DIR/config.json > defaults):
+  --listen ADDRS          libp2p listen multiaddrs, comma-separated   KOMRADE_LISTEN (default /ip4/127.0.0.1/tcp/0)
+  --announce ADDRS        addresses to announce instead              KOMRADE_ANNOUNCE
+  --bootstrap ADDRS       bootstrap peers (/ip4/../tcp/../p2p/..)     KOMRADE_BOOTSTRAP
+  --mdns                  find peers on the LAN                      KOMRADE_MDNS
+  --network NAME          network name (topic, DHT prefix)           KOMRADE_NETWORK (default komrade)
+  --contacts-only         only contacts with a session can reach you KOMRADE_CONTACTS_ONLY
+  --refuse-strangers      do not answer first contacts               KOMRADE_ACCEPT_STRANGERS=false
+  --auto-delete DURATION  delete local messages after e.g. 30d       KOMRADE_AUTO_DELETE
+  --quota-mib N           envelope store quota in MiB                KOMRADE_QUOTA_MIB (default 512)
+  --work-threads N        proof-of-work threads                      KOMRADE_WORK_THREADS
+  --log-level LEVEL       debug, info, warn, error                   KOMRADE_LOG_LEVEL (default info)
+  --log-format FORMAT     json, text, auto                           KOMRADE_LOG_FORMAT (default auto: JSON off a TTY)
+
 Examples:
   komrade init
   komrade whoami --json
-  KOMRADE_DATA_DIR=/srv/komrade komrade whoami
+  komrade start --listen /ip4/0.0.0.0/tcp/4001 --bootstrap /ip4/203.0.113.7/tcp/4001/p2p/12D3Koo...
+  KOMRADE_DATA_DIR=/srv/komrade komrade start
 
 Exit codes: 0 success, 1 failure, 2 usage error.`
 
@@ -50,6 +70,55 @@ function print (json: boolean, fields: Record<string, string>, heading: string):
   for (const [key, value] of Object.entries(fields)) process.stdout.write(`  ${key.padEnd(15)} ${value}\n`)
 }
 
+type StartFlags = Record<string, string | boolean | undefined>
+
+/** Runs the daemon until SIGINT or SIGTERM. */
+async function start (values: StartFlags): Promise<number> {
+  const config = await resolveConfig({
+    flags: {
+      dataDir: values['data-dir'],
+      listen: values.listen,
+      announce: values.announce,
+      bootstrap: values.bootstrap,
+      mdns: values.mdns,
+      networkName: values.network,
+      contactsOnly: values['contacts-only'],
+      acceptStrangers: values['refuse-strangers'] === true ? false : undefined,
+      autoDeleteAfterMs: values['auto-delete'],
+      quotaMiB: values['quota-mib'],
+      workThreads: values['work-threads'],
+      logLevel: values['log-level'],
+      logFormat: values['log-format']
+    }
+  })
+  const logger = createLogger({
+    level: config.logLevel,
+    ...(config.logFormat === 'auto' ? {} : { json: config.logFormat === 'json' })
+  })
+  const node = createKomradeNode({ ...nodeInitOf(config), logger })
+  await node.start()
+  const status = node.status()
+  print(values.json === true, {
+    id: status.id,
+    fingerprint: status.fingerprint,
+    publicIdentity: node.publicIdentity,
+    peerId: status.peerId,
+    addresses: status.addresses.join(' '),
+    dataDir: config.dataDir
+  }, 'Komrade node running (Ctrl-C to stop)')
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      logger.info('stopping', { signal })
+      resolve()
+    }
+    process.once('SIGINT', () => { stop('SIGINT') })
+    process.once('SIGTERM', () => { stop('SIGTERM') })
+  })
+  await node.stop()
+  logger.info('stopped')
+  return 0
+}
+
 async function main (argv: string[]): Promise<number> {
   let parsed
   try {
@@ -59,6 +128,18 @@ async function main (argv: string[]): Promise<number> {
       options: {
         'data-dir': { type: 'string' },
         json: { type: 'boolean', default: false },
+        listen: { type: 'string' },
+        announce: { type: 'string' },
+        bootstrap: { type: 'string' },
+        mdns: { type: 'boolean' },
+        network: { type: 'string' },
+        'contacts-only': { type: 'boolean' },
+        'refuse-strangers': { type: 'boolean' },
+        'auto-delete': { type: 'string' },
+        'quota-mib': { type: 'string' },
+        'work-threads': { type: 'string' },
+        'log-level': { type: 'string' },
+        'log-format': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', default: false }
       }
@@ -91,12 +172,14 @@ async function main (argv: string[]): Promise<number> {
       case 'whoami':
         print(values.json, describe(await readIdentityFile(crypto, dataDir)), 'This device')
         return 0
+      case 'start':
+        return await start(values)
       default:
         process.stderr.write(`komrade: unknown command "${command}"\n\n${USAGE}\n`)
         return EXIT_USAGE
     }
   } catch (error) {
-    if (error instanceof IdentityExistsError || error instanceof NoIdentityError) {
+    if (error instanceof IdentityExistsError || error instanceof NoIdentityError || error instanceof DataDirLockedError || error instanceof ConfigError) {
       process.stderr.write(`komrade ${command}: ${error.message}\n`)
       return EXIT_FAILURE
     }

@@ -116,6 +116,15 @@ export function readUint64BE (bytes: Uint8Array, offset: number): number {
   return high * 0x1_0000_0000 + low
 }
 
+/**
+ * A plain Uint8Array view of `bytes` (no copy). Node's Buffer overrides
+ * `slice()` to return a view instead of a copy; inputs from the network are
+ * often Buffers, so entry points take this view and `slice()` copies again.
+ */
+export function plainBytes (bytes: Uint8Array): Uint8Array {
+  return Object.getPrototypeOf(bytes) === Uint8Array.prototype ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
 /** Zeroes a secret in place once it is no longer needed. */
 export function wipe (...secrets: Uint8Array[]): void {
   for (const secret of secrets) secret.fill(0)

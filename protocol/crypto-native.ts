@@ -60,7 +60,7 @@ function privateKeyCache (prefix: Uint8Array): (secret: Uint8Array) => KeyObject
     const cached = cache.get(secret)
     if (cached !== undefined && equalBytes(cached.bytes, secret)) return cached.key
     const key = createPrivateKey({ key: der(prefix, secret), format: 'der', type: 'pkcs8' })
-    cache.set(secret, { bytes: secret.slice(), key })
+    cache.set(secret, { bytes: Uint8Array.from(secret), key })
     return key
   }
 }

@@ -150,7 +150,7 @@ export function freshEphemeral (crypto: CryptoProvider): { secretKey: Uint8Array
 
 /** The X25519 u-coordinate of a wire ephemeral: the top bit cleared (RFC 7748 §5). */
 export function ephemeralPoint (wire: Uint8Array): Uint8Array {
-  const point = wire.slice()
+  const point = Uint8Array.from(wire) // a copy even when `wire` is a Buffer
   point[31] = (point[31] as number) & 0x7f
   return point
 }

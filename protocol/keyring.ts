@@ -4,7 +4,7 @@
  * already talks to. Sealing and screening both move session state forward;
  * persist {@link Keyring.toJSON} after every call that reports a change.
  */
-import { assertBytes, assertInteger, fromHex, toHex, wipe } from './bytes.js'
+import { assertBytes, assertInteger, fromHex, plainBytes, toHex, wipe } from './bytes.js'
 import {
   CLOCK_SKEW_MINUTES, DEFAULT_TTL_MINUTES, KIND_HANDSHAKE, KIND_MESSAGE, MAX_PENDING_HANDSHAKES, MAX_SESSIONS_PER_CONTACT,
   MAX_TTL_MINUTES, MESSAGE_ID_LENGTH, SALT_LENGTH, TAG_LENGTH, TAG_OFFSET, FIRST_CONTACT_BODY_CAPACITY, SESSION_BODY_CAPACITY
@@ -333,8 +333,9 @@ export function createKeyring (init: KeyringInit): Keyring {
       return { messageId, envelopes: [envelope], firstContact: false }
     },
 
-    screenByTag (envelope) {
+    screenByTag (input) {
       try {
+        const envelope = plainBytes(input)
         const target = tags.get(tagKey(envelope.subarray(TAG_OFFSET, TAG_OFFSET + TAG_LENGTH)))
         if (target === undefined) return undefined
         const fields = envelopeFields(envelope)
@@ -368,8 +369,9 @@ export function createKeyring (init: KeyringInit): Keyring {
       }
     },
 
-    screenFirstContact (envelope, options = {}) {
+    screenFirstContact (input, options = {}) {
       try {
+        const envelope = plainBytes(input)
         const opened = openFirstContact(crypto, identity, envelope)
         if (opened === undefined) return undefined
         const key = handshakeKey(opened.offer.ephemeralWire)

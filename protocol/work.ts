@@ -109,7 +109,7 @@ function tryNonces (crypto: CryptoProvider, search: Search, trials: number): boo
 export function solveWork (crypto: CryptoProvider, envelope: Uint8Array, options: Omit<SolveWorkOptions, 'signal'> = {}): Uint8Array {
   const search = prepareSearch(crypto, envelope, options.now ?? Date.now())
   while (!tryNonces(crypto, search, TWO_POW_32)) { /* 2^32 trials without success: keep going */ }
-  const out = envelope.slice()
+  const out = Uint8Array.from(envelope) // a copy, also when given a Buffer
   out.set(search.input.subarray(0, NONCE_LENGTH), NONCE_OFFSET)
   return out
 }
@@ -127,7 +127,7 @@ export async function solveWorkAsync (crypto: CryptoProvider, envelope: Uint8Arr
     if (tryNonces(crypto, search, batch)) break
     await new Promise<void>((resolve) => setTimeout(resolve, 0))
   }
-  const out = envelope.slice()
+  const out = Uint8Array.from(envelope) // a copy, also when given a Buffer
   out.set(search.input.subarray(0, NONCE_LENGTH), NONCE_OFFSET)
   return out
 }

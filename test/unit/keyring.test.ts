@@ -244,6 +244,19 @@ describe('sessions', () => {
 })
 
 describe('screener', () => {
+  it('screens Buffers (whose slice() is a view) without changing them', () => {
+    // Regression: the ephemeral key's top bit was cleared in place through a Buffer view,
+    // so half of all first contacts arriving as Buffers failed to open.
+    const alice = party()
+    const bob = party()
+    for (let i = 0; i < 16; i++) {
+      const envelope = alice.keyring.seal(bob.identity, text(`b${i}`)).envelopes[0]!
+      const asBuffer = Buffer.from(envelope)
+      expect(read(createScreener({ keyrings: [bob.keyring] }).screen(asBuffer)!.opened.message.body)).toBe(`b${i}`)
+      expect(new Uint8Array(asBuffer)).toEqual(envelope)
+    }
+  })
+
   it('in contacts-only mode ignores strangers but still hears contacts and accepts', () => {
     const alice = party()
     const bob = party()

@@ -1,0 +1,165 @@
+/**
+ * Daemon configuration. Precedence: command-line flags > `KOMRADE_*`
+ * environment variables > `<dataDir>/config.json` > defaults. Every value is
+ * checked; a bad one is a ConfigError naming the key and where it came from.
+ */
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { resolveDataDir } from './data-dir.js'
+import { LOG_LEVELS, type LogLevel } from './logger.js'
+import type { KomradeNodeInit } from './komrade-node.js'
+
+/** File name of the optional config file inside the data directory. */
+export const CONFIG_FILE = 'config.json'
+
+/** A configuration value that cannot be used. */
+export class ConfigError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'ConfigError'
+  }
+}
+
+/** The resolved daemon configuration. */
+export interface DaemonConfig {
+  dataDir: string
+  listen: string[]
+  announce: string[]
+  bootstrap: string[]
+  mdns: boolean
+  networkName: string
+  contactsOnly: boolean
+  acceptStrangers: boolean
+  /** Auto-delete local messages after this many ms; 0 = never. */
+  autoDeleteAfterMs: number
+  quotaMiB: number
+  workThreads?: number
+  logLevel: LogLevel
+  /** 'json', 'text', or 'auto' (JSON unless stderr is a TTY). */
+  logFormat: 'json' | 'text' | 'auto'
+}
+
+type Key = Exclude<keyof DaemonConfig, 'dataDir'>
+type Kind = 'list' | 'bool' | 'string' | 'duration' | 'int' | 'level' | 'format'
+
+/** Each setting: its parser and its environment variable. */
+const SETTINGS: Record<Key, { kind: Kind, env: string }> = {
+  listen: { kind: 'list', env: 'KOMRADE_LISTEN' },
+  announce: { kind: 'list', env: 'KOMRADE_ANNOUNCE' },
+  bootstrap: { kind: 'list', env: 'KOMRADE_BOOTSTRAP' },
+  mdns: { kind: 'bool', env: 'KOMRADE_MDNS' },
+  networkName: { kind: 'string', env: 'KOMRADE_NETWORK' },
+  contactsOnly: { kind: 'bool', env: 'KOMRADE_CONTACTS_ONLY' },
+  acceptStrangers: { kind: 'bool', env: 'KOMRADE_ACCEPT_STRANGERS' },
+  autoDeleteAfterMs: { kind: 'duration', env: 'KOMRADE_AUTO_DELETE' },
+  quotaMiB: { kind: 'int', env: 'KOMRADE_QUOTA_MIB' },
+  workThreads: { kind: 'int', env: 'KOMRADE_WORK_THREADS' },
+  logLevel: { kind: 'level', env: 'KOMRADE_LOG_LEVEL' },
+  logFormat: { kind: 'format', env: 'KOMRADE_LOG_FORMAT' }
+}
+
+const DEFAULTS: Omit<DaemonConfig, 'dataDir'> = {
+  listen: ['/ip4/127.0.0.1/tcp/0'],
+  announce: [],
+  bootstrap: [],
+  mdns: false,
+  networkName: 'komrade',
+  contactsOnly: false,
+  acceptStrangers: true,
+  autoDeleteAfterMs: 0,
+  quotaMiB: 512,
+  logLevel: 'info',
+  logFormat: 'auto'
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+function parse (key: Key, raw: unknown, source: string): unknown {
+  const { kind } = SETTINGS[key]
+  const fail = (expected: string): never => {
+    throw new ConfigError(`Bad value for "${key}" from ${source}: ${JSON.stringify(raw)} (expected ${expected})`)
+  }
+  switch (kind) {
+    case 'list':
+      if (Array.isArray(raw) && raw.every((v) => typeof v === 'string')) return raw
+      if (typeof raw === 'string') return raw.split(',').map((s) => s.trim()).filter((s) => s !== '')
+      return fail('a comma-separated list of multiaddrs')
+    case 'bool':
+      if (typeof raw === 'boolean') return raw
+      if (raw === 'true' || raw === '1' || raw === 'yes') return true
+      if (raw === 'false' || raw === '0' || raw === 'no') return false
+      return fail('true or false')
+    case 'string':
+      if (typeof raw === 'string' && /^[a-z0-9_-]{1,64}$/.test(raw)) return raw
+      return fail('lowercase letters, digits, - or _, at most 64')
+    case 'duration': {
+      if (typeof raw === 'number' && Number.isSafeInteger(raw) && raw >= 0) return raw
+      const match = typeof raw === 'string' ? /^(\d+)(ms|s|m|h|d)?$/.exec(raw) : null
+      if (match === null) return fail('a duration such as 30d, 12h, 90m or 0 for never')
+      return Number(match[1]) * DURATION_UNITS[match[2] ?? 'ms']!
+    }
+    case 'int': {
+      const value = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw
+      if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value
+      return fail('a positive integer')
+    }
+    case 'level':
+      if ((LOG_LEVELS as readonly unknown[]).includes(raw)) return raw
+      return fail(LOG_LEVELS.join(', '))
+    case 'format':
+      if (raw === 'json' || raw === 'text' || raw === 'auto') return raw
+      return fail('json, text or auto')
+  }
+}
+
+/** Where each layer of settings comes from. */
+export interface ConfigSources {
+  /** Flags given on the command line (already split into keys). */
+  flags?: Partial<Record<Key | 'dataDir', unknown>>
+  env?: NodeJS.ProcessEnv
+}
+
+/** Resolves the configuration from flags, environment, the config file and defaults. */
+export async function resolveConfig (sources: ConfigSources = {}): Promise<DaemonConfig> {
+  const env = sources.env ?? process.env
+  const flags = sources.flags ?? {}
+  const dataDir = resolveDataDir(typeof flags.dataDir === 'string' ? flags.dataDir : undefined, env)
+  let file: Record<string, unknown> = {}
+  const path = join(dataDir, CONFIG_FILE)
+  try {
+    file = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>
+    if (file === null || typeof file !== 'object' || Array.isArray(file)) throw new ConfigError(`${path} must hold a JSON object`)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      if (error instanceof ConfigError) throw error
+      throw new ConfigError(`Cannot read ${path}: ${(error as Error).message}`)
+    }
+  }
+  for (const key of Object.keys(file)) {
+    if (!(key in SETTINGS)) throw new ConfigError(`Unknown setting "${key}" in ${path}; known: ${Object.keys(SETTINGS).join(', ')}`)
+  }
+  const config: Record<string, unknown> = { ...DEFAULTS, dataDir }
+  for (const key of Object.keys(SETTINGS) as Key[]) {
+    if (flags[key] !== undefined) config[key] = parse(key, flags[key], `--${key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`)
+    else if (env[SETTINGS[key].env] !== undefined) config[key] = parse(key, env[SETTINGS[key].env], SETTINGS[key].env)
+    else if (file[key] !== undefined) config[key] = parse(key, file[key], path)
+  }
+  return config as unknown as DaemonConfig
+}
+
+/** The node options a configuration gives. */
+export function nodeInitOf (config: DaemonConfig): KomradeNodeInit {
+  return {
+    dataDir: config.dataDir,
+    listen: config.listen,
+    ...(config.announce.length > 0 ? { announce: config.announce } : {}),
+    bootstrap: config.bootstrap,
+    mdns: config.mdns,
+    networkName: config.networkName,
+    contactsOnly: config.contactsOnly,
+    acceptStrangers: config.acceptStrangers,
+    ...(config.autoDeleteAfterMs > 0 ? { autoDeleteAfterMs: config.autoDeleteAfterMs } : {}),
+    quotaBytes: config.quotaMiB * 1024 * 1024,
+    ...(config.workThreads === undefined ? {} : { workThreads: config.workThreads })
+  }
+}

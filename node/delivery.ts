@@ -1,0 +1,262 @@
+/**
+ * Delivery: what happens to an envelope between the network and the inbox,
+ * and to a message between `send` and the network.
+ *
+ * Incoming (gossip or resync): validated, screened once with the keyring,
+ * and stored. When it opens, the keyring state, the inbox entry (or the
+ * stored part of a multi-part payload) and any answer it calls for (an accept
+ * for a first contact, a receipt for a message) are committed in one batch
+ * before the envelope is stored: a crash in between loses nothing, because an
+ * envelope that is not stored comes back through resync and is screened then.
+ *
+ * Outgoing: sealed and committed with the keyring state (outbox entry), then
+ * proof of work in the worker pool, stored (so resync spreads it), published.
+ * An envelope that reached no peer stays queued; the next successful publish
+ * or resync with a peer marks it sent. A receipt marks it delivered.
+ */
+import {
+  checkEnvelope, decodeReceipt, encodeReceipt, envelopeId, fromHex, identityId, KIND_HANDSHAKE, KIND_MESSAGE,
+  KIND_RECEIPT, toHex, type CryptoProvider, type Keyring, type PublicIdentity, type Screener, type ScreenResult,
+  encodePublicIdentity, envelopeExpiryMinute, minuteOf
+} from '../protocol/index.js'
+import type { LocalState, InboxMessage, OutboxMessage, StateChange } from './local-state.js'
+import type { Logger } from './logger.js'
+import type { WorkPool } from './work-pool.js'
+
+/** Result of offering an envelope to the node. */
+export type IngestResult = 'accepted' | 'duplicate' | 'rejected'
+
+/** What delivery needs from the rest of the node. */
+export interface DeliveryComponents {
+  crypto: CryptoProvider
+  keyring: Keyring
+  screener: Screener
+  state: LocalState
+  store: {
+    has(id: Uint8Array): Promise<boolean>
+    put(envelope: Uint8Array): Promise<unknown>
+    withTag(tag: Uint8Array): Promise<Uint8Array[]>
+  }
+  pool: WorkPool
+  publish(envelope: Uint8Array): Promise<{ recipients: number }>
+  logger: Logger
+  /** Answer first contacts from strangers (start a session). */
+  acceptStrangers: boolean
+  onMessage(message: InboxMessage): void
+  onOutboxChange(message: OutboxMessage): void
+}
+
+/** The delivery engine. */
+export interface Delivery {
+  /** Offers an envelope from the network. `validated` skips the checks the gossip validator already ran. */
+  ingest(envelope: Uint8Array, options?: { validated?: boolean }): Promise<IngestResult>
+  /** Seals and queues a payload; resolves once it is committed to the outbox. */
+  send(to: PublicIdentity, body: Uint8Array, options?: { kind?: number, ttlMinutes?: number }): Promise<OutboxMessage>
+  /** Solves, stores and publishes whatever the outbox still holds (after a restart, or to retry). */
+  pump(): Promise<void>
+  /** Marks every solved, stored outbox envelope as having reached a peer (after a complete resync). */
+  markSyncedWithPeer(): Promise<void>
+  /** Waits for the work in flight. */
+  idle(): Promise<void>
+}
+
+/** Creates the delivery engine over the node's components. */
+export function createDelivery (components: DeliveryComponents): Delivery {
+  const { crypto, keyring, screener, state, store, pool, logger } = components
+  const log = logger.child('delivery')
+  let serial: Promise<unknown> = Promise.resolve()
+  const inFlight = new Set<Promise<unknown>>()
+  const pumping = new Set<string>()
+  /** Outbox entries being pumped: receipts update the same object the pump will commit. */
+  const live = new Map<string, OutboxMessage>()
+
+  /** Runs keyring-mutating steps one at a time: the keyring and its stored state never diverge. */
+  function exclusive<T> (step: () => Promise<T>): Promise<T> {
+    const run = serial.then(step, step)
+    serial = run.catch(() => {})
+    return run
+  }
+
+  function track<T> (promise: Promise<T>): Promise<T> {
+    inFlight.add(promise)
+    void promise.finally(() => inFlight.delete(promise)).catch(() => {})
+    return promise
+  }
+
+  function outboxEntry (to: PublicIdentity, sealed: { messageId: Uint8Array, envelopes: Uint8Array[] }, kind: number, body: Uint8Array, now: number): OutboxMessage {
+    return {
+      id: toHex(sealed.messageId),
+      to: identityId(to),
+      toIdentity: toHex(encodePublicIdentity(to)),
+      kind,
+      body: Buffer.from(body).toString('base64'),
+      createdAt: now,
+      state: 'working',
+      envelopes: sealed.envelopes.map(toHex),
+      solved: sealed.envelopes.map(() => false),
+      published: sealed.envelopes.map(() => false),
+      expiryMinute: envelopeExpiryMinute(sealed.envelopes[0]!)
+    }
+  }
+
+  /** Turns an opened envelope into state changes; returns what to do after the commit. */
+  async function absorb (result: ScreenResult, change: StateChange, after: Array<() => void>): Promise<void> {
+    const { opened } = result
+    const message = opened.message
+    const id = toHex(message.messageId)
+    let payload: Uint8Array | undefined = message.body
+    if (message.partCount > 1) {
+      const held = await state.parts(opened.contactId, id)
+      const byIndex = new Map(held.filter((p) => p.count === message.partCount && p.kind === message.kind).map((p) => [p.index, p]))
+      byIndex.set(message.partIndex, { index: message.partIndex, count: message.partCount, kind: message.kind, body: Buffer.from(message.body).toString('base64') })
+      if (byIndex.size < message.partCount) {
+        change.part = { from: opened.contactId, id, part: byIndex.get(message.partIndex)! }
+        payload = undefined
+      } else {
+        payload = Buffer.concat([...byIndex.values()].sort((a, b) => a.index - b.index).map((p) => Buffer.from(p.body, 'base64')))
+        change.removeParts = { from: opened.contactId, id, count: message.partCount }
+      }
+    }
+
+    if (opened.via === 'first-contact' && components.acceptStrangers && opened.offer !== undefined) {
+      // The accept doubles as the receipt of the first message.
+      const now = Date.now()
+      const sealed = keyring.accept(opened.offer, encodeReceipt([message.messageId]), { kind: KIND_RECEIPT, now })
+      const entry = outboxEntry(opened.from, sealed, KIND_RECEIPT, new Uint8Array(0), now)
+      ;(change.outbox ??= []).push(entry)
+      after.push(() => { void track(pumpEntry(entry)) })
+    }
+
+    if (payload === undefined) return
+    if (message.kind === KIND_RECEIPT) {
+      for (const acknowledged of decodeReceipt(payload) ?? []) {
+        const ackId = toHex(acknowledged)
+        const entry = live.get(ackId) ?? (change.outbox ?? []).find((o) => o.id === ackId) ?? await state.getOutbox(ackId)
+        if (entry === undefined || entry.to !== opened.contactId || entry.state === 'delivered') continue
+        entry.state = 'delivered'
+        entry.deliveredAt = Date.now()
+        if (!(change.outbox ?? []).includes(entry)) (change.outbox ??= []).push(entry)
+        after.push(() => { components.onOutboxChange(entry) })
+      }
+      return
+    }
+    if (message.kind === KIND_HANDSHAKE) return
+    if (await state.hasInbox(opened.contactId, id)) return // a duplicate payload (resent, or from another session)
+    const inbox: InboxMessage = {
+      id,
+      from: opened.contactId,
+      fromIdentity: toHex(encodePublicIdentity(opened.from)),
+      kind: message.kind,
+      body: Buffer.from(payload).toString('base64'),
+      sentAt: message.timestamp,
+      receivedAt: Date.now(),
+      via: opened.via
+    }
+    ;(change.inbox ??= []).push(inbox)
+    after.push(() => { components.onMessage(inbox) })
+    if (message.kind === KIND_MESSAGE && opened.via !== 'first-contact') {
+      const now = Date.now()
+      const sealed = keyring.seal(opened.from, encodeReceipt([message.messageId]), { kind: KIND_RECEIPT, now })
+      const entry = outboxEntry(opened.from, sealed, KIND_RECEIPT, new Uint8Array(0), now)
+      ;(change.outbox ??= []).push(entry)
+      after.push(() => { void track(pumpEntry(entry)) })
+    }
+  }
+
+  /** Screens, commits and stores one envelope; inside `exclusive`. */
+  async function screenAndStore (envelope: Uint8Array, storeIt: boolean): Promise<void> {
+    const result = screener.screen(envelope)
+    if (result !== undefined) {
+      const change: StateChange = {}
+      const after: Array<() => void> = []
+      await absorb(result, change, after)
+      change.keyring = { identityId: keyring.id, state: keyring.toJSON() }
+      await state.commit(change)
+      for (const step of after) step()
+      log.debug('opened', { via: result.opened.via, from: result.opened.contactId, kind: result.opened.message.kind })
+    }
+    if (storeIt) await store.put(envelope)
+    // Tags the keyring started watching may match envelopes stored earlier (SPEC §4.4).
+    for (const tag of result?.opened.newTags ?? []) {
+      for (const stored of await store.withTag(tag)) await screenAndStore(stored, false)
+    }
+  }
+
+  async function pumpEntry (initial: OutboxMessage): Promise<void> {
+    if (pumping.has(initial.id)) return
+    pumping.add(initial.id)
+    const entry = live.get(initial.id) ?? initial
+    live.set(entry.id, entry)
+    try {
+      for (let i = 0; i < entry.envelopes.length; i++) {
+        if (!entry.solved[i]) {
+          const solved = await pool.solve(fromHex(entry.envelopes[i]!))
+          entry.envelopes[i] = toHex(solved)
+          entry.solved[i] = true
+          await store.put(solved) // stored before it is announced: resync can hand it out from now on
+          await state.commit({ outbox: [entry] })
+        }
+        if (!entry.published[i]) {
+          const { recipients } = await components.publish(fromHex(entry.envelopes[i]!))
+          if (recipients > 0) entry.published[i] = true
+        }
+      }
+      if (entry.state === 'working' || entry.state === 'queued') {
+        entry.state = entry.published.every(Boolean) ? 'sent' : 'queued'
+      }
+      await state.commit({ outbox: [entry] })
+      components.onOutboxChange(entry)
+    } catch (error) {
+      log.warn('outbox entry could not be sent yet', { id: initial.id, error })
+    } finally {
+      pumping.delete(initial.id)
+      live.delete(initial.id)
+    }
+  }
+
+  return {
+    async ingest (envelope, options = {}) {
+      if (options.validated !== true && !checkEnvelope(crypto, envelope).valid) return 'rejected'
+      if (await store.has(envelopeId(crypto, envelope))) return 'duplicate'
+      await track(exclusive(async () => { await screenAndStore(envelope, true) }))
+      return 'accepted'
+    },
+
+    async send (to, body, options = {}) {
+      return await exclusive(async () => {
+        const now = Date.now()
+        const kind = options.kind ?? KIND_MESSAGE
+        const sealed = keyring.seal(to, body, { kind, now, ...(options.ttlMinutes === undefined ? {} : { ttlMinutes: options.ttlMinutes }) })
+        const entry = outboxEntry(to, sealed, kind, body, now)
+        await state.commit({ outbox: [entry], keyring: { identityId: keyring.id, state: keyring.toJSON() } })
+        void track(pumpEntry(entry))
+        return entry
+      })
+    },
+
+    async pump () {
+      const nowMinute = minuteOf(Date.now())
+      const expired: string[] = []
+      for (const entry of await state.outbox()) {
+        if (entry.expiryMinute < nowMinute) expired.push(entry.id)
+        else if (entry.state === 'working' || entry.state === 'queued') void track(pumpEntry(entry))
+      }
+      if (expired.length > 0) await state.commit({ removeOutbox: expired })
+    },
+
+    async markSyncedWithPeer () {
+      for (const entry of await state.outbox()) {
+        if (entry.state !== 'queued' || pumping.has(entry.id)) continue
+        entry.published = entry.solved.slice()
+        if (entry.published.every(Boolean)) entry.state = 'sent'
+        await state.commit({ outbox: [entry] })
+        components.onOutboxChange(entry)
+      }
+    },
+
+    async idle () {
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight])
+      await serial
+    }
+  }
+}

@@ -1,0 +1,426 @@
+/**
+ * `createKomradeNode`: the node every device runs, as a library. It owns a
+ * data directory (identity, LevelDB with envelopes and local records, libp2p
+ * key), joins the network, floods and stores envelopes, resyncs with peers,
+ * screens everything for its identity, and keeps an inbox and an outbox.
+ */
+import { mkdir, open, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+import {
+  checkEnvelope, createKeyring, createScreener, decodePublicIdentity, envelopeId, fingerprint, fromHex,
+  identityId, nativeCrypto, publicIdentityOf, toHex, type CryptoProvider, type Identity, type Keyring, type PublicIdentity
+} from '../protocol/index.js'
+import { createDelivery, type Delivery } from './delivery.js'
+import { IdentityExistsError, NoIdentityError, createIdentityFile, readIdentityFile } from './identity-file.js'
+import { localState, openLocalDb, type InboxMessage, type LocalState, type OutboxMessage } from './local-state.js'
+import { silentLogger, type Logger } from './logger.js'
+import { createNetwork, type Network } from './network.js'
+import { createResync, type Resync } from './resync/resync-protocol.js'
+import { acquireDataLock, type DataLock } from './store/data-lock.js'
+import { createEnvelopeStore, type EnvelopeStore } from './store/envelope-store.js'
+import { createWorkPool, type WorkPool } from './work-pool.js'
+import {
+  DEFAULT_LISTEN, DEFAULT_QUOTA_BYTES, PEER_KEY_FILE, PRUNE_INTERVAL_MS, RESYNC_INTERVAL_MS, RETRY_INTERVAL_MS
+} from './node-constants.js'
+
+/** Options of {@link createKomradeNode}. */
+export interface KomradeNodeInit {
+  /** Data directory: identity, database, libp2p key. Created if missing. */
+  dataDir: string
+  /** libp2p listen addresses. @default ['/ip4/127.0.0.1/tcp/0'] */
+  listen?: string[]
+  /** Addresses to announce instead of the listening ones. */
+  announce?: string[]
+  /** Bootstrap peers (multiaddrs ending in /p2p/<id>), e.g. an Operator. @default [] */
+  bootstrap?: string[]
+  /** Find peers on the LAN with mDNS. @default false */
+  mdns?: boolean
+  /** Network name: the gossip topic and DHT prefix derive from it. @default 'komrade' */
+  networkName?: string
+  /** Skip first-contact screening: only contacts with a session reach us (SPEC §8). @default false */
+  contactsOnly?: boolean
+  /** Answer first contacts from people not yet in the contacts (start a session). @default true */
+  acceptStrangers?: boolean
+  /** Delete local messages (inbox and outbox) older than this many ms. @default never */
+  autoDeleteAfterMs?: number
+  /** Disk quota of the envelope store in bytes. @default 512 MiB */
+  quotaBytes?: number
+  /** Proof-of-work threads. @default cores - 1 */
+  workThreads?: number
+  /** Interval between resyncs with each connected peer. @default 5 minutes */
+  resyncIntervalMs?: number
+  /** Crypto provider. @default nativeCrypto() */
+  crypto?: CryptoProvider
+  /** Logger. @default silent */
+  logger?: Logger
+}
+
+/** A received message. */
+export interface ReceivedMessage {
+  readonly id: string
+  /** Contact id (hex Ed25519 key) of the sender. */
+  readonly from: string
+  /** Hex public identity of the sender: pass it to `send` to answer. */
+  readonly fromIdentity: string
+  readonly kind: number
+  readonly body: Uint8Array
+  /** The body as UTF-8 text. */
+  readonly text: string
+  readonly sentAt: number
+  readonly receivedAt: number
+}
+
+/** A message we sent and its delivery state: working (proof of work) -> queued/sent -> delivered. */
+export interface SentMessage {
+  readonly id: string
+  readonly to: string
+  readonly state: OutboxMessage['state']
+  readonly createdAt: number
+  readonly deliveredAt?: number
+  readonly body: Uint8Array
+}
+
+/** A contact. */
+export interface Contact {
+  readonly id: string
+  readonly identity: string
+  readonly fingerprint: string
+  readonly sessions: number
+}
+
+/** What `status()` reports. */
+export interface NodeStatus {
+  readonly running: boolean
+  readonly id: string
+  readonly fingerprint: string
+  readonly peerId: string
+  readonly addresses: string[]
+  readonly peers: number
+  readonly meshPeers: number
+  readonly store: ReturnType<EnvelopeStore['stats']>
+  readonly outboxPending: number
+  readonly lastSync?: { peer: string, at: number, received: number, sent: number }
+}
+
+/** The node. Events: `message` (detail: ReceivedMessage), `outbox` (detail: SentMessage). */
+export interface KomradeNode extends EventTarget {
+  /** Opens the data directory (refusing one another node holds), joins the network. */
+  start(options?: { signal?: AbortSignal }): Promise<void>
+  /** Stops gracefully: finishes the step in progress, closes the network and the database. */
+  stop(): Promise<void>
+  /** This device's public identity (after start). */
+  readonly identity: PublicIdentity
+  /** Hex public identity to hand to others (after start). */
+  readonly publicIdentity: string
+  /** Seals and queues a message; resolves when it is safely in the outbox. */
+  send(to: string | PublicIdentity, body: string | Uint8Array, options?: { signal?: AbortSignal, ttlMinutes?: number }): Promise<SentMessage>
+  /** Live incoming messages, until `signal` aborts or the node stops. */
+  messages(options?: { signal?: AbortSignal }): AsyncIterableIterator<ReceivedMessage>
+  /** Messages received so far, oldest first. */
+  inbox(): Promise<ReceivedMessage[]>
+  /** Messages sent (not receipts), oldest first. */
+  outbox(): Promise<SentMessage[]>
+  readonly contacts: {
+    /** Adds a contact by its hex public identity (128 hex characters). */
+    add(identity: string | PublicIdentity): Promise<Contact>
+    list(): Contact[]
+    remove(id: string): Promise<boolean>
+  }
+  status(): NodeStatus
+  /** Resyncs with every connected peer now. */
+  syncNow(options?: { signal?: AbortSignal }): Promise<void>
+  /** The libp2p node (for embedding and tests). */
+  readonly network: Network
+}
+
+function toReceived (message: InboxMessage): ReceivedMessage {
+  const body = new Uint8Array(Buffer.from(message.body, 'base64'))
+  return {
+    id: message.id, from: message.from, fromIdentity: message.fromIdentity, kind: message.kind, body,
+    text: new TextDecoder().decode(body), sentAt: message.sentAt, receivedAt: message.receivedAt
+  }
+}
+
+function toSent (message: OutboxMessage): SentMessage {
+  return {
+    id: message.id, to: message.to, state: message.state, createdAt: message.createdAt,
+    ...(message.deliveredAt === undefined ? {} : { deliveredAt: message.deliveredAt }),
+    body: new Uint8Array(Buffer.from(message.body, 'base64'))
+  }
+}
+
+async function loadOrCreatePeerKey (dataDir: string): Promise<PrivateKey> {
+  const path = join(dataDir, PEER_KEY_FILE)
+  try {
+    return privateKeyFromProtobuf(new Uint8Array(await readFile(path)))
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+  }
+  const key = await generateKeyPair('Ed25519')
+  const handle = await open(path, 'wx', 0o600)
+  try {
+    await handle.writeFile(privateKeyToProtobuf(key))
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  return key
+}
+
+async function loadOrCreateIdentity (crypto: CryptoProvider, dataDir: string): Promise<Identity> {
+  try {
+    return await readIdentityFile(crypto, dataDir)
+  } catch (error) {
+    if (!(error instanceof NoIdentityError)) throw error
+  }
+  try {
+    return await createIdentityFile(crypto, dataDir)
+  } catch (error) {
+    if (error instanceof IdentityExistsError) return await readIdentityFile(crypto, dataDir) // created concurrently
+    throw error
+  }
+}
+
+/** Creates a node over a data directory. Call `start()` to run it. */
+export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
+  const crypto = init.crypto ?? nativeCrypto()
+  const logger = init.logger ?? silentLogger()
+  const events = new EventTarget()
+  const timers: NodeJS.Timeout[] = []
+  const stopController = new AbortController()
+  let running = false
+  let identity: Identity | undefined
+  let keyring: Keyring | undefined
+  let lock: DataLock | undefined
+  let db: Awaited<ReturnType<typeof openLocalDb>> | undefined
+  let state: LocalState | undefined
+  let store: EnvelopeStore | undefined
+  let pool: WorkPool | undefined
+  let network: Network | undefined
+  let resync: Resync | undefined
+  let delivery: Delivery | undefined
+  let lastSync: NodeStatus['lastSync']
+
+  function need<T> (value: T | undefined): T {
+    if (value === undefined || !running) throw new Error('The node is not running; call start() first')
+    return value
+  }
+
+  function contactOf (summary: { id: string, identity: PublicIdentity, sessions: number }): Contact {
+    return {
+      id: summary.id,
+      identity: toHex(new Uint8Array([...summary.identity.signingKey, ...summary.identity.sealingKey])),
+      fingerprint: fingerprint(crypto, summary.identity),
+      sessions: summary.sessions
+    }
+  }
+
+  function parseIdentity (to: string | PublicIdentity): PublicIdentity {
+    if (typeof to !== 'string') return to
+    if (!/^[0-9a-fA-F]{128}$/.test(to)) {
+      throw new TypeError('"to" expected a public identity: 128 hex characters (see `komrade whoami`)')
+    }
+    return decodePublicIdentity(fromHex(to))
+  }
+
+  async function syncWith (peer: PeerId, signal?: AbortSignal): Promise<void> {
+    try {
+      const report = await need(resync).syncWith(peer, { signal: signal ?? stopController.signal })
+      lastSync = { peer: peer.toString(), at: Date.now(), received: report.received, sent: report.sent }
+      await need(delivery).markSyncedWithPeer()
+      logger.debug('resync done', { peer: peer.toString(), ...report })
+    } catch (error) {
+      logger.debug('resync failed', { peer: peer.toString(), error })
+    }
+  }
+
+  async function housekeeping (): Promise<void> {
+    const now = Date.now()
+    await need(store).prune(now)
+    need(keyring).prune(now)
+    if (init.autoDeleteAfterMs !== undefined) {
+      const cutoff = now - init.autoDeleteAfterMs
+      const old = (await need(state).inbox()).filter((m) => m.receivedAt < cutoff)
+      const oldSent = (await need(state).outbox()).filter((m) => m.createdAt < cutoff && (m.state === 'sent' || m.state === 'delivered'))
+      await need(state).commit({ removeInbox: old.map((m) => ({ from: m.from, id: m.id })), removeOutbox: oldSent.map((m) => m.id) })
+    }
+  }
+
+  const api = {
+    async start (options: { signal?: AbortSignal } = {}) {
+      if (running) return
+      await mkdir(init.dataDir, { recursive: true, mode: 0o700 })
+      lock = await acquireDataLock(init.dataDir)
+      try {
+        options.signal?.throwIfAborted()
+        identity = await loadOrCreateIdentity(crypto, init.dataDir)
+        db = await openLocalDb(join(init.dataDir, 'db'))
+        state = localState(db)
+        const saved = await state.loadKeyring(identityId(identity))
+        keyring = createKeyring({ crypto, identity, ...(saved === undefined ? {} : { state: saved }) })
+        const screener = createScreener({ keyrings: [keyring], contactsOnly: init.contactsOnly ?? false })
+        store = await createEnvelopeStore({
+          db: db.sublevel<Uint8Array, Uint8Array>('envelopes', { keyEncoding: 'view', valueEncoding: 'view' }),
+          crypto,
+          quotaBytes: init.quotaBytes ?? DEFAULT_QUOTA_BYTES
+        })
+        pool = createWorkPool(init.workThreads === undefined ? {} : { threads: init.workThreads })
+        const envelopeStore = store
+        network = await createNetwork({
+          privateKey: await loadOrCreatePeerKey(init.dataDir),
+          listen: init.listen ?? DEFAULT_LISTEN,
+          ...(init.announce === undefined ? {} : { announce: init.announce }),
+          bootstrap: init.bootstrap ?? [],
+          mdns: init.mdns ?? false,
+          networkName: init.networkName ?? 'komrade',
+          validate: async (envelope) => {
+            if (!checkEnvelope(crypto, envelope).valid) return 'reject'
+            return (await envelopeStore.has(envelopeId(crypto, envelope))) ? 'ignore' : 'accept'
+          },
+          onEnvelope: (envelope) => { void need(delivery).ingest(envelope, { validated: true }) }
+        })
+        const net = network
+        delivery = createDelivery({
+          crypto, keyring, screener, state, store, pool, logger,
+          publish: async (envelope) => await net.publish(envelope),
+          acceptStrangers: init.acceptStrangers ?? true,
+          onMessage: (message) => events.dispatchEvent(new CustomEvent('message', { detail: toReceived(message) })),
+          onOutboxChange: (message) => events.dispatchEvent(new CustomEvent('outbox', { detail: toSent(message) }))
+        })
+        const engine = delivery
+        resync = createResync({
+          libp2p: network.libp2p,
+          snapshot: async () => envelopeStore.items(),
+          getEnvelopes: async (ids) => await envelopeStore.getMany(ids),
+          receiveEnvelope: async (envelope) => await engine.ingest(envelope)
+        })
+        await resync.start()
+        await network.start()
+        running = true
+        network.libp2p.addEventListener('peer:connect', (event) => { void syncWith(event.detail) })
+        timers.push(setInterval(() => {
+          for (const peer of net.libp2p.getPeers()) void syncWith(peer)
+        }, init.resyncIntervalMs ?? RESYNC_INTERVAL_MS))
+        timers.push(setInterval(() => { void engine.pump() }, RETRY_INTERVAL_MS))
+        timers.push(setInterval(() => { void housekeeping().catch((error) => logger.warn('housekeeping failed', { error })) }, PRUNE_INTERVAL_MS))
+        for (const timer of timers) timer.unref()
+        await housekeeping()
+        await delivery.pump()
+        logger.info('node started', { id: identityId(identity), peerId: network.peerId.toString(), addresses: network.status().addresses })
+      } catch (error) {
+        await node.stop()
+        throw error
+      }
+    },
+
+    async stop () {
+      running = false
+      stopController.abort()
+      for (const timer of timers.splice(0)) clearInterval(timer)
+      events.dispatchEvent(new Event('stop'))
+      await delivery?.idle().catch(() => {})
+      await resync?.stop().catch(() => {})
+      await network?.stop().catch(() => {})
+      await pool?.close().catch(() => {})
+      await store?.close().catch(() => {})
+      await db?.close().catch(() => {})
+      await lock?.release().catch(() => {})
+      delivery = undefined; resync = undefined; network = undefined; pool = undefined; store = undefined; db = undefined; lock = undefined
+    },
+
+    get identity () { return publicIdentityOf(need(identity)) },
+    get publicIdentity () {
+      const id = need(identity)
+      return toHex(new Uint8Array([...id.signingKey, ...id.sealingKey]))
+    },
+    get network () { return need(network) },
+
+    async send (to: string | PublicIdentity, body: string | Uint8Array, options: { signal?: AbortSignal, ttlMinutes?: number } = {}) {
+      options.signal?.throwIfAborted()
+      const recipient = parseIdentity(to)
+      const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body
+      const entry = await need(delivery).send(recipient, bytes, options.ttlMinutes === undefined ? {} : { ttlMinutes: options.ttlMinutes })
+      return toSent(entry)
+    },
+
+    messages (options: { signal?: AbortSignal } = {}) {
+      const queue: ReceivedMessage[] = []
+      let wake: (() => void) | undefined
+      let done = false
+      const onMessage = (event: Event): void => { queue.push((event as CustomEvent<ReceivedMessage>).detail); wake?.() }
+      const finish = (): void => { done = true; wake?.() }
+      events.addEventListener('message', onMessage)
+      events.addEventListener('stop', finish)
+      options.signal?.addEventListener('abort', finish)
+      const cleanup = (): void => {
+        events.removeEventListener('message', onMessage)
+        events.removeEventListener('stop', finish)
+        options.signal?.removeEventListener('abort', finish)
+      }
+      const iterator: AsyncIterableIterator<ReceivedMessage> = {
+        async next () {
+          while (queue.length === 0 && !done) await new Promise<void>((resolve) => { wake = resolve })
+          wake = undefined
+          const value = queue.shift()
+          if (value !== undefined) return { value, done: false }
+          cleanup()
+          return { value: undefined, done: true }
+        },
+        async return () {
+          cleanup()
+          done = true
+          return { value: undefined, done: true }
+        },
+        [Symbol.asyncIterator] () { return iterator }
+      }
+      return iterator
+    },
+
+    async inbox () { return (await need(state).inbox()).map(toReceived) },
+    async outbox () { return (await need(state).outbox()).filter((m) => m.kind !== 0x02).map(toSent) },
+
+    contacts: {
+      async add (identityOrHex: string | PublicIdentity) {
+        const peer = parseIdentity(identityOrHex)
+        const ring = need(keyring)
+        ring.addContact(peer)
+        await need(state).commit({ keyring: { identityId: ring.id, state: ring.toJSON() } })
+        return contactOf(ring.contact(identityId(peer))!)
+      },
+      list () { return need(keyring).contacts().map(contactOf) },
+      async remove (id: string) {
+        const ring = need(keyring)
+        const removed = ring.removeContact(id)
+        if (removed) await need(state).commit({ keyring: { identityId: ring.id, state: ring.toJSON() } })
+        return removed
+      }
+    },
+
+    status () {
+      const net = need(network)
+      const netStatus = net.status()
+      return {
+        running,
+        id: identityId(need(identity)),
+        fingerprint: fingerprint(crypto, need(identity)),
+        peerId: net.peerId.toString(),
+        addresses: netStatus.addresses,
+        peers: netStatus.peers,
+        meshPeers: netStatus.meshPeers,
+        store: need(store).stats(),
+        outboxPending: need(pool).pending,
+        ...(lastSync === undefined ? {} : { lastSync })
+      }
+    },
+
+    async syncNow (options: { signal?: AbortSignal } = {}) {
+      await Promise.all(need(network).libp2p.getPeers().map(async (peer) => { await syncWith(peer, options.signal) }))
+      await need(delivery).idle()
+    }
+  }
+  // defineProperties, not Object.assign: the getters must stay getters.
+  const node = Object.defineProperties(events, Object.getOwnPropertyDescriptors(api)) as unknown as KomradeNode
+  return node
+}

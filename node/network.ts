@@ -1,0 +1,366 @@
+/**
+ * The network layer of a node: a libp2p 3 host (TCP, Noise, yamux) that
+ * floods envelopes over one gossipsub topic, finds peers through bootstrap,
+ * kad-dht under the network's own protocol id and, when asked, mDNS.
+ *
+ * Nothing here opens envelopes or stores them: every envelope from the
+ * network goes through `init.validate` (the node's checks) before gossipsub
+ * forwards it, and every accepted one is handed to `init.onEnvelope`.
+ * The numbers and their reasons live in network-constants.ts.
+ */
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { bootstrap } from '@libp2p/bootstrap'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { gossipsub, StrictNoSign, TopicValidatorResult, type GossipSub, type GossipsubMessage } from '@libp2p/gossipsub'
+import { identify, type Identify } from '@libp2p/identify'
+import { KEEP_ALIVE } from '@libp2p/interface'
+import { kadDHT, passthroughMapper, removePrivateAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
+import { mdns } from '@libp2p/mdns'
+import { ping, type Ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
+import { checkEnvelope, envelopeId, nativeCrypto, type EnvelopeRejection } from '../protocol/index.js'
+import {
+  DECODE_RPC_LIMITS, DEFAULT_LISTEN, DEFAULT_NETWORK_NAME, DEFAULT_TARGET_PEERS, INBOUND_CONNECTION_THRESHOLD,
+  MAX_INBOUND_RPC_BYTES, MDNS_SERVICE_TAG, NETWORK_NAME_PATTERN, REDIAL_BACKOFF_MS, SCORE_THRESHOLDS, USER_AGENT,
+  dhtProtocol, envelopeTopic, peerScoreParams
+} from './network-constants.js'
+import type { ComponentLogger, Libp2p, Logger, PeerId, PeerInfo, PrivateKey } from '@libp2p/interface'
+
+/** What the node's validation says about an envelope from the network. */
+export type EnvelopeVerdictForGossip = 'accept' | 'reject' | 'ignore'
+
+/** Options of {@link createNetwork}. */
+export interface NetworkInit {
+  /** The node's libp2p key (its PeerId). @default a fresh Ed25519 key */
+  privateKey?: PrivateKey
+  /** Multiaddrs to listen on. @default ['/ip4/127.0.0.1/tcp/0'] */
+  listen?: string[]
+  /** Multiaddrs to announce instead of the listen addresses (e.g. an onion address). */
+  announce?: string[]
+  /** Bootstrap peers: multiaddrs ending in `/p2p/<peer id>`; kept connected (keep-alive). */
+  bootstrap?: string[]
+  /** Discover peers on the LAN with mDNS. @default false */
+  mdns?: boolean
+  /**
+   * Name of the network: the gossip topic is `/komrade/<name>/envelopes/1`
+   * and the DHT speaks `/komrade/<name>/kad/1.0.0`. Lowercase letters,
+   * digits and dashes, at most 32. @default 'komrade'
+   */
+  networkName?: string
+  /**
+   * Share private and loopback addresses through the DHT (kad-dht's
+   * `passthroughMapper`). Needed on a LAN and in local tests; a node on the
+   * public network should turn it off. @default true (for now)
+   */
+  allowPrivateAddresses?: boolean
+  /**
+   * The node's validation of an envelope from the network (checkEnvelope
+   * plus "already stored?"). `from` is the peer that relayed it, not its
+   * author (there is none on the wire). 'reject' lowers the peer's score;
+   * 'ignore' drops the envelope without blame. A thrown error counts as
+   * 'ignore'. Must be quick: gossipsub waits for it before forwarding.
+   */
+  validate: (envelope: Uint8Array, from: PeerId) => Promise<EnvelopeVerdictForGossip>
+  /** Called once for every envelope from the network that `validate` accepted. */
+  onEnvelope: (envelope: Uint8Array, from: PeerId) => void
+  /** Discovered peers are dialed until this many are connected. @default 8 */
+  targetPeers?: number
+  /** Logger for libp2p and this layer (`komrade:network`). @default libp2p's debug logger */
+  logger?: ComponentLogger
+}
+
+/** The libp2p services a network runs. */
+export interface NetworkServices extends Record<string, unknown> {
+  identify: Identify
+  ping: Ping
+  pubsub: GossipSub
+  dht: KadDHT
+}
+
+/** A snapshot of the network, for status displays. */
+export interface NetworkStatus {
+  /** Connected peers. */
+  peers: number
+  /** Peers in our gossipsub mesh for the envelope topic. */
+  meshPeers: number
+  /** Connected peers subscribed to the envelope topic. */
+  topicPeers: number
+  /** Our multiaddrs, with `/p2p/<peer id>`. */
+  addresses: string[]
+}
+
+/** A running (or startable) network host; see {@link createNetwork}. */
+export interface Network {
+  readonly libp2p: Libp2p<NetworkServices>
+  readonly peerId: PeerId
+  /** The gossip topic envelopes travel on. */
+  readonly topic: string
+  /** Starts listening, discovery and gossip. */
+  start(): Promise<void>
+  /** Stops everything; pending dials are aborted. */
+  stop(): Promise<void>
+  /**
+   * Floods an envelope to the network. Returns how many peers it was sent
+   * to; 0 means nobody could take it now (retry later, or leave it to resync).
+   * Throws InvalidEnvelopeError for an envelope peers would reject, and
+   * NetworkNotStartedError before start().
+   */
+  publish(envelope: Uint8Array, options?: { signal?: AbortSignal }): Promise<{ recipients: number }>
+  status(): NetworkStatus
+  /** Gossipsub's score of a peer (0 for unknown peers; negative means misbehaving). */
+  peerScore(peer: PeerId): number
+}
+
+/** The envelope given to publish() would be rejected by every peer. */
+export class InvalidEnvelopeError extends Error {
+  constructor (readonly reason: EnvelopeRejection) {
+    super(`This envelope would be rejected by peers (${reason}); seal and solve a new one`)
+    this.name = 'InvalidEnvelopeError'
+  }
+}
+
+/** publish() was called before start() or after stop(). */
+export class NetworkNotStartedError extends Error {
+  constructor () {
+    super('The network is not running; call start() first')
+    this.name = 'NetworkNotStartedError'
+  }
+}
+
+/** Gossipsub methods this layer uses that 17.1's exported interface leaves out. */
+interface GossipSubExtras {
+  getMeshPeers(topic: string): string[]
+  getScore(peerId: string): number
+}
+
+const VERDICTS: Readonly<Record<EnvelopeVerdictForGossip, TopicValidatorResult>> = {
+  accept: TopicValidatorResult.Accept,
+  reject: TopicValidatorResult.Reject,
+  ignore: TopicValidatorResult.Ignore
+}
+
+/**
+ * Creates the network host of a node, stopped: call `start()`.
+ * Throws TypeError or RangeError (naming the option) for bad options.
+ */
+export async function createNetwork (init: NetworkInit): Promise<Network> {
+  const networkName = init.networkName ?? DEFAULT_NETWORK_NAME
+  const targetPeers = init.targetPeers ?? DEFAULT_TARGET_PEERS
+  checkInit(init, networkName, targetPeers)
+  const topic = envelopeTopic(networkName)
+  const crypto = nativeCrypto()
+
+  const peerDiscovery = []
+  if (init.bootstrap !== undefined && init.bootstrap.length > 0) {
+    // A tag starting with KEEP_ALIVE makes libp2p redial the peer when it drops.
+    peerDiscovery.push(bootstrap({ list: init.bootstrap, tagName: `${KEEP_ALIVE}-bootstrap` }))
+  }
+  if (init.mdns === true) peerDiscovery.push(mdns({ serviceTag: MDNS_SERVICE_TAG }))
+
+  const libp2p = await createLibp2p<NetworkServices>({
+    start: false,
+    privateKey: init.privateKey ?? await generateKeyPair('Ed25519'),
+    nodeInfo: { userAgent: USER_AGENT },
+    addresses: { listen: init.listen ?? DEFAULT_LISTEN, announce: init.announce ?? [] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionManager: { inboundConnectionThreshold: INBOUND_CONNECTION_THRESHOLD },
+    peerDiscovery,
+    ...(init.logger !== undefined ? { logger: init.logger } : {}),
+    services: {
+      identify: identify(),
+      ping: ping(),
+      pubsub: gossipsub({
+        // No author, seqno or signature on the wire: nothing names the publisher.
+        globalSignaturePolicy: StrictNoSign,
+        // The message id is the envelope id (SPEC §2), so duplicates are caught by content.
+        msgIdFn: (message) => envelopeId(crypto, message.data),
+        // Publishing with no peers is normal (a fresh node): report 0, do not throw.
+        allowPublishToZeroTopicPeers: true,
+        ignoreDuplicatePublishError: true,
+        // Subscriptions to and messages on any other topic are dropped unread.
+        allowedTopics: [topic],
+        maxInboundDataLength: MAX_INBOUND_RPC_BYTES,
+        decodeRpcLimits: { ...DECODE_RPC_LIMITS },
+        scoreParams: peerScoreParams(topic),
+        scoreThresholds: { ...SCORE_THRESHOLDS },
+        // Floodsub peers cannot be scored like mesh peers; we speak meshsub only.
+        fallbackToFloodsub: false,
+        // One frame, and one envelope, at a time per peer: a flooding peer
+        // waits for our validator instead of piling up concurrent validations.
+        awaitRpcHandler: true,
+        awaitRpcMessageHandler: true
+      }),
+      dht: kadDHT({
+        protocol: dhtProtocol(networkName),
+        // Answer queries from the start; the default waits to learn it has a public address.
+        clientMode: false,
+        peerInfoMapper: init.allowPrivateAddresses === false ? removePrivateAddressesMapper : passthroughMapper
+      })
+    }
+  })
+
+  const log = (init.logger ?? libp2p.logger).forComponent('komrade:network')
+  const pubsub = libp2p.services.pubsub
+  const extras = pubsub as unknown as GossipSub & GossipSubExtras
+  if (typeof extras.getMeshPeers !== 'function' || typeof extras.getScore !== 'function') {
+    throw new TypeError('This @libp2p/gossipsub has no getMeshPeers/getScore; the network layer needs 17.1')
+  }
+
+  pubsub.topicValidators.set(topic, async (from, message) => {
+    try {
+      const verdict = await init.validate(message.data, from)
+      return VERDICTS[verdict] ?? TopicValidatorResult.Ignore
+    } catch (err) {
+      log.error('validator failed, ignoring the envelope - %e', err)
+      return TopicValidatorResult.Ignore
+    }
+  })
+  pubsub.addEventListener('gossipsub:message', (event: CustomEvent<GossipsubMessage>) => {
+    const { msg, propagationSource } = event.detail
+    if (msg.topic !== topic) return
+    try {
+      init.onEnvelope(msg.data, propagationSource)
+    } catch (err) {
+      log.error('onEnvelope failed - %e', err)
+    }
+  })
+
+  const dialer = createDialer(libp2p, targetPeers, log)
+  let running = false
+
+  return {
+    libp2p,
+    peerId: libp2p.peerId,
+    topic,
+    async start () {
+      if (running) return
+      await libp2p.start()
+      pubsub.subscribe(topic)
+      dialer.start()
+      running = true
+      log('started as %p on %s', libp2p.peerId, topic)
+    },
+    async stop () {
+      if (!running) return
+      running = false
+      dialer.stop()
+      await libp2p.stop()
+      log('stopped')
+    },
+    async publish (envelope, options = {}) {
+      options.signal?.throwIfAborted()
+      const verdict = checkEnvelope(crypto, envelope)
+      if (!verdict.valid) throw new InvalidEnvelopeError(verdict.reason)
+      if (!running) throw new NetworkNotStartedError()
+      // Gossipsub marks a published id as seen even when it reached nobody,
+      // and then answers a retry within its seen TTL (2 min) with 0 again.
+      // With no topic peer at all, do not hand it over yet.
+      if (pubsub.getSubscribers(topic).length === 0) return { recipients: 0 }
+      const result = await pubsub.publish(topic, envelope)
+      return { recipients: result.recipients.length }
+    },
+    status () {
+      return {
+        peers: libp2p.getPeers().length,
+        meshPeers: extras.getMeshPeers(topic).length,
+        topicPeers: pubsub.getSubscribers(topic).length,
+        addresses: libp2p.getMultiaddrs().map((address) => address.toString())
+      }
+    },
+    peerScore (peer) {
+      return extras.getScore(peer.toString())
+    }
+  }
+}
+
+function checkInit (init: NetworkInit, networkName: string, targetPeers: number): void {
+  if (typeof init.validate !== 'function') throw new TypeError('"validate" expected a function')
+  if (typeof init.onEnvelope !== 'function') throw new TypeError('"onEnvelope" expected a function')
+  if (typeof networkName !== 'string' || !NETWORK_NAME_PATTERN.test(networkName)) {
+    throw new RangeError(`"networkName" expected 1 to 32 of a-z, 0-9 and "-" (not starting with "-"), got ${JSON.stringify(networkName)}`)
+  }
+  if (!Number.isSafeInteger(targetPeers) || targetPeers < 0) {
+    throw new RangeError(`"targetPeers" expected a non-negative integer, got ${String(targetPeers)}`)
+  }
+}
+
+interface Dialer {
+  start(): void
+  stop(): void
+}
+
+/**
+ * libp2p 3 has no autodialer: dial discovered peers until `targetPeers` are
+ * connected, and when a peer drops, top up from the peer store (skipping
+ * peers that failed within REDIAL_BACKOFF_MS).
+ */
+function createDialer (libp2p: Libp2p, targetPeers: number, log: Logger): Dialer {
+  const dialing = new Set<string>()
+  const failedAt = new Map<string, number>()
+  let controller: AbortController | undefined
+  let toppingUp = false
+
+  const wanted = (): number => targetPeers - libp2p.getPeers().length - dialing.size
+  const dialable = (peer: PeerId): boolean => {
+    const id = peer.toString()
+    if (peer.equals(libp2p.peerId) || dialing.has(id) || libp2p.getConnections(peer).length > 0) return false
+    return Date.now() - (failedAt.get(id) ?? -Infinity) >= REDIAL_BACKOFF_MS
+  }
+
+  const dial = (peer: PeerId): void => {
+    const signal = controller?.signal
+    if (signal === undefined || signal.aborted) return
+    const id = peer.toString()
+    dialing.add(id)
+    libp2p.dial(peer, { signal })
+      .then(() => {
+        failedAt.delete(id)
+        dialing.delete(id)
+      }, (err: unknown) => {
+        failedAt.set(id, Date.now())
+        dialing.delete(id)
+        log('dial %p failed - %e', peer, err)
+        topUpSoon() // the slot is free again: try someone else (this peer is now backed off)
+      })
+  }
+
+  const onDiscovery = (event: CustomEvent<PeerInfo>): void => {
+    if (wanted() > 0 && dialable(event.detail.id)) dial(event.detail.id)
+  }
+
+  const topUp = async (): Promise<void> => {
+    if (toppingUp || wanted() <= 0) return
+    toppingUp = true
+    try {
+      const peers = await libp2p.peerStore.all({ filters: [(peer) => peer.addresses.length > 0 && dialable(peer.id)] })
+      for (const peer of peers) {
+        if (wanted() <= 0) break
+        if (dialable(peer.id)) dial(peer.id)
+      }
+    } finally {
+      toppingUp = false
+    }
+  }
+  function topUpSoon (): void {
+    if (controller === undefined || controller.signal.aborted) return
+    topUp().catch((err: unknown) => { log.error('top-up failed - %e', err) })
+  }
+  const onDisconnect = (): void => { topUpSoon() }
+
+  return {
+    start () {
+      controller = new AbortController()
+      libp2p.addEventListener('peer:discovery', onDiscovery)
+      libp2p.addEventListener('peer:disconnect', onDisconnect)
+    },
+    stop () {
+      controller?.abort()
+      libp2p.removeEventListener('peer:discovery', onDiscovery)
+      libp2p.removeEventListener('peer:disconnect', onDisconnect)
+    }
+  }
+}

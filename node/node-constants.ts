@@ -1,0 +1,14 @@
+/** Defaults of the node, each with its reason. */
+
+/** Listen on loopback only unless told otherwise: a node is reachable beyond the machine only by choice. */
+export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0']
+/** The design's disk quota for stored envelopes (DESIGN.md "Store and resync"). */
+export const DEFAULT_QUOTA_BYTES = 512 * 1024 * 1024
+/** File holding the libp2p key, separate from the Komrade identity: the peer id says nothing about who you are. */
+export const PEER_KEY_FILE = 'peer.key'
+/** Resync with each connected peer this often (besides on connect): "every few minutes". */
+export const RESYNC_INTERVAL_MS = 5 * 60_000
+/** Retry the outbox (publish what reached nobody, resume work) this often. */
+export const RETRY_INTERVAL_MS = 30_000
+/** Prune expired envelopes, old replay records and auto-deleted messages this often. */
+export const PRUNE_INTERVAL_MS = 60_000
