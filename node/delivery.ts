@@ -17,11 +17,14 @@
 import {
   checkEnvelope, decodeReceipt, encodeReceipt, envelopeId, fromHex, identityId, KIND_HANDSHAKE, KIND_MESSAGE,
   KIND_RECEIPT, toHex, type CryptoProvider, type Keyring, type PublicIdentity, type Screener, type ScreenResult,
-  encodePublicIdentity, envelopeExpiryMinute, minuteOf
+  encodePublicIdentity, envelopeExpiryMinute, minuteOf, MAX_RECEIPT_IDS
 } from '../protocol/index.js'
 import type { LocalState, InboxMessage, OutboxMessage, StateChange } from './local-state.js'
 import type { Logger } from './logger.js'
 import type { WorkPool } from './work-pool.js'
+
+/** How long receipts wait to be coalesced into one envelope per contact. */
+const RECEIPT_DELAY_MS = 250
 
 /** Result of offering an envelope to the node. */
 export type IngestResult = 'accepted' | 'duplicate' | 'rejected'
@@ -99,6 +102,36 @@ export function createDelivery (components: DeliveryComponents): Delivery {
     }
   }
 
+  /**
+   * Receipts are coalesced per contact for a moment: a burst of messages (a
+   * resync after a day offline) is acknowledged by one envelope of up to 119
+   * ids instead of one proof of work per message. A receipt lost to a crash
+   * in that moment leaves the sender at "sent"; the message itself is safe.
+   */
+  const receipts = new Map<string, { to: PublicIdentity, ids: Uint8Array[] }>()
+  let receiptTimer: NodeJS.Timeout | undefined
+
+  function queueReceipt (to: PublicIdentity, messageId: Uint8Array): void {
+    const key = identityId(to)
+    const pending = receipts.get(key) ?? { to, ids: [] }
+    pending.ids.push(messageId)
+    receipts.set(key, pending)
+    receiptTimer ??= setTimeout(() => { void track(flushReceipts()) }, RECEIPT_DELAY_MS)
+  }
+
+  async function flushReceipts (): Promise<void> {
+    receiptTimer = undefined
+    const batches = [...receipts.values()]
+    receipts.clear()
+    for (const { to, ids } of batches) {
+      for (let i = 0; i < ids.length; i += MAX_RECEIPT_IDS) {
+        await api.send(to, encodeReceipt(ids.slice(i, i + MAX_RECEIPT_IDS)), { kind: KIND_RECEIPT }).catch((error: unknown) => {
+          log.warn('could not queue a receipt', { error })
+        })
+      }
+    }
+  }
+
   /** Turns an opened envelope into state changes; returns what to do after the commit. */
   async function absorb (result: ScreenResult, change: StateChange, after: Array<() => void>): Promise<void> {
     const { opened } = result
@@ -155,11 +188,7 @@ export function createDelivery (components: DeliveryComponents): Delivery {
     ;(change.inbox ??= []).push(inbox)
     after.push(() => { components.onMessage(inbox) })
     if (message.kind === KIND_MESSAGE && opened.via !== 'first-contact') {
-      const now = Date.now()
-      const sealed = keyring.seal(opened.from, encodeReceipt([message.messageId]), { kind: KIND_RECEIPT, now })
-      const entry = outboxEntry(opened.from, sealed, KIND_RECEIPT, new Uint8Array(0), now)
-      ;(change.outbox ??= []).push(entry)
-      after.push(() => { void track(pumpEntry(entry)) })
+      after.push(() => { queueReceipt(opened.from, message.messageId) })
     }
   }
 
@@ -214,7 +243,7 @@ export function createDelivery (components: DeliveryComponents): Delivery {
     }
   }
 
-  return {
+  const api: Delivery = {
     async ingest (envelope, options = {}) {
       if (options.validated !== true && !checkEnvelope(crypto, envelope).valid) return 'rejected'
       if (await store.has(envelopeId(crypto, envelope))) return 'duplicate'
@@ -255,8 +284,13 @@ export function createDelivery (components: DeliveryComponents): Delivery {
     },
 
     async idle () {
+      if (receiptTimer !== undefined) {
+        clearTimeout(receiptTimer)
+        await track(flushReceipts())
+      }
       while (inFlight.size > 0) await Promise.allSettled([...inFlight])
       await serial
     }
   }
+  return api
 }

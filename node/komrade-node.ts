@@ -208,6 +208,12 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
     return value
   }
 
+  /** The identity stays known after stop, so a stopped node can still say who it is. */
+  function loadedIdentity (): Identity {
+    if (identity === undefined) throw new Error('The node has not been started yet; call start() first')
+    return identity
+  }
+
   function contactOf (summary: { id: string, identity: PublicIdentity, sessions: number }): Contact {
     return {
       id: summary.id,
@@ -330,9 +336,9 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
       delivery = undefined; resync = undefined; network = undefined; pool = undefined; store = undefined; db = undefined; lock = undefined
     },
 
-    get identity () { return publicIdentityOf(need(identity)) },
+    get identity () { return publicIdentityOf(loadedIdentity()) },
     get publicIdentity () {
-      const id = need(identity)
+      const id = loadedIdentity()
       return toHex(new Uint8Array([...id.signingKey, ...id.sealingKey]))
     },
     get network () { return need(network) },

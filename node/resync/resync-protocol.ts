@@ -346,6 +346,9 @@ export function createResync (init: ResyncInit): Resync {
           await ch.send(FRAME_RECONCILE, reconciler.reconcile(body).reply as Uint8Array)
           continue
         }
+        if (type !== FRAME_PUSH && type !== FRAME_REQUEST && type !== FRAME_DONE) {
+          throw new ResyncAbortedError(`Unexpected frame type ${type}`, 'malformed-frame')
+        }
         if (reconciler === undefined) throw new ResyncAbortedError('A sync starts with reconciliation', 'protocol-violation')
         exchanging = true
         if (type === FRAME_PUSH) {
@@ -363,12 +366,10 @@ export function createResync (init: ResyncInit): Resync {
           for (let i = 0; i < n; i++) ids.push(body.slice(i * ID_LENGTH, (i + 1) * ID_LENGTH))
           const envelopes = (await init.getEnvelopes(ids)).filter((e): e is Uint8Array => e instanceof Uint8Array && e.length === ENVELOPE_SIZE)
           await ch.send(FRAME_ENVELOPES, ...envelopes)
-        } else if (type === FRAME_DONE) {
+        } else {
           if (body.length !== 0) throw new ResyncAbortedError('Malformed end of sync', 'malformed-frame')
           await stream.close({ signal })
           return
-        } else {
-          throw new ResyncAbortedError(`Unknown frame type ${type}`, 'malformed-frame')
         }
       }
     } catch (error) {

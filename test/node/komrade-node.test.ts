@@ -53,6 +53,9 @@ describe('two nodes', () => {
     for (let i = 0; i < 200; i++) expect(texts).toContain(`offline ${i}`)
     await bob.syncNow()
     expect((await bob.inbox()).length).toBe(201)
+    // Bob's receipts (coalesced, up to 119 ids per envelope) reach Alice: every message shows delivered.
+    await waitFor('all 201 delivered', async () => (await alice.outbox()).every((m) => m.state === 'delivered'), 60_000)
+    expect(await alice.outbox()).toHaveLength(201)
   }, 300_000)
 })
 
