@@ -42,20 +42,20 @@ export interface DaemonConfig {
 type Key = Exclude<keyof DaemonConfig, 'dataDir'>
 type Kind = 'list' | 'bool' | 'string' | 'duration' | 'int' | 'level' | 'format'
 
-/** Each setting: its parser and its environment variable. */
-const SETTINGS: Record<Key, { kind: Kind, env: string }> = {
-  listen: { kind: 'list', env: 'KOMRADE_LISTEN' },
-  announce: { kind: 'list', env: 'KOMRADE_ANNOUNCE' },
-  bootstrap: { kind: 'list', env: 'KOMRADE_BOOTSTRAP' },
-  mdns: { kind: 'bool', env: 'KOMRADE_MDNS' },
-  networkName: { kind: 'string', env: 'KOMRADE_NETWORK' },
-  contactsOnly: { kind: 'bool', env: 'KOMRADE_CONTACTS_ONLY' },
-  acceptStrangers: { kind: 'bool', env: 'KOMRADE_ACCEPT_STRANGERS' },
-  autoDeleteAfterMs: { kind: 'duration', env: 'KOMRADE_AUTO_DELETE' },
-  quotaMiB: { kind: 'int', env: 'KOMRADE_QUOTA_MIB' },
-  workThreads: { kind: 'int', env: 'KOMRADE_WORK_THREADS' },
-  logLevel: { kind: 'level', env: 'KOMRADE_LOG_LEVEL' },
-  logFormat: { kind: 'format', env: 'KOMRADE_LOG_FORMAT' }
+/** Each setting: its parser, its environment variable and its command-line flag. */
+const SETTINGS: Record<Key, { kind: Kind, env: string, flag: string }> = {
+  listen: { kind: 'list', env: 'KOMRADE_LISTEN', flag: '--listen' },
+  announce: { kind: 'list', env: 'KOMRADE_ANNOUNCE', flag: '--announce' },
+  bootstrap: { kind: 'list', env: 'KOMRADE_BOOTSTRAP', flag: '--bootstrap' },
+  mdns: { kind: 'bool', env: 'KOMRADE_MDNS', flag: '--mdns' },
+  networkName: { kind: 'string', env: 'KOMRADE_NETWORK', flag: '--network' },
+  contactsOnly: { kind: 'bool', env: 'KOMRADE_CONTACTS_ONLY', flag: '--contacts-only' },
+  acceptStrangers: { kind: 'bool', env: 'KOMRADE_ACCEPT_STRANGERS', flag: '--refuse-strangers' },
+  autoDeleteAfterMs: { kind: 'duration', env: 'KOMRADE_AUTO_DELETE', flag: '--auto-delete' },
+  quotaMiB: { kind: 'int', env: 'KOMRADE_QUOTA_MIB', flag: '--quota-mib' },
+  workThreads: { kind: 'int', env: 'KOMRADE_WORK_THREADS', flag: '--work-threads' },
+  logLevel: { kind: 'level', env: 'KOMRADE_LOG_LEVEL', flag: '--log-level' },
+  logFormat: { kind: 'format', env: 'KOMRADE_LOG_FORMAT', flag: '--log-format' }
 }
 
 const DEFAULTS: Omit<DaemonConfig, 'dataDir'> = {
@@ -140,7 +140,7 @@ export async function resolveConfig (sources: ConfigSources = {}): Promise<Daemo
   }
   const config: Record<string, unknown> = { ...DEFAULTS, dataDir }
   for (const key of Object.keys(SETTINGS) as Key[]) {
-    if (flags[key] !== undefined) config[key] = parse(key, flags[key], `--${key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`)
+    if (flags[key] !== undefined) config[key] = parse(key, flags[key], SETTINGS[key].flag)
     else if (env[SETTINGS[key].env] !== undefined) config[key] = parse(key, env[SETTINGS[key].env], SETTINGS[key].env)
     else if (file[key] !== undefined) config[key] = parse(key, file[key], path)
   }

@@ -1,0 +1,14 @@
+/**
+ * `komrade`: the embeddable node. Start one with {@link createKomradeNode};
+ * it keeps its identity, envelopes and messages in a data directory.
+ */
+export {
+  createKomradeNode, type KomradeNode, type KomradeNodeInit, type ReceivedMessage, type SentMessage,
+  type Contact, type NodeStatus
+} from './komrade-node.js'
+export { createLogger, silentLogger, type Logger, type LoggerInit, type LogLevel } from './logger.js'
+export { resolveConfig, nodeInitOf, ConfigError, type DaemonConfig } from './config.js'
+export { resolveDataDir } from './data-dir.js'
+export { DataDirLockedError } from './store/data-lock.js'
+export { StoreWriteError } from './store/envelope-store.js'
+export { IdentityExistsError, NoIdentityError } from './identity-file.js'
