@@ -306,6 +306,8 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
         await network.start()
         running = true
         network.libp2p.addEventListener('peer:connect', (event) => { void syncWith(event.detail) })
+        // A peer joining our topic is the moment queued envelopes can reach someone: retry then, not at the next tick.
+        network.libp2p.services.pubsub.addEventListener('subscription-change', () => { void delivery?.pump() })
         timers.push(setInterval(() => {
           for (const peer of net.libp2p.getPeers()) void syncWith(peer)
         }, init.resyncIntervalMs ?? RESYNC_INTERVAL_MS))

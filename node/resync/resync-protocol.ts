@@ -36,8 +36,13 @@ export const DEFAULT_MAX_INBOUND_SYNCS = 4
 export const MAX_REJECTED_ENVELOPES = 3
 /** Batches in flight: hides the round trip (4 x 64 KiB) while bounding what the peer buffers. */
 export const PIPELINE_DEPTH = 4
-/** Inbound syncs per connection: one each way plus one overlapping a periodic resync. */
+/** Inbound syncs per connection: the peer's sync, plus one overlapping it (on connect and periodic). */
 export const MAX_INBOUND_SYNCS_PER_CONNECTION = 2
+/**
+ * Longest wait for the next frame. A 64 KiB frame crosses Tor in seconds; a
+ * peer silent this long is holding a session (and its snapshot) for nothing.
+ */
+export const FRAME_IDLE_TIMEOUT_MS = 60_000
 
 const FRAME_RECONCILE = 0x01
 const FRAME_PUSH = 0x02
@@ -151,7 +156,7 @@ class Channel {
   bytesOut = 0
   private readonly lp: LengthPrefixedStream<Stream>
   constructor (stream: Stream, readonly maxMessageBytes: number, private readonly signal: AbortSignal,
-    private readonly timeout: AbortSignal) {
+    private readonly timeout: AbortSignal, private readonly timeoutMs: number) {
     this.lp = lpStream(stream, { maxDataLength: maxMessageBytes, maxBufferSize: maxMessageBytes * (PIPELINE_DEPTH + 2) })
   }
 
@@ -170,19 +175,20 @@ class Channel {
 
   async receive (): Promise<{ type: number, body: Uint8Array }> {
     let frame: Uint8Array
+    const idle = AbortSignal.timeout(Math.min(FRAME_IDLE_TIMEOUT_MS, this.timeoutMs))
     try {
-      frame = (await this.lp.read({ signal: this.signal })).subarray()
+      frame = (await this.lp.read({ signal: AbortSignal.any([this.signal, idle]) })).subarray()
     } catch (error) {
-      throw this.mapError(error)
+      throw this.mapError(error, idle)
     }
     this.bytesIn += frame.length + varintLength(frame.length)
     if (frame.length === 0) throw new ResyncAbortedError('Empty frame', 'malformed-frame')
     return { type: frame[0] as number, body: frame.subarray(1) }
   }
 
-  private mapError (error: unknown): Error {
+  private mapError (error: unknown, idle?: AbortSignal): Error {
     if (error instanceof ResyncAbortedError) return error
-    if (this.timeout.aborted) return new ResyncAbortedError('The sync took too long', 'timeout', { cause: error })
+    if (this.timeout.aborted || idle?.aborted === true) return new ResyncAbortedError('The sync took too long', 'timeout', { cause: error })
     if (this.signal.aborted) return new ResyncAbortedError('The sync was cancelled', 'aborted', { cause: error })
     const name = (error as Error | undefined)?.name ?? ''
     if (LENGTH_ERRORS.has(name)) return new ResyncAbortedError('The peer sent an oversized frame', 'oversized-frame', { cause: error })
@@ -253,7 +259,7 @@ export function createResync (init: ResyncInit): Resync {
       signal.throwIfAborted()
       const reconciler = createReconciler(await init.snapshot(), { frameSizeLimit: maxMessageBytes - 1 })
       stream = await libp2p.dialProtocol(peer, RESYNC_PROTOCOL, { signal })
-      const ch = channel = new Channel(stream, maxMessageBytes, signal, timeout)
+      const ch = channel = new Channel(stream, maxMessageBytes, signal, timeout, timeoutMs)
       const have: Uint8Array[] = []
       const need: Uint8Array[] = []
       let message: Uint8Array | undefined = reconciler.initiate()
@@ -330,7 +336,7 @@ export function createResync (init: ResyncInit): Resync {
   async function respond (stream: Stream, peer: PeerId): Promise<void> {
     const timeout = AbortSignal.timeout(timeoutMs)
     const signal = AbortSignal.any([timeout, shutdown.signal])
-    const ch = new Channel(stream, maxMessageBytes, signal, timeout)
+    const ch = new Channel(stream, maxMessageBytes, signal, timeout, timeoutMs)
     const counts = { received: 0, rejected: 0 }
     let reconciler: ReturnType<typeof createReconciler> | undefined
     let rounds = 0

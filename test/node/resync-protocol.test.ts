@@ -193,7 +193,7 @@ const frame = (type: number, ...parts: Uint8Array[]): Uint8Array => Uint8Array.f
 
 describe('hostile peers', () => {
   it('an initiator sending garbage, oversized, out-of-order frames or invalid envelopes is cut off', async () => {
-    const honest = await startPeer(history(200))
+    const honest = await startPeer(history(200), { timeoutMs: 20_000 })
     const hostile = await startLibp2p()
     const cases: Array<[string, (lp: ReturnType<typeof lpStream<Stream>>) => Promise<void>]> = [
       ['malformed-frame', async (lp) => { await lp.write(frame(0x7f, new Uint8Array([1, 2, 3]))) }],
@@ -225,7 +225,8 @@ describe('hostile peers', () => {
   })
 
   it('a responder sending garbage, invalid or unrequested envelopes fails the sync with ResyncAbortedError', async () => {
-    const honest = await startPeer(history(100))
+    // A short overall timeout turns a hang into a failure with reason 'timeout'.
+    const honest = await startPeer(history(100), { timeoutMs: 20_000 })
     const valid = history(40)
 
     // Garbage in answer to reconciliation.
@@ -253,6 +254,7 @@ describe('hostile peers', () => {
       for (;;) {
         const message = (await lp.read()).subarray()
         if (message[0] === 0x01) await lp.write(frame(0x01, reconciler.reconcile(message.subarray(1)).reply as Uint8Array))
+        else if (message[0] === 0x02) await lp.write(frame(0x03))
         else if (message[0] === 0x04) { await lp.write(frame(0x05, valid[1] as Uint8Array)); return }
       }
     })
