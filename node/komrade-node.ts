@@ -285,7 +285,10 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
             if (!checkEnvelope(crypto, envelope).valid) return 'reject'
             return (await envelopeStore.has(envelopeId(crypto, envelope))) ? 'ignore' : 'accept'
           },
-          onEnvelope: (envelope) => { void need(delivery).ingest(envelope, { validated: true }) }
+          onEnvelope: (envelope) => {
+            // A failure here (a full disk, say) is logged and reported in status; the envelope comes back through resync.
+            delivery?.ingest(envelope, { validated: true }).catch((error: unknown) => { logger.warn('could not take an envelope in', { error }) })
+          }
         })
         const net = network
         delivery = createDelivery({

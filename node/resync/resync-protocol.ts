@@ -264,7 +264,9 @@ export function createResync (init: ResyncInit): Resync {
       const need: Uint8Array[] = []
       let message: Uint8Array | undefined = reconciler.initiate()
       while (message !== undefined) {
-        if (report.rounds >= maxRounds) { report.complete = false; break }
+        // Past these bounds more reconciling cannot move more envelopes in this sync (and a lying
+        // peer cannot grow our lists without end).
+        if (report.rounds >= maxRounds || have.length + need.length > 2 * maxEnvelopes) { report.complete = false; break }
         await ch.send(FRAME_RECONCILE, message)
         report.rounds++
         const { type, body } = await ch.receive()
@@ -320,7 +322,12 @@ export function createResync (init: ResyncInit): Resync {
       await ch.send(FRAME_DONE)
       await stream.close({ signal })
     } catch (error) {
-      fail(error, stream, peer, finish())
+      const cancelled = error instanceof ResyncAbortedError || !signal.aborted
+        ? error
+        : timeout.aborted
+          ? new ResyncAbortedError('The sync took too long', 'timeout', { cause: error })
+          : new ResyncAbortedError('The sync was cancelled', 'aborted', { cause: error })
+      fail(cancelled, stream, peer, finish())
     }
     return finish()
 

@@ -78,3 +78,20 @@ describe('ten nodes in a chain', () => {
     }
   }, 120_000)
 })
+
+describe('auto-delete', () => {
+  afterEach(cleanup)
+
+  it('removes local messages older than the chosen time (checked at start and every minute)', async () => {
+    const { node: alice } = await startNode()
+    const bobRun = await startNode({ autoDeleteAfterMs: 1500 })
+    const bob = bobRun.node
+    await connect(alice, bob)
+    await alice.send(bob.publicIdentity, 'ephemeral', TTL)
+    await waitFor('bob to receive', async () => (await bob.inbox()).length === 1)
+    await bob.stop()
+    await new Promise((resolve) => setTimeout(resolve, 1600))
+    const { node: again } = await startNode({ dataDir: bobRun.dataDir, autoDeleteAfterMs: 1500 })
+    expect(await again.inbox()).toEqual([])
+  })
+})

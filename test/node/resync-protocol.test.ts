@@ -217,6 +217,12 @@ describe('hostile peers', () => {
       expect(honest.aborts.at(-1)).toMatchObject({ name: 'ResyncAbortedError', reason })
     }
     expect(honest.rejected).toBe(MAX_REJECTED_ENVELOPES + 1)
+    // A peer that opens a sync and falls silent is dropped when the frame wait runs out.
+    const patient = await startPeer([], { timeoutMs: 1_000 })
+    const { lp: silent } = await rawStream(hostile, patient.libp2p)
+    await expectCutOff(silent)
+    await waitFor('the silent peer to be dropped', () => patient.aborts.length === 1)
+    expect(patient.aborts[0]).toMatchObject({ name: 'ResyncAbortedError', reason: 'timeout' })
     // The honest node still syncs with honest peers.
     const other = await startPeer(history(50))
     await other.resync.syncWith(await introduce(other.libp2p, honest.libp2p))
