@@ -308,7 +308,10 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
         await resync.start()
         await network.start()
         running = true
-        network.libp2p.addEventListener('peer:connect', (event) => { void syncWith(event.detail) })
+        // The dialing side starts the resync of a new connection; one sync moves envelopes both ways.
+        network.libp2p.addEventListener('connection:open', (event) => {
+          if (event.detail.direction === 'outbound') void syncWith(event.detail.remotePeer)
+        })
         // A peer joining our topic is the moment queued envelopes can reach someone: retry then, not at the next tick.
         network.libp2p.services.pubsub.addEventListener('subscription-change', () => { void delivery?.pump() })
         timers.push(setInterval(() => {

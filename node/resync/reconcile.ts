@@ -1,7 +1,7 @@
 /**
  * Range-based set reconciliation over envelope keys (expiryMinute, id),
  * negentropy's approach (hoytech/negentropy, protocol v1) with our own wire
- * format. Pure: no I/O. The normative text is RESYNC-WIRE.md beside this file.
+ * format. Pure: no I/O. The normative text is protocol/SPEC.md §11.
  *
  * Items are ordered by expiry (u32 minutes), then id (32 bytes) byte-wise.
  * A message is `version (1 byte, 0x01)` then ranges, each `Bound Mode Payload`.
@@ -54,7 +54,7 @@ export const MAX_FRAME_SIZE_LIMIT = 1_048_576
 /**
  * Sub-ranges per split. Each level of splitting costs about `buckets` x 21
  * bytes per differing range; fewer buckets mean fewer bytes per difference
- * but more levels (rounds). Measured over 110,000 items (RESYNC-WIRE.md):
+ * but more levels (rounds). Measured over 110,000 items (SPEC §11.3.8):
  * 8 costs 40-60% fewer bytes than negentropy's 16 for scattered differences,
  * with no more rounds.
  */
@@ -63,7 +63,7 @@ export const DEFAULT_BUCKETS = 8
  * Ranges holding fewer local items than this are sent as id lists (33 bytes
  * an id); larger ones are split, down to single-item fingerprints (about 21
  * bytes each), so a scattered difference costs fewer id bytes. Measured with
- * {@link DEFAULT_BUCKETS} (RESYNC-WIRE.md).
+ * {@link DEFAULT_BUCKETS} (SPEC §11.3.8).
  */
 export const DEFAULT_ID_LIST_THRESHOLD = 4
 
@@ -297,10 +297,11 @@ function prefixSums (ids: Uint8Array, count: number): Uint32Array {
 
 /**
  * Creates one side of a reconciliation over `items`, which should be sorted
- * ascending by {@link compareItems} and distinct. Unsorted input is sorted in
- * a copy (O(n log n), about 100 ms for 100,000 items; sorted input costs one
- * O(n) check); duplicates throw RangeError. The items are copied: later
- * changes to the caller's array do not reach the reconciler.
+ * ascending by {@link compareItems} and distinct. Sorted input costs one
+ * O(n) check; unsorted input is sorted in a copy (measured for 100,000 items:
+ * about 0.1 s to build from sorted input, 0.25 s from shuffled input).
+ * Duplicates throw RangeError. The items are copied: later changes to the
+ * caller's array do not reach the reconciler.
  */
 export function createReconciler (items: readonly ReconcileItem[], init: ReconcilerInit = {}): Reconciler {
   const frameSizeLimit = checkInteger(init.frameSizeLimit ?? DEFAULT_FRAME_SIZE_LIMIT, 'frameSizeLimit', MIN_FRAME_SIZE_LIMIT, MAX_FRAME_SIZE_LIMIT)

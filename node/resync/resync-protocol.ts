@@ -2,7 +2,7 @@
  * Resync over libp2p: `/komrade/resync/1.0.0`, one stream per sync. The
  * initiator reconciles the two envelope sets (reconcile.ts), then pushes the
  * envelopes the responder lacks and requests the ones it needs, in bounded,
- * pipelined batches. Frames, their order and the bounds are in RESYNC-WIRE.md.
+ * pipelined batches. Frames, their order and the bounds are in protocol/SPEC.md §11.
  *
  * Nothing the peer sends is trusted: every frame is size-checked, every
  * envelope goes through `receiveEnvelope`, envelopes we did not request are a

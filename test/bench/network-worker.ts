@@ -295,7 +295,7 @@ const handlers: { [C in CommandName]: (args: Commands[C][0]) => Promise<Commands
 
 async function shutdown (): Promise<void> {
   await komrade?.stop().catch(() => {})
-  await raw?.stop().catch(() => {})
+  try { await raw?.stop() } catch {}
   process.exit(0)
 }
 

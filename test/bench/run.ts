@@ -27,7 +27,8 @@ interface RegistryEntry {
 /** Every benchmark, in the order they run. Later: network latency, resync, store. */
 const REGISTRY: RegistryEntry[] = [
   { name: 'screening', load: async () => await import('./screening.js') },
-  { name: 'work', load: async () => await import('./work.js') }
+  { name: 'work', load: async () => await import('./work.js') },
+  { name: 'network', load: async () => await import('./network.js') }
 ]
 
 // ---- machine ---------------------------------------------------------------
