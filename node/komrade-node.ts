@@ -21,8 +21,9 @@ import { createResync, type Resync } from './resync/resync-protocol.js'
 import { acquireDataLock, type DataLock } from './store/data-lock.js'
 import { createEnvelopeStore, type EnvelopeStore } from './store/envelope-store.js'
 import { createWorkPool, type WorkPool } from './work-pool.js'
+import { DEFAULT_LISTEN } from './network-constants.js'
 import {
-  DEFAULT_LISTEN, DEFAULT_QUOTA_BYTES, PEER_KEY_FILE, PRUNE_INTERVAL_MS, RESYNC_INTERVAL_MS, RETRY_INTERVAL_MS
+  DEFAULT_QUOTA_BYTES, PEER_KEY_FILE, PRUNE_INTERVAL_MS, RESYNC_INTERVAL_MS, RETRY_INTERVAL_MS
 } from './node-constants.js'
 
 /** Options of {@link createKomradeNode}. */

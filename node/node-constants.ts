@@ -1,7 +1,5 @@
 /** Defaults of the node, each with its reason. */
 
-/** Listen on loopback only unless told otherwise: a node is reachable beyond the machine only by choice. */
-export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0']
 /** The design's disk quota for stored envelopes (DESIGN.md "Store and resync"). */
 export const DEFAULT_QUOTA_BYTES = 512 * 1024 * 1024
 /** File holding the libp2p key, separate from the Komrade identity: the peer id says nothing about who you are. */
