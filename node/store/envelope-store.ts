@@ -13,6 +13,7 @@
  * memory, loaded from `exp` at open and changed only after a batch commits,
  * so it always mirrors the disk.
  */
+import { compareItems, type ReconcileItem } from '../resync/reconcile.js'
 import type { AbstractBatchOperation, AbstractLevel, AbstractSublevel } from 'abstract-level'
 import {
   assertEnvelopeShape, CLOCK_SKEW_MINUTES, ENVELOPE_SIZE, envelopeFields, envelopeId, minuteOf, TAG_LENGTH,
@@ -38,11 +39,8 @@ const EMPTY = new Uint8Array(0)
  */
 export type EnvelopeDb = AbstractLevel<any, Uint8Array, Uint8Array>
 
-/** One stored envelope as resync sees it. Sorted by expiryMinute, then id bytes. */
-export interface ReconcileItem {
-  readonly expiryMinute: number
-  readonly id: Uint8Array
-}
+// One stored envelope as resync sees it: the reconciler owns the type and its order.
+export type { ReconcileItem } from '../resync/reconcile.js'
 
 /** Options of {@link createEnvelopeStore}. */
 export interface EnvelopeStoreInit {
@@ -425,15 +423,6 @@ function plain (bytes: Uint8Array | undefined): Uint8Array | undefined {
   return bytes === undefined ? undefined : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
-/** Order of the expiry index: expiry minute, then id bytes. */
-export function compareItems (a: ReconcileItem, b: ReconcileItem): number {
-  if (a.expiryMinute !== b.expiryMinute) return a.expiryMinute - b.expiryMinute
-  for (let i = 0; i < ENVELOPE_ID_LENGTH; i++) {
-    const d = a.id[i]! - b.id[i]!
-    if (d !== 0) return d
-  }
-  return 0
-}
 
 /** First index whose item is >= `item`. */
 function lowerBound (items: readonly ReconcileItem[], item: ReconcileItem): number {

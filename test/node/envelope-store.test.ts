@@ -12,8 +12,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Level } from 'level'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
-  createEnvelopeStore, compareItems, type EnvelopeDb, type EnvelopeStore, type ReconcileItem
+  createEnvelopeStore, type EnvelopeDb, type EnvelopeStore, type ReconcileItem
 } from '../../node/store/envelope-store.js'
+import { compareItems } from '../../node/resync/reconcile.js'
 import {
   envelopeFields, envelopeId, MINUTE_MS, minuteOf, nativeCrypto, sealCover, TAG_LENGTH, TAG_OFFSET, toHex
 } from '../../protocol/index.js'
