@@ -15,6 +15,12 @@ import { spawnWorker, type BenchWorker, type WireBytes, type WorkerMode } from '
 const RING_OFFSETS = [1, 2, 5, 7]
 /** Workers started at once: more only makes them fight over the 2 cores while loading modules. */
 const SPAWN_BATCH = 4
+/** Tries per topology connection, and the pause between tries. */
+const DIAL_ATTEMPTS = 5
+const DIAL_RETRY_MS = 500
+/** The Komrade topology counts as settled when no connection was added for this long. */
+const EDGES_SETTLE_MS = 3000
+const EDGES_SETTLE_MAX_MS = 30_000
 /** Mesh peers every node must have before measuring: gossipsub's Dlo. */
 const MIN_MESH_PEERS = 4
 /** How long the meshes may take to form (a few 1 s heartbeats normally). */
@@ -32,6 +38,10 @@ export interface ClusterNode {
 export interface Cluster {
   readonly mode: WorkerMode
   readonly nodes: ClusterNode[]
+  /** Ring offsets each node dialed. */
+  readonly offsets: number[]
+  /** Connected peers and mesh peers per node once the meshes formed: "min..max". */
+  readonly setup: { peers: string, mesh: string }
   /** Indexes of the nodes `i` is connected to in the fixed topology. */
   neighbours(i: number): number[]
   /** Wire byte counts of every node, in node order. */
@@ -55,8 +65,12 @@ export async function startCluster (init: {
   root: string
   epoch: bigint
   resyncIntervalMs: number
+  /** Komrade only: the synchronous diagnostic validator (see the worker's `start`). */
+  syncValidator?: boolean
   log: (message: string) => void
   firstIndex: number
+  /** Connections to make, as [dialer, listener] pairs, instead of the ring (to copy another cluster's topology). */
+  edges?: Array<[number, number]>
 }): Promise<Cluster> {
   const { mode, count } = init
   const workers: BenchWorker[] = []
@@ -64,6 +78,8 @@ export async function startCluster (init: {
   const cluster: Cluster = {
     mode,
     nodes,
+    offsets: offsetsFor(count),
+    setup: { peers: '', mesh: '' },
     neighbours (i) {
       const set = new Set<number>()
       for (const o of offsetsFor(count)) { set.add((i + o) % count); set.add((i - o + count) % count) }
@@ -88,19 +104,26 @@ export async function startCluster (init: {
         const worker = await spawnWorker(init.firstIndex + i + j)
         workers.push(worker)
         const started = await worker.request('start', {
-          mode, dataDir: join(init.root, `${mode}-${i + j}`), epoch: init.epoch.toString(), resyncIntervalMs: init.resyncIntervalMs
+          mode, dataDir: join(init.root, `${mode}-${i + j}`), epoch: init.epoch.toString(), resyncIntervalMs: init.resyncIntervalMs,
+          ...(init.syncValidator === true ? { syncValidator: true } : {})
         })
         return { worker, ...started }
       }))
       nodes.push(...batch)
     }
     init.log(`  ${mode}: ${count} processes started`)
-    // Dial "ahead" only, so each connection is made once.
-    const failed = await Promise.all(nodes.map(async (node, i) => (await node.worker.request('dial', {
-      addresses: offsetsFor(count).map((o) => nodes[(i + o) % count]!.address)
-    })).failed))
-    const failures = failed.reduce((a, b) => a + b, 0)
-    if (failures > 0) throw new Error(`${mode}: ${failures} topology dials failed`)
+    // Each connection is dialed once: "ahead" in the ring, or from the lower index of a given edge.
+    const edges = init.edges ?? nodes.flatMap((_, i) => offsetsFor(count).map((o): [number, number] => [i, (i + o) % count]))
+    let todo = nodes.map((_, i) => edges.filter(([from]) => from === i).map(([, to]) => nodes[to]!.address))
+    for (let attempt = 1; ; attempt++) {
+      const dials = await Promise.all(nodes.map(async (node, i) => await node.worker.request('dial', { addresses: todo[i]! })))
+      todo = dials.map((d) => d.failed)
+      const failures = todo.reduce((sum, list) => sum + list.length, 0)
+      if (failures === 0) break
+      // Many dials at once overrun libp2p's limit of pending inbound connections (10): retry the few refused.
+      if (attempt === DIAL_ATTEMPTS) throw new Error(`${mode}: ${failures} topology dials failed, e.g. ${dials.find((d) => d.firstError !== undefined)?.firstError}`)
+      await sleep(DIAL_RETRY_MS)
+    }
     await waitForMeshes(cluster, init.log)
     return cluster
   } catch (error) {
@@ -116,11 +139,43 @@ async function waitForMeshes (cluster: Cluster, log: (message: string) => void):
     const statuses = await Promise.all(cluster.nodes.map(async (n) => await n.worker.request('status', {})))
     const meshes = statuses.map((s) => s.meshPeers)
     if (meshes.every((m) => m >= want)) {
-      log(`  ${cluster.mode}: meshes formed (mesh peers ${Math.min(...meshes)}..${Math.max(...meshes)}, peers ${Math.min(...statuses.map((s) => s.peers))}..${Math.max(...statuses.map((s) => s.peers))})`)
+      const peers = statuses.map((s) => s.peers)
+      Object.assign(cluster.setup, { peers: `${Math.min(...peers)}..${Math.max(...peers)}`, mesh: `${Math.min(...meshes)}..${Math.max(...meshes)}` })
+      log(`  ${cluster.mode}: meshes formed (mesh peers ${cluster.setup.mesh}, peers ${cluster.setup.peers})`)
       return
     }
-    if (Date.now() > deadline) throw new Error(`${cluster.mode}: gossip meshes did not form (mesh peers: ${meshes.join(',')})`)
+    if (Date.now() > deadline) throw new Error(`${cluster.mode}: gossip meshes did not form (mesh peers: ${meshes.join(',')}; peers: ${statuses.map((s) => s.peers).join(',')})`)
     await sleep(500)
+  }
+}
+
+/**
+ * The connections a cluster actually has, as [lower, higher] index pairs:
+ * the Komrade dialer may add a few to the ring (it tops up to 8 peers from
+ * what kad-dht discovers), and the raw network copies the result.
+ */
+export async function edgesOf (cluster: Cluster): Promise<Array<[number, number]>> {
+  const index = new Map(cluster.nodes.map((n, i) => [n.peerId, i]))
+  const edges = new Set<string>()
+  const lists = await Promise.all(cluster.nodes.map(async (n) => (await n.worker.request('peers', {})).peers))
+  lists.forEach((peers, i) => {
+    for (const peer of peers) {
+      const j = index.get(peer)
+      if (j !== undefined && j !== i) edges.add(`${Math.min(i, j)},${Math.max(i, j)}`)
+    }
+  })
+  return [...edges].map((e) => e.split(',').map(Number) as [number, number])
+}
+
+/** Waits until a cluster's connections stop changing (the Komrade dialer settles a few seconds after wiring). */
+export async function stableEdges (cluster: Cluster): Promise<Array<[number, number]>> {
+  const deadline = Date.now() + EDGES_SETTLE_MAX_MS
+  let edges = await edgesOf(cluster)
+  for (;;) {
+    await sleep(EDGES_SETTLE_MS)
+    const next = await edgesOf(cluster)
+    if (next.length === edges.length || Date.now() > deadline) return next
+    edges = next
   }
 }
 
@@ -132,16 +187,18 @@ export async function sleep (ms: number): Promise<void> {
 /**
  * Mints `total` cover envelopes expiring `ttlMinutes` from now, spread over
  * the cluster's processes (the machine's cores do the work, whichever
- * process asks), and queues them in the sender `node`. Untimed setup.
+ * process asks), and queues them in node `sender` unless it is undefined.
+ * Untimed setup. Returns the files that hold them.
  */
-export async function presolve (cluster: Cluster, sender: number, total: number, ttlMinutes: number, root: string, tag: string): Promise<{ ms: number }> {
+export async function presolve (cluster: Cluster, sender: number | undefined, total: number, ttlMinutes: number, root: string, tag: string): Promise<{ ms: number, files: string[] }> {
   const started = performance.now()
   const share = Math.ceil(total / cluster.nodes.length)
   const jobs = cluster.nodes.map((node, i) => ({ node, count: Math.max(0, Math.min(share, total - i * share)), file: join(root, `${tag}-${i}.bin`) }))
     .filter((job) => job.count > 0)
   await Promise.all(jobs.map(async (job) => await job.node.worker.request('solve', { count: job.count, ttlMinutes, file: job.file }, 600_000)))
-  await cluster.nodes[sender]!.worker.request('load', { files: jobs.map((job) => job.file) })
-  return { ms: performance.now() - started }
+  const files = jobs.map((job) => job.file)
+  if (sender !== undefined) await cluster.nodes[sender]!.worker.request('load', { files })
+  return { ms: performance.now() - started, files }
 }
 
 /** The value at quantile `q` (0..1) of a non-empty list (nearest rank). */

@@ -38,23 +38,45 @@ export interface SyncRecord {
   error?: string
 }
 
+/** A process's memory after full GCs, bytes. */
+export type MemoryUsage = {
+  rss: number
+  /** V8 heap reserved (what the RSS holds for it), and used after the GCs. */
+  heapTotal: number
+  heapUsed: number
+  external: number
+  arrayBuffers: number
+  /** Linux only: anonymous (heap, native allocations) and file-backed (mapped files) parts of the RSS. */
+  rssAnon?: number
+  rssFile?: number
+}
+
 /** A status snapshot of a worker's node. */
 export interface WorkerStatus {
   running: boolean
   peers: number
   meshPeers: number
   storeCount: number
-  inboxCount: number
   rss: number
+  /** CPU time of the process (all threads), ms. */
+  cpuMs: number
 }
 
 /** Commands a worker answers: `[arguments, reply]`. Times are ms since the run's common epoch. */
 export interface Commands {
-  /** Starts the node; `epoch` is the parent's `process.hrtime.bigint()` as a decimal string. */
-  start: [{ mode: WorkerMode, dataDir: string, epoch: string, resyncIntervalMs: number }, { peerId: string, address: string, publicIdentity?: string }]
-  /** Dials these multiaddrs (each ending in /p2p/<id>). */
-  dial: [{ addresses: string[] }, { failed: number }]
+  /**
+   * Starts the node; `epoch` is the parent's `process.hrtime.bigint()` as a
+   * decimal string. `syncValidator` (a diagnostic) swaps the Komrade gossip
+   * validator for a synchronous one: checkEnvelope plus an in-memory set of
+   * the ids this node accepted, instead of the store lookup in LevelDB.
+   */
+  start: [{ mode: WorkerMode, dataDir: string, epoch: string, resyncIntervalMs: number, syncValidator?: boolean },
+    { peerId: string, address: string, publicIdentity?: string }]
+  /** Dials these multiaddrs (each ending in /p2p/<id>); returns those that failed. */
+  dial: [{ addresses: string[] }, { failed: string[], firstError?: string }]
   status: [Record<string, never>, WorkerStatus]
+  /** Peer ids of the connected peers. */
+  peers: [Record<string, never>, { peers: string[] }]
   /** Mints `count` cover envelopes expiring `ttlMinutes` from now and writes them, concatenated, to `file`. */
   solve: [{ count: number, ttlMinutes: number, file: string }, { count: number, ms: number }]
   /** Appends the envelopes in these files to the publish queue. */
@@ -68,6 +90,8 @@ export interface Commands {
   /** Gossip arrivals (key, time) recorded since the last call. */
   arrivals: [Record<string, never>, { arrivals: Array<[string, number]> }]
   wire: [Record<string, never>, WireBytes]
+  /** Durations (ms) of the Komrade gossip validator since the last call. */
+  validations: [Record<string, never>, { ms: number[] }]
   /** `node.send(to, text)`; returns the time just before the call. */
   send: [{ to: string, text: string, ttlMinutes: number }, { at: number }]
   /** Inbox arrivals (text, time) recorded since the last call. */
@@ -85,10 +109,14 @@ export interface Commands {
    */
   restart: [{ addresses: string[], storeTarget: number, inboxTarget: number, timeoutMs: number },
     { startMs: number, storeMs?: number, inboxMs?: number, storeCount: number, inboxCount: number, wireBefore: WireBytes, wireAfter: WireBytes }]
-  /** Writes `count` unworked cover envelopes (expiring in `ttlMinutes`) straight into the store of `dataDir`. */
-  fill: [{ dataDir: string, count: number, ttlMinutes: number }, { count: number, ms: number }]
+  /**
+   * Writes envelopes straight into the store of `dataDir` (no node running
+   * there): the envelopes in `files`, or else `count` unworked cover
+   * envelopes expiring in `ttlMinutes`.
+   */
+  fill: [{ dataDir: string, count: number, ttlMinutes: number, files?: string[] }, { count: number, ms: number }]
   /** Full GCs, then process.memoryUsage(). */
-  memory: [Record<string, never>, { rss: number, heapUsed: number, external: number, arrayBuffers: number }]
+  memory: [Record<string, never>, MemoryUsage]
 }
 
 export type CommandName = keyof Commands

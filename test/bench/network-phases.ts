@@ -10,9 +10,9 @@ import type { WireBytes } from './network-ipc.js'
 /** The node that publishes; every other node is a receiver. */
 export const SENDER = 0
 /** Time for the last envelopes of a latency round to arrive everywhere before counting. */
-const DRAIN_MS = 3000
+export const DRAIN_MS = 3000
 /** Length of the idle window that measures background traffic (heartbeats, IHAVE, DHT). */
-const IDLE_MS = 5000
+export const IDLE_MS = 5000
 /** Between two real messages: lets the recipient's receipt go out first, as in a conversation. */
 const INBOX_GAP_MS = 300
 /** Polling interval while waiting for an inbox arrival (the time itself is taken in the worker). */
@@ -36,14 +36,29 @@ function publishTimeout (count: number, rate: number): number {
   return Math.ceil(count / rate * 1000) + 120_000
 }
 
-/** Background bytes each node reads per ms with nothing published. */
-export async function idleReadRates (clusters: Cluster[]): Promise<number[][]> {
-  const before = await Promise.all(clusters.map(async (c) => await c.wire()))
+/** Background traffic and CPU of each node with nothing published: bytes read and CPU ms per ms. */
+export interface IdleRates {
+  readonly read: number[]
+  readonly cpu: number[]
+}
+
+async function cpuTimes (cluster: Cluster): Promise<number[]> {
+  return await Promise.all(cluster.nodes.map(async (n) => (await n.worker.request('status', {})).cpuMs))
+}
+
+/** Measures every node's idle traffic and CPU over one window, all clusters at once. */
+export async function idleRates (clusters: Cluster[]): Promise<IdleRates[]> {
+  const wireBefore = await Promise.all(clusters.map(async (c) => await c.wire()))
+  const cpuBefore = await Promise.all(clusters.map(cpuTimes))
   const t0 = performance.now()
   await sleep(IDLE_MS)
-  const after = await Promise.all(clusters.map(async (c) => await c.wire()))
+  const wireAfter = await Promise.all(clusters.map(async (c) => await c.wire()))
+  const cpuAfter = await Promise.all(clusters.map(cpuTimes))
   const ms = performance.now() - t0
-  return after.map((list, c) => list.map((w, i) => (w.read - before[c]![i]!.read) / ms))
+  return clusters.map((_, c) => ({
+    read: wireAfter[c]!.map((w, i) => (w.read - wireBefore[c]![i]!.read) / ms),
+    cpu: cpuAfter[c]!.map((t, i) => (t - cpuBefore[c]![i]!) / ms)
+  }))
 }
 
 /** One latency round of one network. */
@@ -56,26 +71,37 @@ export interface LatencyRound {
   readonly bytesPerEnvelope: number
   /** The same, less each node's idle background over the window. */
   readonly netBytesPerEnvelope: number
+  /** Mean CPU ms per receiver per envelope (all threads of the process), less its idle CPU over the window. */
+  readonly cpuPerEnvelope: number
+  /** Sender's CPU ms per envelope, less idle. */
+  readonly senderCpuPerEnvelope: number
+  /** Komrade: the gossip validator's duration per received envelope (every receiver), p50 and p99, ms. */
+  readonly validator?: { p50: number, p99: number, count: number }
   readonly zeroRecipients: number
   readonly failed: number
 }
 
 /** Publishes `count` payloads at `rate` from the sender and measures arrival latency and bytes read. */
-export async function latencyRound (cluster: Cluster, count: number, rate: number, idle: number[]): Promise<LatencyRound> {
+export async function latencyRound (cluster: Cluster, count: number, rate: number, idle: IdleRates): Promise<LatencyRound> {
   const sender = cluster.nodes[SENDER]!.worker
   await cluster.clearArrivals()
+  await takeValidations(cluster)
   const before = await cluster.wire()
+  const cpuBefore = await cpuTimes(cluster)
   const t0 = performance.now()
   const published = await sender.request('publish', { count, rate }, publishTimeout(count, rate))
   await sleep(DRAIN_MS)
   const after = await cluster.wire()
+  const cpuAfter = await cpuTimes(cluster)
   const windowMs = performance.now() - t0
+  const cpu = cpuAfter.map((t, i) => (t - cpuBefore[i]! - idle.cpu[i]! * windowMs) / count)
   const arrivals = await cluster.arrivals()
   const receivers = receiversOf(cluster)
   const stats = deliveryStats(published.sent, arrivals, receivers, Number.POSITIVE_INFINITY)
+  const validations = await takeValidations(cluster)
   const read = receivers.map((i) => after[i]!.read - before[i]!.read)
   const gross = read.reduce((a, b) => a + b, 0) / receivers.length / count
-  const background = receivers.map((i) => idle[i]! * windowMs).reduce((a, b) => a + b, 0) / receivers.length / count
+  const background = receivers.map((i) => idle.read[i]! * windowMs).reduce((a, b) => a + b, 0) / receivers.length / count
   return {
     p50: quantile(stats.latencies, 0.5),
     p99: quantile(stats.latencies, 0.99),
@@ -83,6 +109,9 @@ export async function latencyRound (cluster: Cluster, count: number, rate: numbe
     samples: stats.latencies.length,
     bytesPerEnvelope: gross,
     netBytesPerEnvelope: gross - background,
+    cpuPerEnvelope: receivers.map((i) => cpu[i]!).reduce((a, b) => a + b, 0) / receivers.length,
+    senderCpuPerEnvelope: cpu[SENDER]!,
+    ...validatorStats(validations),
     zeroRecipients: published.zeroRecipients,
     failed: published.failed
   }
@@ -92,6 +121,10 @@ export async function latencyRound (cluster: Cluster, count: number, rate: numbe
 export interface InboxResult {
   /** Send call to the recipient's `message` event, first contact (handshake) excluded. */
   readonly latencies: number[]
+  /** The part until the envelope reached the recipient's gossip handler: seal, proof of work, store, publish, gossip. */
+  readonly toGossip: number[]
+  /** The rest: the recipient's ingest (store lookup, screening, opening, inbox commit) until its `message` event. */
+  readonly toInbox: number[]
   /** The first message, a first contact to a stranger. */
   readonly firstContactMs: number
 }
@@ -124,13 +157,24 @@ export async function inboxLatency (cluster: Cluster, recipient: number, count: 
     await sleep(100)
   }
   const latencies: number[] = []
+  const toGossip: number[] = []
+  const toInbox: number[] = []
+  const recipientWorker = cluster.nodes[recipient]!.worker
   for (let i = 0; i < count; i++) {
     const text = `latency ${i}`
+    await recipientWorker.request('arrivals', {})
     const { at } = await sender.request('send', { to, text, ttlMinutes })
-    latencies.push(await waitForMessage(cluster, recipient, text) - at)
+    const inboxAt = await waitForMessage(cluster, recipient, text)
+    latencies.push(inboxAt - at)
+    // The only gossip the recipient receives meanwhile is this message's envelope (its receipts go the other way).
+    const gossipAt = Math.min(...(await recipientWorker.request('arrivals', {})).arrivals.map(([, t]) => t).filter((t) => t >= at && t <= inboxAt))
+    if (Number.isFinite(gossipAt)) {
+      toGossip.push(gossipAt - at)
+      toInbox.push(inboxAt - gossipAt)
+    }
     await sleep(INBOX_GAP_MS)
   }
-  return { latencies, firstContactMs }
+  return { latencies, toGossip, toInbox, firstContactMs }
 }
 
 /** Waits until no node records arrivals (and, for Komrade, no store grows) for a quiet second. */
@@ -164,6 +208,17 @@ export interface ThroughputStep {
   /** Komrade: envelopes stored by receivers during the step, per expected delivery. */
   readonly storedShare?: number
   readonly bytesPerEnvelope: number
+  /** Komrade: the gossip validator's duration per received envelope, p50 and p99, ms. */
+  readonly validator?: { p50: number, p99: number, count: number }
+}
+
+async function takeValidations (cluster: Cluster): Promise<number[]> {
+  if (cluster.mode !== 'komrade') return []
+  return (await Promise.all(cluster.nodes.map(async (n) => (await n.worker.request('validations', {})).ms))).flat()
+}
+
+function validatorStats (ms: number[]): { validator?: { p50: number, p99: number, count: number } } {
+  return ms.length === 0 ? {} : { validator: { p50: quantile(ms, 0.5), p99: quantile(ms, 0.99), count: ms.length } }
 }
 
 async function storeCounts (cluster: Cluster): Promise<number[]> {
@@ -182,6 +237,7 @@ export async function throughputStep (cluster: Cluster, rate: number, seconds: n
   await settle(cluster)
   const storedBefore = cluster.mode === 'komrade' ? await storeCounts(cluster) : []
   await cluster.clearArrivals()
+  await takeValidations(cluster)
   const before = await cluster.wire()
   const published = await cluster.nodes[SENDER]!.worker.request('publish', { count, rate }, publishTimeout(count, rate))
   const times = published.sent.map(([, at]) => at)
@@ -191,6 +247,7 @@ export async function throughputStep (cluster: Cluster, rate: number, seconds: n
   const arrivals = await cluster.arrivals()
   const receivers = receiversOf(cluster)
   const stats = deliveryStats(published.sent, arrivals, receivers, deadlineMs)
+  const validations = await takeValidations(cluster)
   let storedShare: number | undefined
   if (cluster.mode === 'komrade') {
     await settle(cluster)
@@ -206,6 +263,7 @@ export async function throughputStep (cluster: Cluster, rate: number, seconds: n
     p50: quantile(stats.latencies, 0.5),
     p99: quantile(stats.latencies, 0.99),
     ...(storedShare === undefined ? {} : { storedShare }),
-    bytesPerEnvelope: readPerReceiver(before, after, receivers, count)
+    bytesPerEnvelope: readPerReceiver(before, after, receivers, count),
+    ...validatorStats(validations)
   }
 }

@@ -3,7 +3,8 @@
  * (TCP, Noise, yamux, identify) running gossipsub with the same signature
  * policy (StrictNoSign) and the same mesh parameters (gossipsub's defaults,
  * which node/network.ts also keeps), on one topic, whose only check is the
- * payload size. No store, no proof of work, no screening, no DHT.
+ * payload size. No store, no proof of work, no screening, no DHT, and
+ * gossipsub's default peer scoring except the IP-colocation penalty.
  *
  * Also here: the TCP byte counter both kinds of worker use.
  */
@@ -39,7 +40,10 @@ export async function startRawNode (): Promise<RawNode> {
       pubsub: gossipsub({
         globalSignaturePolicy: StrictNoSign,
         allowPublishToZeroTopicPeers: true,
-        ignoreDuplicatePublishError: true
+        ignoreDuplicatePublishError: true,
+        // The one change to the defaults, as in Komrade: every peer here is 127.0.0.1, and the
+        // default IP-colocation penalty graylists all of them once a node has more than 10 peers.
+        scoreParams: { IPColocationFactorWeight: 0 }
       })
     }
   })

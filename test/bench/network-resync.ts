@@ -6,18 +6,23 @@
 import { join } from 'node:path'
 import { ENVELOPE_SIZE } from '../../protocol/index.js'
 import { presolve, sleep, type Cluster } from './network-cluster.js'
-import { spawnWorker, type SyncRecord, type WireBytes } from './network-ipc.js'
+import { spawnWorker, type MemoryUsage, type SyncRecord, type WireBytes } from './network-ipc.js'
 import { SENDER, settle } from './network-phases.js'
 
-/** How long the others may take to hold every missed envelope, after publishing ends. */
+/** How long the others may take to hold the messages, and then the missed envelopes. */
 const SPREAD_TIMEOUT_MS = 120_000
+/**
+ * Feeder nodes that bring the missed envelopes to the other nodes, each to
+ * its share: 2 keep both cores busy (one node's syncs run one at a time).
+ */
+const FEEDERS = 2
 /** How long the restarted node may take to hold everything again. */
 const RESYNC_TIMEOUT_MS = 300_000
 /** After the store is full, syncs still running are waited for until the node's traffic drops below this. */
 const QUIET_BYTES_PER_S = 64 * 1024
 const QUIET_MAX_MS = 120_000
 /** A node that starts in this benchmark settles (DHT, identify) for this long before its memory is read. */
-const MEMORY_SETTLE_MS = 3000
+export const MEMORY_SETTLE_MS = 3000
 /** Lifetime of the envelopes written straight into a store for the memory phase: far from expiry. */
 const MEMORY_TTL_MINUTES = 24 * 60
 
@@ -36,12 +41,16 @@ export interface ResyncResult {
   readonly inboxMs?: number
   readonly messages: number
   readonly syncs: SyncRecord[]
-  readonly spreadMs: number
-  readonly publishRate: number
+  /** Peers the node dialed when it came back (its ring neighbours). */
+  readonly peers: number
+  /** Other nodes holding every missed envelope when it came back. */
+  readonly holders: number
+  /** Time for the feeders to resync the missed envelopes into the other nodes. */
+  readonly feedMs: number
 }
 
-async function waitForStores (cluster: Cluster, targets: Map<number, number>): Promise<boolean> {
-  const deadline = Date.now() + SPREAD_TIMEOUT_MS
+async function waitForStores (cluster: Cluster, targets: Map<number, number>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
   for (;;) {
     const counts = await Promise.all([...targets.keys()].map(async (i) => (await cluster.nodes[i]!.worker.request('status', {})).storeCount))
     if ([...targets.values()].every((target, j) => counts[j]! >= target)) return true
@@ -55,51 +64,70 @@ function total (w: WireBytes): number {
 }
 
 /**
- * Stops node `outage`, sends it `messages` real messages from the sender (a
- * session must exist) and publishes `missed` pre-solved envelopes at `rate`,
- * then restarts it and measures its resync.
+ * Stops node `outage`; node 0 sends it `messages` real messages (a session
+ * must exist) over gossip; the `missed` pre-solved envelopes reach every
+ * other node through feeder nodes whose stores hold them (resync, far
+ * cheaper here than gossiping them to every process); then the node
+ * restarts, dials its ring neighbours, and its resync is measured.
  */
 export async function resyncAfterOutage (cluster: Cluster, init: {
   outage: number
   missed: number
   messages: number
-  rate: number
   ttlMinutes: number
   sendTtlMinutes: number
   root: string
+  epoch: bigint
+  feederIndex: number
   log: (message: string) => void
 }): Promise<ResyncResult> {
   const { outage, log } = init
   const x = cluster.nodes[outage]!
   const sender = cluster.nodes[SENDER]!.worker
   log(`  resync: solving ${init.missed} envelopes across ${cluster.nodes.length} processes`)
-  const solved = await presolve(cluster, SENDER, init.missed, init.ttlMinutes, init.root, 'resync')
+  const solved = await presolve(cluster, undefined, init.missed, init.ttlMinutes, init.root, 'resync')
   log(`  resync: solved in ${(solved.ms / 1000).toFixed(1)} s`)
   await settle(cluster)
+  // Its ring neighbours: as many as a node's dialer aims for (8), not the extra connections of the wiring.
+  const peers = cluster.neighbours(outage)
   const before = await Promise.all(cluster.nodes.map(async (n) => (await n.worker.request('status', {})).storeCount))
   await x.worker.request('stopNode', {})
-  const spreadStart = performance.now()
+
   for (let i = 0; i < init.messages; i++) {
     await sender.request('send', { to: x.publicIdentity!, text: `missed ${i}`, ttlMinutes: init.sendTtlMinutes })
   }
-  // The sender stores its own messages (delivery stores before publishing) but not the raw publishes.
-  log(`  resync: node ${outage} stopped; publishing ${init.missed} envelopes at ${init.rate}/s`)
-  await sender.request('publish', { count: init.missed, rate: init.rate }, Math.ceil(init.missed / init.rate * 1000) + 120_000)
-  const targets = new Map<number, number>()
-  for (let i = 0; i < cluster.nodes.length; i++) {
-    if (i === outage) continue
-    targets.set(i, before[i]! + init.messages + (i === SENDER ? 0 : init.missed))
+  const targets = new Map(cluster.nodes.map((_, i) => [i, before[i]! + init.messages] as [number, number]).filter(([i]) => i !== outage))
+  if (!(await waitForStores(cluster, targets, SPREAD_TIMEOUT_MS))) log('  resync: WARNING: the messages did not reach every store')
+
+  // Every other node gets the missed envelopes, as gossip would have brought them: from feeder
+  // nodes whose stores hold them, each resyncing them into its share of the nodes.
+  const others = cluster.nodes.map((_, i) => i).filter((i) => i !== outage)
+  log(`  resync: node ${outage} stopped; ${FEEDERS} feeders resync ${init.missed} envelopes into the other ${others.length} nodes`)
+  const feedStart = performance.now()
+  const feeders = await Promise.all(Array.from({ length: FEEDERS }, async (_, f) => await spawnWorker(init.feederIndex + f)))
+  try {
+    await Promise.all(feeders.map(async (feeder, f) => {
+      const feederDir = join(init.root, `feeder-${f}`)
+      await feeder.request('fill', { dataDir: feederDir, count: init.missed, ttlMinutes: init.ttlMinutes, files: solved.files }, 600_000)
+      await feeder.request('start', { mode: 'komrade', dataDir: feederDir, epoch: init.epoch.toString(), resyncIntervalMs: 3_600_000 })
+      await feeder.request('dial', { addresses: others.filter((_, k) => k % FEEDERS === f).map((i) => cluster.nodes[i]!.address) })
+    }))
+    const fed = new Map(others.map((i) => [i, before[i]! + init.messages + init.missed] as [number, number]))
+    if (!(await waitForStores(cluster, fed, SPREAD_TIMEOUT_MS))) log('  resync: WARNING: not every node holds every missed envelope')
+  } finally {
+    await Promise.all(feeders.map(async (feeder) => { await feeder.close() }))
   }
-  if (!(await waitForStores(cluster, targets))) log('  resync: WARNING: not every node holds every envelope')
+  const feedMs = performance.now() - feedStart
   await settle(cluster)
-  const spreadMs = performance.now() - spreadStart
-  // Forget the syncs logged so far (those of the start-up connections): only the restart's count.
+  const fedCounts = await Promise.all(cluster.nodes.map(async (n, i) => i === outage ? 0 : (await n.worker.request('status', {})).storeCount))
+  const holders = fedCounts.filter((count, i) => i !== outage && count >= before[i]! + init.messages + init.missed).length
+  // Forget the syncs logged so far: only the restart's count.
   await Promise.all(cluster.nodes.map(async (n) => await n.worker.request('syncs', {})))
 
   const storeTarget = before[outage]! + init.missed + init.messages
   log(`  resync: restarting node ${outage} (store ${before[outage]} -> target ${storeTarget})`)
   const restarted = await x.worker.request('restart', {
-    addresses: cluster.neighbours(outage).map((i) => cluster.nodes[i]!.address),
+    addresses: peers.map((i) => cluster.nodes[i]!.address),
     storeTarget,
     inboxTarget: init.messages,
     timeoutMs: RESYNC_TIMEOUT_MS
@@ -110,17 +138,17 @@ export async function resyncAfterOutage (cluster: Cluster, init: {
   for (;;) {
     await sleep(1000)
     const now = total(await x.worker.request('wire', {}))
-    if (now - last < QUIET_BYTES_PER_S || Date.now() > quietDeadline) { last = now; break }
+    const quiet = now - last < QUIET_BYTES_PER_S
     last = now
+    if (quiet || Date.now() > quietDeadline) break
   }
   const records = await Promise.all(cluster.nodes.map(async (n) => (await n.worker.request('syncs', {})).syncs))
   const syncs = [
-    ...records[outage]!, // the node's own syncs (it initiated them)
-    ...records.flatMap((list, i) => i === outage ? [] : list.filter((s) => s.peer === x.peerId)) // peers' syncs with it
+    ...records[outage]!, // the node's own syncs (it dialed, so it started them)
+    ...records.flatMap((list, i) => i === outage ? [] : list.filter((s) => s.peer === x.peerId)) // any a peer started with it
   ]
-  const missedEnvelopes = restarted.storeCount - before[outage]!
   return {
-    missedEnvelopes,
+    missedEnvelopes: storeTarget - before[outage]!,
     missedBytes: (storeTarget - before[outage]!) * ENVELOPE_SIZE,
     resyncBytes: syncs.reduce((sum, s) => sum + (s.bytesIn ?? 0) + (s.bytesOut ?? 0), 0),
     wireBytes: last - total(restarted.wireBefore),
@@ -130,16 +158,17 @@ export async function resyncAfterOutage (cluster: Cluster, init: {
     ...(restarted.inboxMs === undefined ? {} : { inboxMs: restarted.inboxMs }),
     messages: restarted.inboxCount,
     syncs,
-    spreadMs,
-    publishRate: init.rate
+    peers: peers.length,
+    holders,
+    feedMs
   }
 }
 
 /** Memory of a node process. */
 export interface MemoryResult {
   readonly envelopes: number
-  readonly full: { rss: number, heapUsed: number, external: number, arrayBuffers: number }
-  readonly empty: { rss: number, heapUsed: number, external: number, arrayBuffers: number }
+  readonly full: MemoryUsage
+  readonly empty: MemoryUsage
   readonly fillMs: number
 }
 

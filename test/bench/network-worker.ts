@@ -11,8 +11,8 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
-import type { GossipsubMessage } from '@libp2p/gossipsub'
-import { ENVELOPE_SIZE, minuteOf, nativeCrypto, sealCover, solveWork } from '../../protocol/index.js'
+import { TopicValidatorResult, type GossipsubMessage, type TopicValidatorFn } from '@libp2p/gossipsub'
+import { checkEnvelope, ENVELOPE_SIZE, envelopeId, minuteOf, nativeCrypto, sealCover, solveWork } from '../../protocol/index.js'
 import { createKomradeNode, type KomradeNode, type ReceivedMessage } from '../../node/komrade-node.js'
 import { openLocalDb } from '../../node/local-state.js'
 import { createEnvelopeStore } from '../../node/store/envelope-store.js'
@@ -36,12 +36,14 @@ let epoch = process.hrtime.bigint()
 let mode: WorkerMode = 'komrade'
 let dataDir = ''
 let resyncIntervalMs = 0
+let syncValidator = false
 let komrade: KomradeNode | undefined
 let raw: RawNode | undefined
 const queue: Uint8Array[] = []
 let arrivals: Array<[string, number]> = []
 let messages: Array<[string, number]> = []
 let syncs: SyncRecord[] = []
+let validations: number[] = []
 let echoed = 0
 
 function now (): number {
@@ -95,12 +97,40 @@ async function startKomrade (): Promise<KomradeNode> {
     logger: captureLogger()
   })
   await node.start()
+  const pubsub = node.network.libp2p.services.pubsub
   // Registered after the node's own listener: fires as the envelope reaches the node's onEnvelope.
-  node.network.libp2p.services.pubsub.addEventListener('gossipsub:message', recordArrival)
+  pubsub.addEventListener('gossipsub:message', recordArrival)
+  // Times the node's gossip validator (checkEnvelope + store lookup) as gossipsub sees it, waits included.
+  const validator = syncValidator ? synchronousValidator(pubsub) : pubsub.topicValidators.get(node.network.topic)
+  if (validator !== undefined) {
+    pubsub.topicValidators.set(node.network.topic, async (peer, message) => {
+      const started = now()
+      try {
+        return await validator(peer, message)
+      } finally {
+        validations.push(now() - started)
+      }
+    })
+  }
   node.addEventListener('message', (event) => {
     messages.push([(event as CustomEvent<ReceivedMessage>).detail.text, now()])
   })
   return node
+}
+
+/**
+ * The diagnostic validator: the node's checks with the "already stored?"
+ * lookup answered from memory (the ids this node accepted from gossip), so
+ * a hop never waits on LevelDB's thread pool. Same verdicts here, where no
+ * envelope comes back after gossipsub's seen-cache forgot it.
+ */
+function synchronousValidator (pubsub: KomradeNode['network']['libp2p']['services']['pubsub']): TopicValidatorFn {
+  const accepted = new Set<string>()
+  pubsub.addEventListener('gossipsub:message', (event) => { accepted.add(Buffer.from(envelopeId(crypto, event.detail.msg.data)).toString('hex')) })
+  return (_peer, message) => {
+    if (!checkEnvelope(crypto, message.data).valid) return TopicValidatorResult.Reject
+    return accepted.has(Buffer.from(envelopeId(crypto, message.data)).toString('hex')) ? TopicValidatorResult.Ignore : TopicValidatorResult.Accept
+  }
 }
 
 function loopbackAddress (addresses: string[]): string {
@@ -114,10 +144,12 @@ function needKomrade (): KomradeNode {
   return komrade
 }
 
-async function dialAll (addresses: string[]): Promise<number> {
+async function dialAll (addresses: string[]): Promise<{ failed: string[], firstError?: string }> {
   const libp2p: { dial: RawNode['dial'] } = mode === 'raw' ? raw! : needKomrade().network.libp2p
   const results = await Promise.allSettled(addresses.map(async (a) => await libp2p.dial(multiaddr(a))))
-  return results.filter((r) => r.status === 'rejected').length
+  const failed = addresses.filter((_, i) => results[i]!.status === 'rejected')
+  const reason = (results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined)?.reason as Error | undefined
+  return { failed, ...(reason === undefined ? {} : { firstError: `${reason.name}: ${reason.message}` }) }
 }
 
 const handlers: { [C in CommandName]: (args: Commands[C][0]) => Promise<Commands[C][1]> } = {
@@ -126,6 +158,7 @@ const handlers: { [C in CommandName]: (args: Commands[C][0]) => Promise<Commands
     mode = args.mode
     dataDir = args.dataDir
     resyncIntervalMs = args.resyncIntervalMs
+    syncValidator = args.syncValidator === true
     if (mode === 'raw') {
       raw = await startRawNode()
       raw.services.pubsub.addEventListener('gossipsub:message', recordArrival)
@@ -136,18 +169,25 @@ const handlers: { [C in CommandName]: (args: Commands[C][0]) => Promise<Commands
   },
 
   async dial (args) {
-    return { failed: await dialAll(args.addresses) }
+    return await dialAll(args.addresses)
   },
 
   async status () {
     const rss = process.memoryUsage().rss
+    const usage = process.cpuUsage()
+    const cpuMs = (usage.user + usage.system) / 1000
     if (raw !== undefined) {
       const pubsub = raw.services.pubsub as unknown as { getMeshPeers(topic: string): string[] }
-      return { running: true, peers: raw.getPeers().length, meshPeers: pubsub.getMeshPeers(RAW_TOPIC).length, storeCount: 0, inboxCount: 0, rss }
+      return { running: true, peers: raw.getPeers().length, meshPeers: pubsub.getMeshPeers(RAW_TOPIC).length, storeCount: 0, rss, cpuMs }
     }
-    if (komrade === undefined) return { running: false, peers: 0, meshPeers: 0, storeCount: 0, inboxCount: 0, rss }
+    if (komrade === undefined) return { running: false, peers: 0, meshPeers: 0, storeCount: 0, rss, cpuMs }
     const status = komrade.status()
-    return { running: true, peers: status.peers, meshPeers: status.meshPeers, storeCount: status.store.count, inboxCount: (await komrade.inbox()).length, rss }
+    return { running: true, peers: status.peers, meshPeers: status.meshPeers, storeCount: status.store.count, rss, cpuMs }
+  },
+
+  async peers () {
+    const libp2p = mode === 'raw' ? raw : komrade?.network.libp2p
+    return { peers: (libp2p?.getPeers() ?? []).map(String) }
   },
 
   async solve (args) {
@@ -203,6 +243,12 @@ const handlers: { [C in CommandName]: (args: Commands[C][0]) => Promise<Commands
 
   async wire () {
     return wire()
+  },
+
+  async validations () {
+    const taken = validations
+    validations = []
+    return { ms: taken }
   },
 
   async send (args) {
@@ -271,9 +317,17 @@ const handlers: { [C in CommandName]: (args: Commands[C][0]) => Promise<Commands
         db: db.sublevel<Uint8Array, Uint8Array>('envelopes', { keyEncoding: 'view', valueEncoding: 'view' }),
         crypto
       })
+      const given: Uint8Array[] = []
+      for (const file of args.files ?? []) {
+        const bytes = new Uint8Array(await readFile(file))
+        for (let offset = 0; offset < bytes.length; offset += ENVELOPE_SIZE) given.push(bytes.subarray(offset, offset + ENVELOPE_SIZE))
+      }
+      const total = args.files === undefined ? args.count : given.length
       const expiry = minuteOf(Date.now()) + args.ttlMinutes
-      for (let done = 0; done < args.count; done += FILL_CHUNK) {
-        const batch = Array.from({ length: Math.min(FILL_CHUNK, args.count - done) }, () => sealCover(crypto, expiry))
+      for (let done = 0; done < total; done += FILL_CHUNK) {
+        const batch = args.files === undefined
+          ? Array.from({ length: Math.min(FILL_CHUNK, total - done) }, () => sealCover(crypto, expiry))
+          : given.slice(done, done + FILL_CHUNK)
         const results = await Promise.all(batch.map(async (envelope) => await store.put(envelope)))
         if (results.some((r) => !r.added)) throw new Error('fill: the store refused an envelope')
       }
@@ -289,7 +343,18 @@ const handlers: { [C in CommandName]: (args: Commands[C][0]) => Promise<Commands
     const gc = (globalThis as { gc?: () => void }).gc
     for (let i = 0; i < 3; i++) { gc?.(); await sleep(50) }
     const usage = process.memoryUsage()
-    return { rss: usage.rss, heapUsed: usage.heapUsed, external: usage.external, arrayBuffers: usage.arrayBuffers }
+    // Linux splits RSS into anonymous memory and mapped files (LevelDB maps its table files).
+    const status = await readFile('/proc/self/status', 'utf8').catch(() => '')
+    const kib = (field: string): number | undefined => {
+      const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)
+      return match === null ? undefined : Number(match[1]) * 1024
+    }
+    const rssAnon = kib('RssAnon')
+    const rssFile = kib('RssFile')
+    return {
+      rss: usage.rss, heapTotal: usage.heapTotal, heapUsed: usage.heapUsed, external: usage.external, arrayBuffers: usage.arrayBuffers,
+      ...(rssAnon === undefined ? {} : { rssAnon }), ...(rssFile === undefined ? {} : { rssFile })
+    }
   }
 }
 
