@@ -10,7 +10,7 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import {
   checkEnvelope, createKeyring, createScreener, decodePublicIdentity, envelopeId, fingerprint, fromHex,
-  identityId, nativeCrypto, publicIdentityOf, toHex, type CryptoProvider, type Identity, type Keyring, type PublicIdentity
+  identityId, KIND_RECEIPT, nativeCrypto, publicIdentityOf, toHex, type CryptoProvider, type Identity, type Keyring, type PublicIdentity
 } from '../protocol/index.js'
 import { createDelivery, type Delivery } from './delivery.js'
 import { IdentityExistsError, NoIdentityError, createIdentityFile, readIdentityFile } from './identity-file.js'
@@ -101,7 +101,8 @@ export interface NodeStatus {
   readonly peers: number
   readonly meshPeers: number
   readonly store: ReturnType<EnvelopeStore['stats']>
-  readonly outboxPending: number
+  /** Envelopes waiting for, or in, proof of work. */
+  readonly workPending: number
   readonly lastSync?: { peer: string, at: number, received: number, sent: number }
 }
 
@@ -417,7 +418,7 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
     },
 
     async inbox () { return (await need(state).inbox()).map(toReceived) },
-    async outbox () { return (await need(state).outbox()).filter((m) => m.kind !== 0x02).map(toSent) },
+    async outbox () { return (await need(state).outbox()).filter((m) => m.kind !== KIND_RECEIPT).map(toSent) },
 
     contacts: {
       async add (identityOrHex: string | PublicIdentity) {
@@ -448,7 +449,7 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
         peers: netStatus.peers,
         meshPeers: netStatus.meshPeers,
         store: need(store).stats(),
-        outboxPending: need(pool).pending,
+        workPending: need(pool).pending,
         ...(lastSync === undefined ? {} : { lastSync })
       }
     },
