@@ -23,7 +23,7 @@ import { createEnvelopeStore, type EnvelopeStore } from './store/envelope-store.
 import { createWorkPool, type WorkPool } from './work-pool.js'
 import { DEFAULT_LISTEN } from './network-constants.js'
 import {
-  DEFAULT_QUOTA_BYTES, PEER_KEY_FILE, PRUNE_INTERVAL_MS, RESYNC_INTERVAL_MS, RETRY_INTERVAL_MS
+  DEFAULT_QUOTA_BYTES, PEER_KEY_FILE, SUBSCRIPTION_PUMP_DELAY_MS, PRUNE_INTERVAL_MS, RESYNC_INTERVAL_MS, RETRY_INTERVAL_MS
 } from './node-constants.js'
 
 /** Options of {@link createKomradeNode}. */
@@ -337,8 +337,13 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
         network.libp2p.addEventListener('connection:open', (event) => {
           if (event.detail.direction === 'outbound') void requestSync(event.detail.remotePeer)
         })
-        // A peer joining our topic is the moment queued envelopes can reach someone: retry then, not at the next tick.
-        network.libp2p.services.pubsub.addEventListener('subscription-change', () => { void delivery?.pump() })
+        // A peer joining our topic is the moment queued envelopes can reach someone: retry then, not at the
+        // next tick. Debounced: pump() reads the whole outbox, and many peers subscribe at once after a start.
+        let pumpSoon: NodeJS.Timeout | undefined
+        network.libp2p.services.pubsub.addEventListener('subscription-change', () => {
+          pumpSoon ??= setTimeout(() => { pumpSoon = undefined; void delivery?.pump() }, SUBSCRIPTION_PUMP_DELAY_MS)
+          pumpSoon.unref()
+        })
         timers.push(setInterval(() => {
           for (const peer of net.libp2p.getPeers()) void requestSync(peer)
         }, init.resyncIntervalMs ?? RESYNC_INTERVAL_MS))

@@ -10,3 +10,5 @@ export const RESYNC_INTERVAL_MS = 5 * 60_000
 export const RETRY_INTERVAL_MS = 30_000
 /** Prune expired envelopes, old replay records and auto-deleted messages this often. */
 export const PRUNE_INTERVAL_MS = 60_000
+/** Wait this long after a peer joins the topic before retrying the outbox, so a burst of joins costs one retry. */
+export const SUBSCRIPTION_PUMP_DELAY_MS = 200
