@@ -246,9 +246,14 @@ export function createDelivery (components: DeliveryComponents): Delivery {
   const api: Delivery = {
     async ingest (envelope, options = {}) {
       if (options.validated !== true && !checkEnvelope(crypto, envelope).valid) return 'rejected'
-      if (await store.has(envelopeId(crypto, envelope))) return 'duplicate'
-      await track(exclusive(async () => { await screenAndStore(envelope, true) }))
-      return 'accepted'
+      const id = envelopeId(crypto, envelope)
+      if (await store.has(id)) return 'duplicate'
+      return await track(exclusive(async () => {
+        // Gossip and resync can hand over the same envelope at once: check again in turn, so it is screened once.
+        if (await store.has(id)) return 'duplicate'
+        await screenAndStore(envelope, true)
+        return 'accepted'
+      }))
     },
 
     async send (to, body, options = {}) {

@@ -260,7 +260,8 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
     try {
       const report = await need(resync).syncWith(peer, { signal: signal ?? stopController.signal })
       lastSync = { peer: peer.toString(), at: Date.now(), received: report.received, sent: report.sent }
-      await need(delivery).markSyncedWithPeer()
+      // Only a complete sync proves the peer now holds everything we hold (a capped one may not).
+      if (report.complete) await need(delivery).markSyncedWithPeer()
       logger.debug('resync done', { peer: peer.toString(), ...report })
     } catch (error) {
       logger.debug('resync failed', { peer: peer.toString(), error })
