@@ -1,6 +1,7 @@
 /**
- * The numbers of envelope v1. SPEC.md is the normative description; every
- * constant here names the SPEC section it comes from.
+ * The numbers of envelope v1 and of the name registry. SPEC.md is the
+ * normative description; every constant here names the SPEC section it comes
+ * from.
  */
 
 /** Every envelope is exactly this many bytes on the wire (SPEC §2). */
@@ -81,5 +82,44 @@ export const KIND_MESSAGE = 0x01
 export const KIND_RECEIPT = 0x02
 /** Handshake only: an accept that carries no application data. */
 export const KIND_HANDSHAKE = 0x03
+/** A registration request sent to the Operator through the flood (SPEC §13.6); the body is the request. */
+export const KIND_REGISTRY_REQUEST = 0x10
+/** The Operator's answer to a KIND_REGISTRY_REQUEST (SPEC §13.6); the body is a `register` response frame. */
+export const KIND_REGISTRY_RESPONSE = 0x11
 /** Length of a message id. */
 export const MESSAGE_ID_LENGTH = 16
+
+// Name registry (SPEC §13).
+/** Shortest name: short names are few, and would all be taken on the first day (SPEC §13.2). */
+export const MIN_NAME_LENGTH = 3
+/** Longest name; the request carries its length in one byte (SPEC §13.2). */
+export const MAX_NAME_LENGTH = 32
+/** Request type byte of a first registration (SPEC §13.3). */
+export const REGISTRY_REQUEST_REGISTER = 1
+/** Request type byte of a key rotation (SPEC §13.3). */
+export const REGISTRY_REQUEST_ROTATE = 2
+/**
+ * Expected hash trials of a registration when the Operator sets nothing:
+ * 2^18; at ~680,000 trials/s on one core of the reference machine that is
+ * 0.39 s on average, 0.27 s median (SPEC §13.3). Little for one person; a
+ * million squatted names cost four and a half days of CPU.
+ */
+export const DEFAULT_REGISTRATION_WORK_TRIALS = 262_144
+/** How far a request's time may be from the Operator's clock: 10 minutes (SPEC §13.3). */
+export const REGISTRATION_CLOCK_SKEW_MS = 600_000
+/** A signed tree head is always this long (SPEC §13.4). */
+export const TREE_HEAD_LENGTH = 113
+/** Largest registry request frame; a registration request is at most 251 bytes (SPEC §13.5). */
+export const MAX_REGISTRY_REQUEST_BYTES = 1024
+/** Largest registry response frame; 256 certificates of at most 336 bytes each take 86 KB (SPEC §13.5). */
+export const MAX_REGISTRY_RESPONSE_BYTES = 262_144
+/** Hashes in one proof: a proof in a tree of fewer than 2^53 entries has at most 54 (SPEC §13.5). */
+export const MAX_PROOF_HASHES = 64
+/** Certificates one `entries` request may ask for (SPEC §13.5). */
+export const MAX_REGISTRY_ENTRIES = 256
+/** Longest error message in a response frame, in UTF-8 bytes (SPEC §13.5). */
+export const MAX_REGISTRY_ERROR_MESSAGE_BYTES = 512
+/** Most addresses one invite code carries: a QR code should stay scannable (SPEC §13.7). */
+export const MAX_INVITE_ADDRESSES = 8
+/** Longest address in an invite, in UTF-8 bytes; real multiaddrs are under 200 (SPEC §13.7). */
+export const MAX_INVITE_ADDRESS_BYTES = 512

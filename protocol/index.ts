@@ -1,6 +1,7 @@
 /**
  * `komrade/protocol`: the pure protocol layer. Envelope v1, sealing and
- * opening, sessions, proof of work, screening. No I/O; `nativeCrypto` is the
+ * opening, sessions, proof of work, screening; the name registry's records,
+ * Merkle proofs, wire frames and invite codes. No I/O; `nativeCrypto` is the
  * only part that needs Node.js (it wraps `node:crypto`).
  *
  * The normative description is SPEC.md beside this file.
@@ -35,3 +36,25 @@ export { createScreener, type Screener, type ScreenerInit, type ScreenResult } f
 export { sealCover } from './cover.js'
 export { splitPayload, createReassembler, type Reassembler, type ReassemblerInit } from './parts.js'
 export { encodeReceipt, decodeReceipt, MAX_RECEIPT_IDS } from './receipts.js'
+export {
+  MERKLE_HASH_LENGTH, merkleLeafHash, merkleNodeHash, merkleRoot, createMerkleTree, verifyInclusion, verifyConsistency,
+  type MerkleTree
+} from './merkle.js'
+export { normalizeName, normalizeNameSyntax, RESERVED_NAMES, BadNameError, type BadNameReason } from './names.js'
+export { RegistryErrorCode, RegistryFormatError, isRegistryErrorCode, registryErrorName } from './registry-errors.js'
+export {
+  decodeRegistrationRequest, createRegistration, createRotation, hasRegistrationWork, checkRegistrationRequest,
+  verifyRotationSignature, type RegistrationRequest, type RegistrationOptions, type RequestVerdict
+} from './registration.js'
+export {
+  encodeLogEntry, decodeLogEntry, signCertificate, decodeCertificate, verifyCertificate, signTreeHead, decodeTreeHead,
+  verifyTreeHead, type LogEntry, type Certificate, type TreeHead
+} from './registry-records.js'
+export {
+  registryProtocol, encodeError, encodeInfoResponse, decodeInfoResponse, encodeRegisterResponse, decodeRegisterResponse,
+  encodeLookupRequest, decodeLookupRequest, encodeLookupResponse, decodeLookupResponse, encodeConsistencyRequest,
+  decodeConsistencyRequest, encodeProofResponse, decodeProofResponse, encodeEntriesRequest, decodeEntriesRequest,
+  encodeEntriesResponse, decodeEntriesResponse,
+  type RegistryOp, type RegistryResponse, type InfoResult, type ProvenEntry, type LookupResult
+} from './registry-wire.js'
+export { encodeInvite, decodeInvite, isInviteCode, type Invite } from './invite.js'
