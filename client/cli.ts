@@ -13,6 +13,7 @@ import { ConfigError, nodeInitOf, resolveConfig } from '../node/config.js'
 import { createKomradeNode } from '../node/komrade-node.js'
 import { createLogger } from '../node/logger.js'
 import { DataDirLockedError } from '../node/store/data-lock.js'
+import { operatorCommand } from './operator-command.js'
 import { encodePublicIdentity, fingerprint, identityId, nativeCrypto, toHex, type Identity } from '../protocol/index.js'
 
 const USAGE = `komrade: a peer-to-peer dust-cloud messenger
@@ -21,6 +22,7 @@ Usage:
   komrade init [--data-dir DIR] [--json]     create this device's identity
   komrade whoami [--data-dir DIR] [--json]   show id, fingerprint and public keys
   komrade start [options]                    run the node (creates an identity if there is none)
+  komrade operator [...]                     run a community's Operator; see komrade operator --help
   komrade --help | --version
 
 Options:
@@ -31,6 +33,8 @@ Options of start (flags > KOMRADE_* environment > DATA_DIR/config.json > default
   --listen ADDRS          libp2p listen multiaddrs, comma-separated   KOMRADE_LISTEN (default /ip4/127.0.0.1/tcp/0)
   --announce ADDRS        addresses to announce instead              KOMRADE_ANNOUNCE
   --bootstrap ADDRS       bootstrap peers (/ip4/../tcp/../p2p/..)     KOMRADE_BOOTSTRAP
+  --operator HEX          the network's Operator (128 hex, pinned)   KOMRADE_OPERATOR
+  --operator-addresses A  where to reach it (default: the bootstrap) KOMRADE_OPERATOR_ADDRESSES
   --mdns                  find peers on the LAN                      KOMRADE_MDNS
   --network NAME          network name (topic, DHT prefix)           KOMRADE_NETWORK (default komrade)
   --contacts-only         only contacts with a session can reach you KOMRADE_CONTACTS_ONLY
@@ -80,6 +84,8 @@ async function start (values: StartFlags): Promise<number> {
       listen: values.listen,
       announce: values.announce,
       bootstrap: values.bootstrap,
+      operator: values.operator,
+      operatorAddresses: values['operator-addresses'],
       mdns: values.mdns,
       networkName: values.network,
       contactsOnly: values['contacts-only'],
@@ -120,6 +126,8 @@ async function start (values: StartFlags): Promise<number> {
 }
 
 async function main (argv: string[]): Promise<number> {
+  // The Operator has its own options and data directory: client/operator-command.ts.
+  if (argv[0] === 'operator') return await operatorCommand(argv.slice(1))
   let parsed
   try {
     parsed = parseArgs({
@@ -131,6 +139,8 @@ async function main (argv: string[]): Promise<number> {
         listen: { type: 'string' },
         announce: { type: 'string' },
         bootstrap: { type: 'string' },
+        operator: { type: 'string' },
+        'operator-addresses': { type: 'string' },
         mdns: { type: 'boolean' },
         network: { type: 'string' },
         'contacts-only': { type: 'boolean' },

@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
 import { resolveDataDir } from './data-dir.js'
 import { LOG_LEVELS, type LogLevel } from './logger.js'
 import type { KomradeNodeInit } from './komrade-node.js'
@@ -34,13 +35,17 @@ export interface DaemonConfig {
   autoDeleteAfterMs: number
   quotaMiB: number
   workThreads?: number
+  /** The Operator's public identity (128 hex) this node trusts for names; none = no registry. */
+  operator?: string
+  /** Where to reach the Operator; empty = the bootstrap list. */
+  operatorAddresses: string[]
   logLevel: LogLevel
   /** 'json', 'text', or 'auto' (JSON unless stderr is a TTY). */
   logFormat: 'json' | 'text' | 'auto'
 }
 
 type Key = Exclude<keyof DaemonConfig, 'dataDir'>
-type Kind = 'list' | 'bool' | 'string' | 'duration' | 'int' | 'level' | 'format'
+type Kind = 'list' | 'bool' | 'string' | 'duration' | 'int' | 'level' | 'format' | 'identity' | 'peers'
 
 /** Each setting: its parser, its environment variable and its command-line flag. */
 const SETTINGS: Record<Key, { kind: Kind, env: string, flag: string }> = {
@@ -54,6 +59,8 @@ const SETTINGS: Record<Key, { kind: Kind, env: string, flag: string }> = {
   autoDeleteAfterMs: { kind: 'duration', env: 'KOMRADE_AUTO_DELETE', flag: '--auto-delete' },
   quotaMiB: { kind: 'int', env: 'KOMRADE_QUOTA_MIB', flag: '--quota-mib' },
   workThreads: { kind: 'int', env: 'KOMRADE_WORK_THREADS', flag: '--work-threads' },
+  operator: { kind: 'identity', env: 'KOMRADE_OPERATOR', flag: '--operator' },
+  operatorAddresses: { kind: 'peers', env: 'KOMRADE_OPERATOR_ADDRESSES', flag: '--operator-addresses' },
   logLevel: { kind: 'level', env: 'KOMRADE_LOG_LEVEL', flag: '--log-level' },
   logFormat: { kind: 'format', env: 'KOMRADE_LOG_FORMAT', flag: '--log-format' }
 }
@@ -68,6 +75,7 @@ const DEFAULTS: Omit<DaemonConfig, 'dataDir'> = {
   acceptStrangers: true,
   autoDeleteAfterMs: 0,
   quotaMiB: 512,
+  operatorAddresses: [],
   logLevel: 'info',
   logFormat: 'auto'
 }
@@ -109,7 +117,40 @@ function parse (key: Key, raw: unknown, source: string): unknown {
     case 'format':
       if (raw === 'json' || raw === 'text' || raw === 'auto') return raw
       return fail('json, text or auto')
+    case 'identity':
+      if (typeof raw === 'string' && /^[0-9a-fA-F]{128}$/.test(raw.trim())) return raw.trim().toLowerCase()
+      return fail('the Operator\'s public identity: 128 hex characters')
+    case 'peers': {
+      const list = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter((s) => s !== '') : undefined
+      if (list === undefined || !list.every(isPeerAddress)) return fail('a comma-separated list of multiaddrs ending in /p2p/<peer id>')
+      return list
+    }
   }
+}
+
+/** A multiaddr that names its peer: the registry client must know whom it dials. */
+function isPeerAddress (value: unknown): boolean {
+  if (typeof value !== 'string') return false
+  try {
+    return multiaddr(value).getComponents().some((component) => component.name === 'p2p')
+  } catch {
+    return false
+  }
+}
+
+/**
+ * config.json may say `"operator": { "identity": "…", "addresses": [...] }`,
+ * the shape of the node option; it is read as `operator` + `operatorAddresses`.
+ */
+function flattenOperator (file: Record<string, unknown>, path: string): Record<string, unknown> {
+  const value = file.operator
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return file
+  const { identity, addresses, ...rest } = value as Record<string, unknown>
+  if (Object.keys(rest).length > 0) throw new ConfigError(`Unknown field(s) ${Object.keys(rest).join(', ')} in "operator" of ${path}; known: identity, addresses`)
+  if (addresses !== undefined && file.operatorAddresses !== undefined) {
+    throw new ConfigError(`${path} gives the Operator's addresses twice ("operator.addresses" and "operatorAddresses"); keep one`)
+  }
+  return { ...file, operator: identity, ...(addresses === undefined ? {} : { operatorAddresses: addresses }) }
 }
 
 /** Where each layer of settings comes from. */
@@ -135,6 +176,7 @@ export async function resolveConfig (sources: ConfigSources = {}): Promise<Daemo
       throw new ConfigError(`Cannot read ${path}: ${(error as Error).message}`)
     }
   }
+  file = flattenOperator(file, path)
   for (const key of Object.keys(file)) {
     if (!(key in SETTINGS)) throw new ConfigError(`Unknown setting "${key}" in ${path}; known: ${Object.keys(SETTINGS).join(', ')}`)
   }
@@ -144,7 +186,11 @@ export async function resolveConfig (sources: ConfigSources = {}): Promise<Daemo
     else if (env[SETTINGS[key].env] !== undefined) config[key] = parse(key, env[SETTINGS[key].env], SETTINGS[key].env)
     else if (file[key] !== undefined) config[key] = parse(key, file[key], path)
   }
-  return config as unknown as DaemonConfig
+  const resolved = config as unknown as DaemonConfig
+  if (resolved.operator === undefined && resolved.operatorAddresses.length > 0) {
+    throw new ConfigError('Operator addresses are set but no Operator identity; set "operator" (--operator HEX, KOMRADE_OPERATOR) too')
+  }
+  return resolved
 }
 
 /** The node options a configuration gives. */
@@ -160,6 +206,9 @@ export function nodeInitOf (config: DaemonConfig): KomradeNodeInit {
     acceptStrangers: config.acceptStrangers,
     ...(config.autoDeleteAfterMs > 0 ? { autoDeleteAfterMs: config.autoDeleteAfterMs } : {}),
     quotaBytes: config.quotaMiB * 1024 * 1024,
-    ...(config.workThreads === undefined ? {} : { workThreads: config.workThreads })
+    ...(config.workThreads === undefined ? {} : { workThreads: config.workThreads }),
+    ...(config.operator === undefined
+      ? {}
+      : { operator: { identity: config.operator, addresses: config.operatorAddresses.length > 0 ? config.operatorAddresses : config.bootstrap } })
   }
 }

@@ -59,6 +59,8 @@ export interface Delivery {
   pump(): Promise<void>
   /** Marks every solved, stored outbox envelope as having reached a peer (after a complete resync). */
   markSyncedWithPeer(): Promise<void>
+  /** Removes outbox entries (their envelopes may already be out); returns how many existed. */
+  deleteOutbox(ids: string[]): Promise<number>
   /** Waits for the work in flight. */
   idle(): Promise<void>
 }
@@ -72,6 +74,8 @@ export function createDelivery (components: DeliveryComponents): Delivery {
   const pumping = new Set<string>()
   /** Outbox entries being pumped: receipts update the same object the pump will commit. */
   const live = new Map<string, OutboxMessage>()
+  /** Entries deleted while being pumped: the pump must not write them back. */
+  const deleted = new Set<string>()
 
   /** Runs keyring-mutating steps one at a time: the keyring and its stored state never diverge. */
   function exclusive<T> (step: () => Promise<T>): Promise<T> {
@@ -165,7 +169,7 @@ export function createDelivery (components: DeliveryComponents): Delivery {
       for (const acknowledged of decodeReceipt(payload) ?? []) {
         const ackId = toHex(acknowledged)
         const entry = live.get(ackId) ?? (change.outbox ?? []).find((o) => o.id === ackId) ?? await state.getOutbox(ackId)
-        if (entry === undefined || entry.to !== opened.contactId || entry.state === 'delivered') continue
+        if (entry === undefined || deleted.has(ackId) || entry.to !== opened.contactId || entry.state === 'delivered') continue
         entry.state = 'delivered'
         entry.deliveredAt = Date.now()
         if (!(change.outbox ?? []).includes(entry)) (change.outbox ??= []).push(entry)
@@ -223,6 +227,7 @@ export function createDelivery (components: DeliveryComponents): Delivery {
           entry.envelopes[i] = toHex(solved)
           entry.solved[i] = true
           await store.put(solved) // stored before it is announced: resync can hand it out from now on
+          if (deleted.has(entry.id)) return
           await state.commit({ outbox: [entry] })
         }
         if (!entry.published[i]) {
@@ -233,6 +238,7 @@ export function createDelivery (components: DeliveryComponents): Delivery {
       if (entry.state === 'working' || entry.state === 'queued') {
         entry.state = entry.published.every(Boolean) ? 'sent' : 'queued'
       }
+      if (deleted.has(entry.id)) return
       await state.commit({ outbox: [entry] })
       components.onOutboxChange(entry)
     } catch (error) {
@@ -240,6 +246,7 @@ export function createDelivery (components: DeliveryComponents): Delivery {
     } finally {
       pumping.delete(initial.id)
       live.delete(initial.id)
+      deleted.delete(initial.id)
     }
   }
 
@@ -286,6 +293,16 @@ export function createDelivery (components: DeliveryComponents): Delivery {
         await state.commit({ outbox: [entry] })
         components.onOutboxChange(entry)
       }
+    },
+
+    async deleteOutbox (ids) {
+      const existing: string[] = []
+      for (const id of new Set(ids)) {
+        if (live.has(id) || await state.getOutbox(id) !== undefined) existing.push(id)
+        if (pumping.has(id)) deleted.add(id)
+      }
+      if (existing.length > 0) await state.commit({ removeOutbox: existing })
+      return existing.length
     },
 
     async idle () {

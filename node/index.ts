@@ -4,7 +4,7 @@
  */
 export {
   createKomradeNode, type KomradeNode, type KomradeNodeInit, type ReceivedMessage, type SentMessage,
-  type Contact, type NodeStatus
+  type Contact, type NodeStatus, type KeyChange, type NameRecord, type SplitViewEvidence
 } from './komrade-node.js'
 export { createLogger, silentLogger, type Logger, type LoggerInit, type LogLevel } from './logger.js'
 export { resolveConfig, nodeInitOf, ConfigError, type DaemonConfig } from './config.js'
@@ -12,3 +12,9 @@ export { resolveDataDir } from './data-dir.js'
 export { DataDirLockedError } from './store/data-lock.js'
 export { StoreWriteError } from './store/envelope-store.js'
 export { IdentityExistsError, NoIdentityError } from './identity-file.js'
+export {
+  NameNotFoundError, RegistryUnavailableError, RegistryRejectedError, RegistryVerificationError, NoOperatorError
+} from './registry/errors.js'
+export type { OperatorConfig, RegistryStatus } from './registry/node-registry.js'
+export type { HeadOutcome } from './registry/tree-heads.js'
+export { BadNameError, RegistryErrorCode, KIND_MESSAGE, KIND_REGISTRY_REQUEST, KIND_REGISTRY_RESPONSE } from '../protocol/index.js'

@@ -9,14 +9,22 @@ import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import {
-  checkEnvelope, createKeyring, createScreener, decodePublicIdentity, envelopeId, fingerprint, fromHex,
-  identityId, KIND_RECEIPT, nativeCrypto, publicIdentityOf, toHex, type CryptoProvider, type Identity, type Keyring, type PublicIdentity
+  checkEnvelope, createKeyring, createScreener, decodePublicIdentity, encodeInvite, encodePublicIdentity, envelopeId, fingerprint,
+  fromHex, identityId, KIND_MESSAGE, KIND_RECEIPT, KIND_REGISTRY_REQUEST, KIND_REGISTRY_RESPONSE, nativeCrypto, publicIdentityOf, toHex,
+  type CryptoProvider, type Identity, type Keyring, type PublicIdentity
 } from '../protocol/index.js'
+import { dialInviteAddresses, inviteAddresses, parseContactInput } from './contact-input.js'
 import { createDelivery, type Delivery } from './delivery.js'
 import { IdentityExistsError, NoIdentityError, createIdentityFile, readIdentityFile } from './identity-file.js'
 import { localState, openLocalDb, type InboxMessage, type LocalState, type OutboxMessage } from './local-state.js'
 import { silentLogger, type Logger } from './logger.js'
 import { createNetwork, type Network } from './network.js'
+import { treeHeadTopic } from './network-constants.js'
+import type { KeyChange, NameRecord } from './registry/name-service.js'
+import {
+  checkOperatorConfig, isOperatorTreeHead, needRegistry, openNodeRegistry, type NodeRegistry, type OperatorConfig, type RegistryStatus
+} from './registry/node-registry.js'
+import type { HeadOutcome, SplitViewEvidence } from './registry/tree-heads.js'
 import { createResync, type Resync } from './resync/resync-protocol.js'
 import { acquireDataLock, type DataLock } from './store/data-lock.js'
 import { createEnvelopeStore, type EnvelopeStore } from './store/envelope-store.js'
@@ -52,6 +60,14 @@ export interface KomradeNodeInit {
   workThreads?: number
   /** Interval between resyncs with each connected peer. @default 5 minutes */
   resyncIntervalMs?: number
+  /**
+   * The Operator this node trusts for names (SPEC §13): its public identity
+   * (128 hex) pins the key that signs certificates and tree heads, and its
+   * addresses are where the registry is asked. Without it, contacts are
+   * added by identity or invite code only. An Operator's own node sets its
+   * own identity here. @default none
+   */
+  operator?: OperatorConfig
   /** Crypto provider. @default nativeCrypto() */
   crypto?: CryptoProvider
   /** Logger. @default silent */
@@ -89,6 +105,8 @@ export interface Contact {
   readonly identity: string
   readonly fingerprint: string
   readonly sessions: number
+  /** The registered name the registry confirmed for these keys, if any. */
+  readonly name?: string
 }
 
 /** What `status()` reports. */
@@ -104,9 +122,21 @@ export interface NodeStatus {
   /** Envelopes waiting for, or in, proof of work. */
   readonly workPending: number
   readonly lastSync?: { peer: string, at: number, received: number, sent: number }
+  /** The name registry, when an Operator is configured. */
+  readonly registry?: RegistryStatus
 }
 
-/** The node. Events: `message` (detail: ReceivedMessage), `outbox` (detail: SentMessage). */
+/** The inner kinds `send` accepts: application messages, and the registry's (for an Operator's answers). */
+const SENDABLE_KINDS: ReadonlySet<number> = new Set([KIND_MESSAGE, KIND_REGISTRY_REQUEST, KIND_REGISTRY_RESPONSE])
+/** Kinds the node routes itself: never in `inbox()` or `messages()` unless asked for by kind. */
+const REGISTRY_KINDS: ReadonlySet<number> = new Set([KIND_REGISTRY_REQUEST, KIND_REGISTRY_RESPONSE])
+
+/**
+ * The node. Events: `message` (detail: ReceivedMessage), `outbox` (detail:
+ * SentMessage), `key-change` (detail: KeyChange), `split-view` (detail:
+ * SplitViewEvidence), and on an Operator's node `registry-request` (detail:
+ * ReceivedMessage of kind KIND_REGISTRY_REQUEST).
+ */
 export interface KomradeNode extends EventTarget {
   /** Opens the data directory (refusing one another node holds), joins the network. */
   start(options?: { signal?: AbortSignal }): Promise<void>
@@ -116,26 +146,63 @@ export interface KomradeNode extends EventTarget {
   readonly identity: PublicIdentity
   /** Hex public identity to hand to others (after start). */
   readonly publicIdentity: string
-  /** Seals and queues a message; resolves when it is safely in the outbox. */
-  send(to: string | PublicIdentity, body: string | Uint8Array, options?: { signal?: AbortSignal, ttlMinutes?: number }): Promise<SentMessage>
+  /**
+   * Seals and queues a message; resolves when it is safely in the outbox.
+   * `kind` is KIND_MESSAGE (the default) or one of the registry kinds
+   * (KIND_REGISTRY_REQUEST/RESPONSE, for an Operator's answers); anything
+   * else is a RangeError.
+   */
+  send(to: string | PublicIdentity, body: string | Uint8Array, options?: { signal?: AbortSignal, ttlMinutes?: number, kind?: number }): Promise<SentMessage>
   /** Live incoming messages, until `signal` aborts or the node stops. */
   messages(options?: { signal?: AbortSignal }): AsyncIterableIterator<ReceivedMessage>
-  /** Messages received so far, oldest first. */
-  inbox(): Promise<ReceivedMessage[]>
+  /** Messages received so far, oldest first; with `kind`, only those of that kind (the registry's included). */
+  inbox(options?: { kind?: number }): Promise<ReceivedMessage[]>
   /** Messages sent (not receipts), oldest first. */
   outbox(): Promise<SentMessage[]>
+  /** Deletes messages from the inbox and the outbox by id; returns how many were deleted. */
+  deleteMessages(ids: string[]): Promise<number>
   readonly contacts: {
-    /** Adds a contact by its hex public identity (128 hex characters). */
-    add(identity: string | PublicIdentity): Promise<Contact>
+    /**
+     * Adds a contact by its hex public identity (128 hex characters), an
+     * invite code (its addresses are dialed) or a registered name (looked up
+     * and verified; needs an Operator).
+     */
+    add(contact: string | PublicIdentity, options?: { signal?: AbortSignal }): Promise<Contact>
     list(): Contact[]
     remove(id: string): Promise<boolean>
   }
+  /**
+   * Registers a name for this node's identity with the Operator, directly or
+   * through the flood (for a node that cannot reach it). Resolves with the
+   * verified record. Throws BadNameError, RegistryRejectedError (its `code`
+   * says why, e.g. NAME_TAKEN), RegistryUnavailableError,
+   * RegistryVerificationError, NoOperatorError.
+   */
+  register(name: string, options?: { signal?: AbortSignal, via?: 'direct' | 'flood', onProgress?: (trials: number) => void }): Promise<NameRecord>
+  /**
+   * Looks a name up and verifies the answer; answers from the cache
+   * (`fromCache: true`) when the Operator cannot be reached. Throws
+   * BadNameError, NameNotFoundError, RegistryUnavailableError,
+   * RegistryVerificationError, NoOperatorError.
+   */
+  lookup(name: string, options?: { signal?: AbortSignal, cacheOnly?: boolean }): Promise<NameRecord>
+  /** An invite code (`KOMRADE1-…`) with this node's identity, registered name and addresses. */
+  invite(): string
+  /**
+   * Checks a signed tree head (113 bytes) under the pinned key, adopts it
+   * when consistent and gossips it; an Operator announces its heads with it.
+   * Throws RegistryVerificationError, NoOperatorError.
+   */
+  offerTreeHead(head: Uint8Array): Promise<HeadOutcome>
   status(): NodeStatus
   /** Resyncs with every connected peer now. */
   syncNow(options?: { signal?: AbortSignal }): Promise<void>
   /** The libp2p node (for embedding and tests). */
   readonly network: Network
 }
+
+// The registry's event details and results, part of the node's API.
+export type { KeyChange, NameRecord, SplitViewEvidence }
 
 function toReceived (message: InboxMessage): ReceivedMessage {
   const body = new Uint8Array(Buffer.from(message.body, 'base64'))
@@ -203,7 +270,10 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
   let network: Network | undefined
   let resync: Resync | undefined
   let delivery: Delivery | undefined
+  let registry: NodeRegistry | undefined
   let lastSync: NodeStatus['lastSync']
+  const operator = init.operator === undefined ? undefined : checkOperatorConfig(init.operator)
+  const networkName = init.networkName ?? 'komrade'
 
   function need<T> (value: T | undefined): T {
     if (value === undefined || !running) throw new Error('The node is not running; call start() first')
@@ -217,12 +287,38 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
   }
 
   function contactOf (summary: { id: string, identity: PublicIdentity, sessions: number }): Contact {
+    const name = registry?.names.contactName(summary.id)
     return {
       id: summary.id,
-      identity: toHex(new Uint8Array([...summary.identity.signingKey, ...summary.identity.sealingKey])),
+      identity: toHex(encodePublicIdentity(summary.identity)),
       fingerprint: fingerprint(crypto, summary.identity),
-      sessions: summary.sessions
+      sessions: summary.sessions,
+      ...(name === undefined ? {} : { name })
     }
+  }
+
+  async function addContactKeys (peer: PublicIdentity): Promise<void> {
+    const ring = need(keyring)
+    ring.addContact(peer)
+    await need(state).commit({ keyring: { identityId: ring.id, state: ring.toJSON() } })
+  }
+
+  /** Registry messages are the node's business, not the application's: routed here, never shown as chat. */
+  function routeRegistryMessage (message: InboxMessage): void {
+    if (message.kind === KIND_REGISTRY_RESPONSE && registry !== undefined) {
+      registry.onRegistryResponse({ id: message.id, from: message.from, body: toReceived(message).body })
+    } else if (message.kind === KIND_REGISTRY_REQUEST && registry?.isOperator === true) {
+      events.dispatchEvent(new CustomEvent('registry-request', { detail: toReceived(message) }))
+    } else {
+      void api.deleteMessages([message.id]).catch(() => {}) // nobody here reads it
+    }
+  }
+
+  /** Drops registry messages left from a previous run that no one here will read (answers nobody waits for any more). */
+  async function dropStaleRegistryMessages (): Promise<void> {
+    const stale = (await need(state).inbox()).filter((m) =>
+      m.kind === KIND_REGISTRY_RESPONSE || (m.kind === KIND_REGISTRY_REQUEST && registry?.isOperator !== true))
+    if (stale.length > 0) await need(state).commit({ removeInbox: stale.map((m) => ({ from: m.from, id: m.id })) })
   }
 
   function parseIdentity (to: string | PublicIdentity): PublicIdentity {
@@ -306,7 +402,7 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
           ...(init.announce === undefined ? {} : { announce: init.announce }),
           bootstrap: init.bootstrap ?? [],
           mdns: init.mdns ?? false,
-          networkName: init.networkName ?? 'komrade',
+          networkName,
           validate: async (envelope) => {
             if (!checkEnvelope(crypto, envelope).valid) return 'reject'
             return (await envelopeStore.has(envelopeId(crypto, envelope))) ? 'ignore' : 'accept'
@@ -314,14 +410,25 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
           onEnvelope: (envelope) => {
             // A failure here (a full disk, say) is logged and reported in status; the envelope comes back through resync.
             delivery?.ingest(envelope, { validated: true }).catch((error: unknown) => { logger.warn('could not take an envelope in', { error }) })
-          }
+          },
+          ...(operator === undefined
+            ? {}
+            : {
+                treeHeads: {
+                  verify: (head: Uint8Array) => isOperatorTreeHead(crypto, operator.identity.signingKey, head),
+                  onTreeHead: (head: Uint8Array) => { registry?.receiveHead(head) }
+                }
+              })
         })
         const net = network
         delivery = createDelivery({
           crypto, keyring, screener, state, store, pool, logger,
           publish: async (envelope) => await net.publish(envelope),
           acceptStrangers: init.acceptStrangers ?? true,
-          onMessage: (message) => events.dispatchEvent(new CustomEvent('message', { detail: toReceived(message) })),
+          onMessage: (message) => {
+            if (REGISTRY_KINDS.has(message.kind)) routeRegistryMessage(message)
+            else events.dispatchEvent(new CustomEvent('message', { detail: toReceived(message) }))
+          },
           onOutboxChange: (message) => events.dispatchEvent(new CustomEvent('outbox', { detail: toSent(message) }))
         })
         const engine = delivery
@@ -331,6 +438,18 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
           getEnvelopes: async (ids) => await envelopeStore.getMany(ids),
           receiveEnvelope: async (envelope) => await engine.ingest(envelope)
         })
+        if (operator !== undefined) {
+          registry = await openNodeRegistry({
+            crypto, identity, operator: operator.identity, addresses: operator.addresses, networkName, db, libp2p: net.libp2p, logger,
+            publishTreeHead: async (head) => await net.publishTreeHead(head),
+            sendMessage: async (to, body, kind, ttlMinutes) => (await engine.send(to, body, { kind, ttlMinutes })).id,
+            deleteMessages: async (ids) => await node.deleteMessages(ids),
+            addContact: addContactKeys,
+            contactIdentity: (contactId) => keyring?.contact(contactId)?.identity,
+            onKeyChange: (change) => events.dispatchEvent(new CustomEvent('key-change', { detail: change })),
+            onSplitView: (evidence) => events.dispatchEvent(new CustomEvent('split-view', { detail: evidence }))
+          })
+        }
         await resync.start()
         await network.start()
         running = true
@@ -341,18 +460,26 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
         // A peer joining our topic is the moment queued envelopes can reach someone: retry then, not at the
         // next tick. Debounced: pump() reads the whole outbox, and many peers subscribe at once after a start.
         let pumpSoon: NodeJS.Timeout | undefined
-        network.libp2p.services.pubsub.addEventListener('subscription-change', () => {
-          pumpSoon ??= setTimeout(() => { pumpSoon = undefined; void delivery?.pump() }, SUBSCRIPTION_PUMP_DELAY_MS)
+        const headTopic = treeHeadTopic(networkName)
+        network.libp2p.services.pubsub.addEventListener('subscription-change', (event) => {
+          if (event.detail.subscriptions.some((s) => s.topic === headTopic && s.subscribe)) registry?.peerJoined()
+          pumpSoon ??= setTimeout(() => {
+            pumpSoon = undefined
+            // The node may be stopping meanwhile (its database closing): a failed retry is retried by the timer.
+            if (running) delivery?.pump().catch((error: unknown) => { logger.debug('outbox retry failed', { error }) })
+          }, SUBSCRIPTION_PUMP_DELAY_MS)
           pumpSoon.unref()
         })
         timers.push(setInterval(() => {
           for (const peer of net.libp2p.getPeers()) void requestSync(peer)
         }, init.resyncIntervalMs ?? RESYNC_INTERVAL_MS))
-        timers.push(setInterval(() => { void engine.pump() }, RETRY_INTERVAL_MS))
+        timers.push(setInterval(() => { engine.pump().catch((error: unknown) => { logger.debug('outbox retry failed', { error }) }) }, RETRY_INTERVAL_MS))
         timers.push(setInterval(() => { void housekeeping().catch((error) => logger.warn('housekeeping failed', { error })) }, PRUNE_INTERVAL_MS))
         for (const timer of timers) timer.unref()
         await housekeeping()
+        await dropStaleRegistryMessages()
         await delivery.pump()
+        registry?.start()
         logger.info('node started', { id: identityId(identity), peerId: network.peerId.toString(), addresses: network.status().addresses })
       } catch (error) {
         await node.stop()
@@ -364,6 +491,7 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
       running = false
       stopController.abort()
       for (const timer of timers.splice(0)) clearInterval(timer)
+      registry?.stop()
       events.dispatchEvent(new Event('stop'))
       await delivery?.idle().catch(() => {})
       await resync?.stop().catch(() => {})
@@ -373,6 +501,7 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
       await db?.close().catch(() => {})
       await lock?.release().catch(() => {})
       delivery = undefined; resync = undefined; network = undefined; pool = undefined; store = undefined; db = undefined; lock = undefined
+      registry = undefined
     },
 
     get identity () { return publicIdentityOf(loadedIdentity()) },
@@ -382,11 +511,15 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
     },
     get network () { return need(network) },
 
-    async send (to: string | PublicIdentity, body: string | Uint8Array, options: { signal?: AbortSignal, ttlMinutes?: number } = {}) {
+    async send (to: string | PublicIdentity, body: string | Uint8Array, options: { signal?: AbortSignal, ttlMinutes?: number, kind?: number } = {}) {
       options.signal?.throwIfAborted()
+      const kind = options.kind ?? KIND_MESSAGE
+      if (!SENDABLE_KINDS.has(kind)) {
+        throw new RangeError(`"kind" expected KIND_MESSAGE (${KIND_MESSAGE}) or a registry kind (${KIND_REGISTRY_REQUEST}, ${KIND_REGISTRY_RESPONSE}), got ${String(kind)}`)
+      }
       const recipient = parseIdentity(to)
       const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body
-      const entry = await need(delivery).send(recipient, bytes, options.ttlMinutes === undefined ? {} : { ttlMinutes: options.ttlMinutes })
+      const entry = await need(delivery).send(recipient, bytes, { kind, ...(options.ttlMinutes === undefined ? {} : { ttlMinutes: options.ttlMinutes }) })
       return toSent(entry)
     },
 
@@ -423,24 +556,81 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
       return iterator
     },
 
-    async inbox () { return (await need(state).inbox()).map(toReceived) },
-    async outbox () { return (await need(state).outbox()).filter((m) => m.kind !== KIND_RECEIPT).map(toSent) },
+    async inbox (options: { kind?: number } = {}) {
+      const all = await need(state).inbox()
+      const wanted = options.kind === undefined ? all.filter((m) => !REGISTRY_KINDS.has(m.kind)) : all.filter((m) => m.kind === options.kind)
+      return wanted.map(toReceived)
+    },
+    async outbox () { return (await need(state).outbox()).filter((m) => m.kind !== KIND_RECEIPT && !REGISTRY_KINDS.has(m.kind)).map(toSent) },
+
+    async deleteMessages (ids: string[]) {
+      if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string')) throw new TypeError('"ids" expected an array of message ids')
+      const wanted = new Set(ids)
+      const inbox = (await need(state).inbox()).filter((m) => wanted.has(m.id))
+      if (inbox.length > 0) await need(state).commit({ removeInbox: inbox.map((m) => ({ from: m.from, id: m.id })) })
+      return inbox.length + await need(delivery).deleteOutbox(ids)
+    },
 
     contacts: {
-      async add (identityOrHex: string | PublicIdentity) {
-        const peer = parseIdentity(identityOrHex)
-        const ring = need(keyring)
-        ring.addContact(peer)
-        await need(state).commit({ keyring: { identityId: ring.id, state: ring.toJSON() } })
-        return contactOf(ring.contact(identityId(peer))!)
+      async add (contact: string | PublicIdentity, options: { signal?: AbortSignal } = {}) {
+        const input = parseContactInput(contact, crypto)
+        let peer: PublicIdentity
+        let name: string | undefined
+        if (input.kind === 'identity') {
+          peer = input.identity
+        } else if (input.kind === 'invite') {
+          peer = input.invite.identity
+          dialInviteAddresses(need(network).libp2p, input.invite.addresses, logger)
+          // The invite's name is what the inviter says; it is attached once the registry confirms it.
+          if (input.invite.name !== undefined && registry !== undefined) {
+            const record = await registry.names.lookup(input.invite.name, options).catch((error: unknown) => {
+              logger.debug('could not confirm the name in an invite', { error })
+              return undefined
+            })
+            if (record !== undefined && record.identity === toHex(encodePublicIdentity(peer))) name = record.name
+            else if (record !== undefined) logger.warn('the name in an invite belongs to other keys; the contact was added without it', { name: record.name })
+          }
+        } else {
+          const record = await needRegistry(registry).names.lookup(input.name, options)
+          peer = decodePublicIdentity(fromHex(record.identity))
+          name = record.name
+        }
+        await addContactKeys(peer)
+        if (name !== undefined) await registry?.names.setContactName(identityId(peer), name)
+        return contactOf(need(keyring).contact(identityId(peer))!)
       },
       list () { return need(keyring).contacts().map(contactOf) },
       async remove (id: string) {
         const ring = need(keyring)
         const removed = ring.removeContact(id)
         if (removed) await need(state).commit({ keyring: { identityId: ring.id, state: ring.toJSON() } })
+        if (removed && registry?.names.contactName(id) !== undefined) await registry.names.setContactName(id, undefined)
         return removed
       }
+    },
+
+    async register (name: string, options: { signal?: AbortSignal, via?: 'direct' | 'flood', onProgress?: (trials: number) => void } = {}) {
+      need(network)
+      return await needRegistry(registry).names.register(name, options)
+    },
+
+    async lookup (name: string, options: { signal?: AbortSignal, cacheOnly?: boolean } = {}) {
+      need(network)
+      return await needRegistry(registry).names.lookup(name, options)
+    },
+
+    invite () {
+      const name = registry?.names.ownName()
+      return encodeInvite({
+        identity: publicIdentityOf(need(identity)),
+        ...(name === undefined ? {} : { name }),
+        addresses: inviteAddresses(need(network).status().addresses)
+      }, crypto)
+    },
+
+    async offerTreeHead (head: Uint8Array) {
+      need(network)
+      return await needRegistry(registry).offerTreeHead(head)
     },
 
     status () {
@@ -456,7 +646,8 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
         meshPeers: netStatus.meshPeers,
         store: need(store).stats(),
         workPending: need(pool).pending,
-        ...(lastSync === undefined ? {} : { lastSync })
+        ...(lastSync === undefined ? {} : { lastSync }),
+        ...(registry === undefined ? {} : { registry: registry.status() })
       }
     },
 

@@ -27,6 +27,15 @@ export function envelopeTopic (networkName: string): string {
 }
 
 /**
+ * The tree-head gossip topic (SPEC §13.9): the Operator's signed tree heads,
+ * 113 bytes each, so everyone can compare the log they were shown with
+ * everyone else's. Only nodes with an Operator configured subscribe.
+ */
+export function treeHeadTopic (networkName: string): string {
+  return `/komrade/${networkName}/tree-heads/1`
+}
+
+/**
  * The kad-dht protocol id. kad-dht 16 takes the whole protocol string (its
  * default is `/ipfs/kad/1.0.0`), so our prefix `/komrade/<name>` gets the
  * usual `/kad/1.0.0` suffix. Nodes of other networks (and IPFS) do not
@@ -48,6 +57,20 @@ export const DEFAULT_TARGET_PEERS = 8
 
 /** A peer we failed to dial is not tried again from the peer store for this long. */
 export const REDIAL_BACKOFF_MS = 60_000
+
+/**
+ * While a node has fewer peers than its target, it asks the DHT for the
+ * peers closest to a random key this often (a random walk). kad-dht's own
+ * self-query runs once, when the first peer connects: nodes that joined
+ * after it would otherwise stay unknown until the routing table refresh,
+ * many minutes later. A node with enough peers does not walk; a walk that
+ * finds nobody new makes the next one wait twice as long.
+ */
+export const DISCOVERY_WALK_INTERVAL_MS = 5_000
+/** The pause between walks doubles while they find nobody new, up to this. */
+export const DISCOVERY_WALK_MAX_INTERVAL_MS = 5 * 60_000
+/** A walk that has not finished after this long is abandoned (the next tick starts a new one). */
+export const DISCOVERY_WALK_TIMEOUT_MS = 20_000
 
 /**
  * New inbound connections accepted per second from one host before libp2p
@@ -108,8 +131,8 @@ export const MAX_INBOUND_RPC_BYTES = MAX_ENVELOPES_PER_RPC * (ENVELOPE_SIZE + RP
  * Protobuf decoding limits (`decodeRpcLimits`; defaults 5000 of everything).
  * A frame past a limit is dropped whole, so each limit is what an honest
  * node of this network can send:
- * - subscriptions: we use one topic; 32 leaves room for future topics, and
- *   `allowedTopics` drops the others anyway.
+ * - subscriptions: we use two topics (envelopes, tree heads); 32 leaves
+ *   room for future topics, and `allowedTopics` drops the others anyway.
  * - messages: {@link MAX_ENVELOPES_PER_RPC}.
  * - ihave/iwant/idontwant ids: {@link MAX_IDS_PER_CONTROL} (one entry per
  *   topic per frame from an honest node; IDONTWANT goes out one id per frame).
@@ -185,10 +208,22 @@ export const TOPIC_SCORE_PARAMS: TopicScoreParams = {
   invalidMessageDeliveriesDecay: decayToOnePercentIn(60 * 60_000)
 }
 
-/** Peer score parameters, for the given topic. */
-export function peerScoreParams (topic: string): PeerScoreParams {
+/**
+ * Score parameters of the tree-head topic: no credit (a head is tiny, and
+ * every node sends the same few), only the penalty for invalid ones, as on
+ * the envelope topic. A head not signed by the pinned Operator key can only
+ * come from a peer that forged it or relays junk.
+ */
+export const TREE_HEAD_TOPIC_SCORE_PARAMS: TopicScoreParams = {
+  ...TOPIC_SCORE_PARAMS,
+  timeInMeshWeight: 0,
+  firstMessageDeliveriesWeight: 0
+}
+
+/** Peer score parameters, for the envelope topic and, when subscribed, the tree-head topic. */
+export function peerScoreParams (topic: string, headTopic?: string): PeerScoreParams {
   return {
-    topics: { [topic]: TOPIC_SCORE_PARAMS },
+    topics: { [topic]: TOPIC_SCORE_PARAMS, ...(headTopic === undefined ? {} : { [headTopic]: TREE_HEAD_TOPIC_SCORE_PARAMS }) },
     topicScoreCap: TOPIC_SCORE_CAP,
     // P5, application score: none yet (the store could reward resync peers later).
     appSpecificScore: () => 0,

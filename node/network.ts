@@ -1,7 +1,9 @@
 /**
  * The network layer of a node: a libp2p 3 host (TCP, Noise, yamux) that
- * floods envelopes over one gossipsub topic, finds peers through bootstrap,
- * kad-dht under the network's own protocol id and, when asked, mDNS.
+ * floods envelopes over one gossipsub topic (and, with an Operator
+ * configured, the Operator's signed tree heads over a second), finds peers
+ * through bootstrap, kad-dht under the network's own protocol id and, when
+ * asked, mDNS.
  *
  * Nothing here opens envelopes or stores them: every envelope from the
  * network goes through `init.validate` (the node's checks) before gossipsub
@@ -19,12 +21,13 @@ import { kadDHT, passthroughMapper, removePrivateAddressesMapper, type KadDHT } 
 import { mdns } from '@libp2p/mdns'
 import { ping, type Ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
+import { randomBytes } from 'node:crypto'
 import { createLibp2p } from 'libp2p'
-import { checkEnvelope, envelopeId, nativeCrypto, type EnvelopeRejection } from '../protocol/index.js'
+import { checkEnvelope, envelopeId, nativeCrypto, TREE_HEAD_LENGTH, type EnvelopeRejection } from '../protocol/index.js'
 import {
   DECODE_RPC_LIMITS, DEFAULT_LISTEN, DEFAULT_NETWORK_NAME, DEFAULT_TARGET_PEERS, INBOUND_CONNECTION_THRESHOLD,
-  MAX_INBOUND_RPC_BYTES, MDNS_SERVICE_TAG, NETWORK_NAME_PATTERN, REDIAL_BACKOFF_MS, SCORE_THRESHOLDS, USER_AGENT,
-  dhtProtocol, envelopeTopic, peerScoreParams
+  MAX_INBOUND_RPC_BYTES, MDNS_SERVICE_TAG, DISCOVERY_WALK_INTERVAL_MS, DISCOVERY_WALK_MAX_INTERVAL_MS, DISCOVERY_WALK_TIMEOUT_MS, NETWORK_NAME_PATTERN, REDIAL_BACKOFF_MS, SCORE_THRESHOLDS, USER_AGENT,
+  dhtProtocol, envelopeTopic, peerScoreParams, treeHeadTopic
 } from './network-constants.js'
 import type { ComponentLogger, Libp2p, Logger, PeerId, PeerInfo, PrivateKey } from '@libp2p/interface'
 
@@ -65,10 +68,28 @@ export interface NetworkInit {
   validate: (envelope: Uint8Array, from: PeerId) => Promise<EnvelopeVerdictForGossip>
   /** Called once for every envelope from the network that `validate` accepted. */
   onEnvelope: (envelope: Uint8Array, from: PeerId) => void
+  /**
+   * Tree-head gossip (SPEC §13.9), for a node with an Operator configured:
+   * the topic `/komrade/<name>/tree-heads/1` is allowed and subscribed.
+   * Without it, that topic is dropped unread like any other.
+   */
+  treeHeads?: TreeHeadGossipInit
   /** Discovered peers are dialed until this many are connected. @default 8 */
   targetPeers?: number
   /** Logger for libp2p and this layer (`komrade:network`). @default libp2p's debug logger */
   logger?: ComponentLogger
+}
+
+/** The tree-head topic's hooks; see {@link NetworkInit.treeHeads}. */
+export interface TreeHeadGossipInit {
+  /**
+   * True when `head` (113 bytes, length already checked) is a version-1 head
+   * signed by the pinned Operator key. False means Reject: the relaying
+   * peer's score drops. Must be quick and must not throw.
+   */
+  verify: (head: Uint8Array) => boolean
+  /** Called once for every head `verify` accepted. */
+  onTreeHead: (head: Uint8Array, from: PeerId) => void
 }
 
 /** The libp2p services a network runs. */
@@ -97,6 +118,8 @@ export interface Network {
   readonly peerId: PeerId
   /** The gossip topic envelopes travel on. */
   readonly topic: string
+  /** The tree-head topic, when `treeHeads` was given. */
+  readonly treeHeadTopic?: string
   /** Starts listening, discovery and gossip. */
   start(): Promise<void>
   /** Stops everything; pending dials are aborted. */
@@ -108,6 +131,13 @@ export interface Network {
    * NetworkNotStartedError before start().
    */
   publish(envelope: Uint8Array, options?: { signal?: AbortSignal }): Promise<{ recipients: number }>
+  /**
+   * Gossips a signed tree head (113 bytes). Returns how many peers it went
+   * to; the same head again within gossipsub's seen TTL (2 minutes) goes to
+   * nobody. Throws TypeError without `treeHeads`, RangeError for a wrong
+   * length, NetworkNotStartedError before start().
+   */
+  publishTreeHead(head: Uint8Array, options?: { signal?: AbortSignal }): Promise<{ recipients: number }>
   status(): NetworkStatus
   /** Gossipsub's score of a peer (0 for unknown peers; negative means misbehaving). */
   peerScore(peer: PeerId): number
@@ -150,6 +180,7 @@ export async function createNetwork (init: NetworkInit): Promise<Network> {
   const targetPeers = init.targetPeers ?? DEFAULT_TARGET_PEERS
   checkInit(init, networkName, targetPeers)
   const topic = envelopeTopic(networkName)
+  const headTopic = init.treeHeads === undefined ? undefined : treeHeadTopic(networkName)
   const crypto = nativeCrypto()
 
   const peerDiscovery = []
@@ -176,16 +207,17 @@ export async function createNetwork (init: NetworkInit): Promise<Network> {
       pubsub: gossipsub({
         // No author, seqno or signature on the wire: nothing names the publisher.
         globalSignaturePolicy: StrictNoSign,
-        // The message id is the envelope id (SPEC §2), so duplicates are caught by content.
-        msgIdFn: (message) => envelopeId(crypto, message.data),
+        // The message id is the envelope id (SPEC §2), so duplicates are caught by content. A tree
+        // head is not an envelope: its id is the SHA-256 of its bytes.
+        msgIdFn: (message) => message.topic === headTopic ? crypto.sha256(message.data) : envelopeId(crypto, message.data),
         // Publishing with no peers is normal (a fresh node): report 0, do not throw.
         allowPublishToZeroTopicPeers: true,
         ignoreDuplicatePublishError: true,
         // Subscriptions to and messages on any other topic are dropped unread.
-        allowedTopics: [topic],
+        allowedTopics: headTopic === undefined ? [topic] : [topic, headTopic],
         maxInboundDataLength: MAX_INBOUND_RPC_BYTES,
         decodeRpcLimits: { ...DECODE_RPC_LIMITS },
-        scoreParams: peerScoreParams(topic),
+        scoreParams: peerScoreParams(topic, headTopic),
         scoreThresholds: { ...SCORE_THRESHOLDS },
         // Floodsub peers cannot be scored like mesh peers; we speak meshsub only.
         fallbackToFloodsub: false,
@@ -219,13 +251,24 @@ export async function createNetwork (init: NetworkInit): Promise<Network> {
       return TopicValidatorResult.Ignore
     }
   })
+  const treeHeads = init.treeHeads
+  if (headTopic !== undefined && treeHeads !== undefined) {
+    pubsub.topicValidators.set(headTopic, (_from, message) => {
+      try {
+        return message.data.length === TREE_HEAD_LENGTH && treeHeads.verify(message.data) ? TopicValidatorResult.Accept : TopicValidatorResult.Reject
+      } catch (err) {
+        log.error('tree-head validator failed, ignoring the head - %e', err)
+        return TopicValidatorResult.Ignore
+      }
+    })
+  }
   pubsub.addEventListener('gossipsub:message', (event: CustomEvent<GossipsubMessage>) => {
     const { msg, propagationSource } = event.detail
-    if (msg.topic !== topic) return
     try {
-      init.onEnvelope(msg.data, propagationSource)
+      if (msg.topic === topic) init.onEnvelope(msg.data, propagationSource)
+      else if (msg.topic === headTopic) treeHeads?.onTreeHead(msg.data, propagationSource)
     } catch (err) {
-      log.error('onEnvelope failed - %e', err)
+      log.error('message handler failed - %e', err)
     }
   })
 
@@ -236,10 +279,12 @@ export async function createNetwork (init: NetworkInit): Promise<Network> {
     libp2p,
     peerId: libp2p.peerId,
     topic,
+    ...(headTopic === undefined ? {} : { treeHeadTopic: headTopic }),
     async start () {
       if (running) return
       await libp2p.start()
       pubsub.subscribe(topic)
+      if (headTopic !== undefined) pubsub.subscribe(headTopic)
       dialer.start()
       running = true
       log('started as %p on %s', libp2p.peerId, topic)
@@ -263,6 +308,17 @@ export async function createNetwork (init: NetworkInit): Promise<Network> {
       const result = await pubsub.publish(topic, envelope)
       return { recipients: result.recipients.length }
     },
+    async publishTreeHead (head, options = {}) {
+      options.signal?.throwIfAborted()
+      if (headTopic === undefined) throw new TypeError('This network has no tree-head topic; create it with "treeHeads"')
+      if (!(head instanceof Uint8Array) || head.length !== TREE_HEAD_LENGTH) {
+        throw new RangeError(`"head" expected ${TREE_HEAD_LENGTH} bytes, got ${head instanceof Uint8Array ? head.length : typeof head}`)
+      }
+      if (!running) throw new NetworkNotStartedError()
+      if (pubsub.getSubscribers(headTopic).length === 0) return { recipients: 0 }
+      const result = await pubsub.publish(headTopic, head)
+      return { recipients: result.recipients.length }
+    },
     status () {
       return {
         peers: libp2p.getPeers().length,
@@ -280,6 +336,9 @@ export async function createNetwork (init: NetworkInit): Promise<Network> {
 function checkInit (init: NetworkInit, networkName: string, targetPeers: number): void {
   if (typeof init.validate !== 'function') throw new TypeError('"validate" expected a function')
   if (typeof init.onEnvelope !== 'function') throw new TypeError('"onEnvelope" expected a function')
+  if (init.treeHeads !== undefined && (typeof init.treeHeads.verify !== 'function' || typeof init.treeHeads.onTreeHead !== 'function')) {
+    throw new TypeError('"treeHeads" expected { verify, onTreeHead } functions')
+  }
   if (typeof networkName !== 'string' || !NETWORK_NAME_PATTERN.test(networkName)) {
     throw new RangeError(`"networkName" expected 1 to 32 of a-z, 0-9 and "-" (not starting with "-"), got ${JSON.stringify(networkName)}`)
   }
@@ -349,16 +408,52 @@ function createDialer (libp2p: Libp2p, targetPeers: number, log: Logger): Dialer
     if (controller === undefined || controller.signal.aborted) return
     topUp().catch((err: unknown) => { log.error('top-up failed - %e', err) })
   }
-  const onDisconnect = (): void => { topUpSoon() }
+  const onDisconnect = (): void => {
+    topUpSoon()
+    if (walkDelay > DISCOVERY_WALK_INTERVAL_MS) { walkDelay = DISCOVERY_WALK_INTERVAL_MS; scheduleWalk() }
+  }
+
+  // Below target, look for more peers through the DHT (see DISCOVERY_WALK_INTERVAL_MS). A walk
+  // that finds nobody new doubles the pause before the next one, up to DISCOVERY_WALK_MAX_INTERVAL_MS;
+  // a lost peer brings it back to the start.
+  let walkDelay = DISCOVERY_WALK_INTERVAL_MS
+  let walkTimer: NodeJS.Timeout | undefined
+  const walk = async (): Promise<void> => {
+    const signal = controller?.signal
+    if (signal === undefined || signal.aborted) return
+    let dialed = 0
+    if (wanted() > 0 && libp2p.getPeers().length > 0) {
+      try {
+        const options = { signal: AbortSignal.any([signal, AbortSignal.timeout(DISCOVERY_WALK_TIMEOUT_MS)]) }
+        for await (const peer of libp2p.peerRouting.getClosestPeers(randomBytes(32), options)) {
+          if (wanted() <= 0) break
+          if (dialable(peer.id)) { dial(peer.id); dialed++ }
+        }
+      } catch (err) {
+        if (!signal.aborted) log('discovery walk ended - %e', err)
+      }
+    }
+    walkDelay = dialed > 0 ? DISCOVERY_WALK_INTERVAL_MS : Math.min(walkDelay * 2, DISCOVERY_WALK_MAX_INTERVAL_MS)
+    scheduleWalk()
+  }
+  function scheduleWalk (): void {
+    if (controller === undefined || controller.signal.aborted) return
+    clearTimeout(walkTimer)
+    walkTimer = setTimeout(() => { void walk() }, walkDelay)
+    walkTimer.unref()
+  }
 
   return {
     start () {
       controller = new AbortController()
       libp2p.addEventListener('peer:discovery', onDiscovery)
       libp2p.addEventListener('peer:disconnect', onDisconnect)
+      walkDelay = DISCOVERY_WALK_INTERVAL_MS
+      scheduleWalk()
     },
     stop () {
       controller?.abort()
+      clearTimeout(walkTimer)
       libp2p.removeEventListener('peer:discovery', onDiscovery)
       libp2p.removeEventListener('peer:disconnect', onDisconnect)
     }

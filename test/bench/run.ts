@@ -24,11 +24,12 @@ interface RegistryEntry {
   load(): Promise<{ benchmark: Benchmark }>
 }
 
-/** Every benchmark, in the order they run. Later: network latency, resync, store. */
+/** Every benchmark, in the order they run. */
 const REGISTRY: RegistryEntry[] = [
   { name: 'screening', load: async () => await import('./screening.js') },
   { name: 'work', load: async () => await import('./work.js') },
-  { name: 'network', load: async () => await import('./network.js') }
+  { name: 'network', load: async () => await import('./network.js') },
+  { name: 'registry', load: async () => await import('./registry.js') }
 ]
 
 // ---- machine ---------------------------------------------------------------

@@ -34,3 +34,11 @@ it('the node example of the README runs two nodes, delivers, and sees the receip
   const lines = await runExample('node', [[`'komrade'`, `'${join(root, 'node/index.ts')}'`]])
   expect(lines).toEqual(['hello Bob', 'delivered'])
 }, 120_000)
+
+it('the names example of the README registers, looks up and reports no split view', async () => {
+  const lines = await runExample('names', [
+    [`'komrade'`, `'${join(root, 'node/index.ts')}'`],
+    [`'komrade/bootstrap'`, `'${join(root, 'bootstrap/index.ts')}'`]
+  ])
+  expect(lines).toEqual(['alice true', 'true', '0'])
+}, 120_000)

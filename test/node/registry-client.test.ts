@@ -1,0 +1,214 @@
+/**
+ * What the node does with answers it must not believe: the registry client
+ * against a handcrafted Operator (registry-fake-operator.ts) whose answers
+ * are forged one field at a time, a node against a log that is consistent
+ * but rebinds a name without a valid rotation, and the tree-head topic's
+ * validator against a forged head. All over real libp2p on 127.0.0.1.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createNetwork, type Network } from '../../node/network.js'
+import { createRegistryClient, type RegistryClient } from '../../node/registry/registry-client.js'
+import { NameNotFoundError, RegistryUnavailableError, RegistryVerificationError, type KeyChange } from '../../node/index.js'
+import { treeHeadTopic } from '../../node/network-constants.js'
+import {
+  createIdentity, createRegistration, createRotation, decodeLookupResponse, encodeInfoResponse,
+  encodeLookupRequest, encodeLookupResponse, encodePublicIdentity, MAX_REGISTRY_RESPONSE_BYTES, publicIdentityOf,
+  signCertificate, signTreeHead, toHex, type Identity
+} from '../../protocol/index.js'
+import { cleanup, startNode, waitFor } from './cluster.js'
+import { startFakeOperator, type FakeOperator } from './registry-fake-operator.js'
+import { cleanupOperators, crypto, TEST_WORK_TRIALS } from './registry-operators.js'
+
+const networks: Network[] = []
+const fakes: FakeOperator[] = []
+
+async function clientHost (): Promise<Network> {
+  const network = await createNetwork({ listen: ['/ip4/127.0.0.1/tcp/0'], validate: async () => 'ignore', onEnvelope: () => {} })
+  await network.start()
+  networks.push(network)
+  return network
+}
+
+async function fakeOperator (): Promise<FakeOperator> {
+  const fake = await startFakeOperator()
+  fakes.push(fake)
+  return fake
+}
+
+async function registration (identity: Identity, name: string): Promise<Uint8Array> {
+  return await createRegistration(crypto, identity, name, { workTrials: TEST_WORK_TRIALS })
+}
+
+afterEach(async () => {
+  await cleanup()
+  await cleanupOperators()
+  for (const fake of fakes.splice(0)) await fake.stop()
+  for (const network of networks.splice(0)) await network.stop()
+})
+
+describe('the registry client against forged answers', () => {
+  let fake: FakeOperator
+  let client: RegistryClient
+  let host: Network
+
+  beforeEach(async () => {
+    fake = await fakeOperator()
+    fake.append(await registration(createIdentity(crypto), 'alice'))
+    fake.append(await registration(createIdentity(crypto), 'bob'))
+    host = await clientHost()
+    client = createRegistryClient({
+      libp2p: host.libp2p, networkName: 'komrade', operator: publicIdentityOf(fake.identity), addresses: fake.config.addresses, crypto, timeoutMs: 5000
+    })
+  })
+
+  /** Replaces the lookup answer by `forge(decoded honest answer)`, re-encoded. */
+  function forgeLookup (forge: (honest: { certificate: Uint8Array, head: Uint8Array, inclusion: Uint8Array[], consistency: Uint8Array[] }) => void): void {
+    fake.tamper.lookup = (honest) => {
+      const decoded = decodeLookupResponse(honest)
+      if (!decoded.ok) throw new Error('expected an OK answer to forge')
+      const fields = {
+        certificate: decoded.value.certificate.bytes, head: decoded.value.head.bytes,
+        inclusion: decoded.value.inclusion.map((hash) => hash.slice()), consistency: decoded.value.consistency
+      }
+      forge(fields)
+      return encodeLookupResponse(fields)
+    }
+  }
+
+  it('accepts the honest answer', async () => {
+    const answer = await client.lookup('alice', 0)
+    expect(answer.ok && answer.value.entry.certificate.entry.request.name).toBe('alice')
+    expect(answer.ok && answer.value.entry.head.size).toBe(2)
+  })
+
+  it.each([
+    ['a certificate for another name', (fake: FakeOperator) => {
+      fake.tamper.lookup = () => fake.answer('lookup', encodeLookupRequest('bob', 0))
+    }, /another name|certificate for "bob"/],
+    ['a wrong inclusion proof', () => { forgeLookup((a) => { a.inclusion[0]![0]! ^= 1 }) }, /not proven/],
+    ['a missing inclusion proof', () => { forgeLookup((a) => { a.inclusion = [] }) }, /not proven/],
+    ['a head signed by another key', () => {
+      forgeLookup((a) => {
+        const other = createIdentity(crypto)
+        a.head = signTreeHead(crypto, other, { size: 2, timestamp: Date.now(), root: fake.head().root }).bytes
+      })
+    }, /tree head is not signed/],
+    ['a certificate signed by another key', () => {
+      forgeLookup((a) => { a.certificate = signCertificate(crypto, createIdentity(crypto), a.certificate.subarray(0, -64)) })
+    }, /certificate for "alice" is not signed/],
+    ['a malformed frame', () => { fake.tamper.lookup = () => Uint8Array.of(0, 1, 2, 3) }, /malformed/],
+    ['an oversized frame', () => { fake.tamper.lookup = () => new Uint8Array(MAX_REGISTRY_RESPONSE_BYTES + 1) }, /larger than/]
+  ])('refuses %s with RegistryVerificationError', async (_what, forge, message) => {
+    forge(fake)
+    const error = await client.lookup('alice', 0).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(RegistryVerificationError)
+    expect((error as Error).message).toMatch(message)
+  })
+
+  it('refuses a certificate the Operator signed over a request its key did not sign', async () => {
+    const request = await registration(createIdentity(crypto), 'carol')
+    request.fill(0, request.length - 64) // the registrant's signature, zeroed
+    fake.append(request)
+    await expect(client.lookup('carol', 0)).rejects.toThrow(/request its key did not sign/)
+  })
+
+  it('refuses a registration answer that certifies another request than ours', async () => {
+    // Same name, other keys: the certificate must be for exactly the bytes we sent.
+    const other = await registration(createIdentity(crypto), 'erin')
+    fake.tamper.register = () => fake.answer('register', other)
+    await expect(client.register(await registration(createIdentity(crypto), 'erin'))).rejects.toThrow(/another request/)
+    fake.tamper.register = undefined
+    const honest = await client.register(await registration(createIdentity(crypto), 'frank'))
+    expect(honest.ok && honest.value.certificate.entry.request.name).toBe('frank')
+  })
+
+  it('refuses an info answer from another Operator than the pinned one', async () => {
+    const impostor = createIdentity(crypto)
+    fake.tamper.info = () => encodeInfoResponse({ operator: publicIdentityOf(impostor), workTrials: 64, head: fake.head().bytes })
+    await expect(client.info()).rejects.toBeInstanceOf(RegistryVerificationError)
+  })
+
+  it('reports an Operator that does not answer, or cannot be reached, as unavailable', async () => {
+    fake.tamper.info = () => undefined
+    const impatient = createRegistryClient({
+      libp2p: host.libp2p, networkName: 'komrade', operator: publicIdentityOf(fake.identity), addresses: fake.config.addresses, crypto, timeoutMs: 300
+    })
+    await expect(impatient.info()).rejects.toThrow(RegistryUnavailableError)
+    await fake.stop()
+    await expect(client.lookup('alice', 0)).rejects.toThrow(RegistryUnavailableError)
+    const nowhere = createRegistryClient({ libp2p: host.libp2p, networkName: 'komrade', operator: publicIdentityOf(fake.identity), addresses: [], crypto })
+    await expect(nowhere.info()).rejects.toThrow(/No address is configured/)
+  })
+})
+
+describe('a node against a consistent log that rebinds a name', () => {
+  it('accepts a name moved by a rotation its old key signed, and refuses one moved without', async () => {
+    const fake = await fakeOperator()
+    const first = createIdentity(crypto)
+    fake.append(await registration(first, 'victim'))
+    const { node } = await startNode({ operator: fake.config })
+    const changes: KeyChange[] = []
+    node.addEventListener('key-change', (event) => { changes.push((event as CustomEvent<KeyChange>).detail) })
+    const contact = await node.contacts.add('victim')
+    const hex = (id: Identity): string => toHex(encodePublicIdentity(id))
+    expect(contact.identity).toBe(hex(first))
+
+    // A second first-registration of the name, appended consistently: the Operator rebinding it alone.
+    fake.append(await registration(createIdentity(crypto), 'victim'))
+    await expect(node.lookup('victim')).rejects.toThrow(/without a rotation signed by the keys it had/)
+    // A "rotation" signed by a key that never held the name.
+    fake.append(await createRotation(crypto, createIdentity(crypto), createIdentity(crypto), 'victim', 0, { workTrials: TEST_WORK_TRIALS }))
+    await expect(node.lookup('victim')).rejects.toBeInstanceOf(RegistryVerificationError)
+    expect(changes).toEqual([])
+    expect((await node.lookup('victim', { cacheOnly: true })).identity).toBe(hex(first))
+
+    // The real owner moves it: accepted, reported.
+    const next = createIdentity(crypto)
+    const index = fake.append(await createRotation(crypto, first, next, 'victim', 0, { workTrials: TEST_WORK_TRIALS }))
+    expect((await node.lookup('victim')).identity).toBe(hex(next))
+    expect(changes).toEqual([{ name: 'victim', previous: hex(first), current: hex(next), index }])
+    expect(node.contacts.list().find((c) => c.name === 'victim')?.identity).toBe(hex(next))
+    expect(node.status().registry?.splitViews).toBe(0)
+  })
+
+  it('caches nothing from a forged answer', async () => {
+    const fake = await fakeOperator()
+    fake.append(await registration(createIdentity(crypto), 'alice'))
+    fake.append(await registration(createIdentity(crypto), 'bob'))
+    fake.tamper.lookup = () => fake.answer('lookup', encodeLookupRequest('bob', 0))
+    const { node } = await startNode({ operator: fake.config })
+    await expect(node.lookup('alice')).rejects.toBeInstanceOf(RegistryVerificationError)
+    await expect(node.lookup('alice', { cacheOnly: true })).rejects.toBeInstanceOf(NameNotFoundError)
+    await expect(node.contacts.add('alice')).rejects.toBeInstanceOf(RegistryVerificationError)
+    expect(node.contacts.list()).toEqual([])
+  })
+})
+
+describe('the tree-head topic', () => {
+  it('rejects a head not signed by the pinned key (the relaying peer loses score) and adopts a signed one', async () => {
+    const fake = await fakeOperator()
+    fake.append(await registration(createIdentity(crypto), 'alice'))
+    const { node } = await startNode({ operator: fake.config })
+    // A peer that relays anything on the topic.
+    const relay = await createNetwork({
+      listen: ['/ip4/127.0.0.1/tcp/0'], validate: async () => 'ignore', onEnvelope: () => {},
+      treeHeads: { verify: () => true, onTreeHead: () => {} }
+    })
+    networks.push(relay)
+    await relay.start()
+    await relay.libp2p.dial(node.network.libp2p.getMultiaddrs()[0]!)
+    await waitFor('the node on the relay\'s tree-head topic', () =>
+      relay.libp2p.services.pubsub.getSubscribers(treeHeadTopic('komrade')).some((p) => p.equals(node.network.peerId)))
+
+    const genuine = fake.head()
+    const forged = signTreeHead(crypto, createIdentity(crypto), { size: 7, timestamp: Date.now(), root: genuine.root })
+    await relay.publishTreeHead(forged.bytes)
+    await waitFor('the relay to lose score', () => node.network.peerScore(relay.peerId) < 0)
+    expect(node.status().registry?.head).toBeUndefined()
+
+    await relay.publishTreeHead(genuine.bytes)
+    await waitFor('the node to adopt the genuine head', () => node.status().registry?.head?.size === 1)
+    expect(node.status().registry?.head?.root).toBe(toHex(genuine.root))
+    await expect(relay.publishTreeHead(new Uint8Array(112))).rejects.toBeInstanceOf(RangeError)
+  })
+})
