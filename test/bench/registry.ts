@@ -18,12 +18,16 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
+import { spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
 import { openRegistry, type Registry } from '../../bootstrap/index.js'
 import { REGISTRY_DIR } from '../../bootstrap/constants.js'
 import { IDENTITY_FILE } from '../../node/identity-file.js'
+import { createNetwork } from '../../node/network.js'
+import { createRegistryClient } from '../../node/registry/registry-client.js'
 import {
   createIdentity, decodeIdentity, encodeIdentity, merkleLeafHash, nativeCrypto, verifyCertificate, verifyInclusion,
-  verifyTreeHead, decodeCertificate, encodeLookupResponse, type Identity
+  verifyTreeHead, decodeCertificate, decodePublicIdentity, encodeLookupResponse, fromHex, type Identity
 } from '../../protocol/index.js'
 import { rowOf, type BenchContext, type Benchmark, type BenchRow } from './harness.js'
 
@@ -33,6 +37,8 @@ const PREFILL_CONCURRENCY = 256
 const TIMED_CONCURRENCY = 64
 const ROUNDS = 3
 const LOOKUP_SECONDS = 2
+/** Lookups kept in flight by the client of the wire measurement: the Operator takes 8 streams per connection and op. */
+const WIRE_CONCURRENCY = 8
 const crypto = nativeCrypto()
 
 /** The i-th benchmark name: always valid (a-z, 0-9, _; 3 to 32 characters). */
@@ -169,6 +175,53 @@ async function lookupRate (registry: Registry, names: number, operator: Identity
   return { rate: count / elapsed, cpuRate: count / ((cpu.user + cpu.system) / 1e6), bytes }
 }
 
+/**
+ * An Operator in its own process on a copy of the filled registry, and a
+ * client node asking it over libp2p (one stream per lookup, every answer
+ * verified by the client): start-up time and memory of the Operator process,
+ * lookups per second, and lookups per second of the Operator's CPU time (the
+ * client verifies two signatures per answer and shares the 2 cores).
+ */
+async function wireMeasurement (copyDir: string, names: number, context: BenchContext): Promise<{ startSeconds: number, rssMiB: number, rate: number, perOperatorCpu: number }> {
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(new URL('./registry-operator.ts', import.meta.url)), copyDir], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]()
+  const next = async (): Promise<Record<string, unknown>> => {
+    const line = await lines.next()
+    if (line.done === true) throw new Error('self-check: the Operator process ended early')
+    return JSON.parse(line.value) as Record<string, unknown>
+  }
+  const network = await createNetwork({ listen: ['/ip4/127.0.0.1/tcp/0'], validate: async () => 'ignore', onEnvelope: () => {} })
+  try {
+    const ready = await next() as { address: string, identity: string, startSeconds: number, rssMiB: number }
+    await network.start()
+    const client = createRegistryClient({
+      libp2p: network.libp2p, networkName: 'komrade', operator: decodePublicIdentity(fromHex(ready.identity)), addresses: [ready.address], crypto
+    })
+    await client.info()
+    const cpuOf = async (): Promise<number> => { child.stdin.write('cpu\n'); return (await next() as { cpuSeconds: number }).cpuSeconds }
+    const cpuBefore = await cpuOf()
+    let count = 0
+    const started = performance.now()
+    const worker = async (): Promise<void> => {
+      while (performance.now() - started < LOOKUP_SECONDS * 1000) {
+        const name = benchName(NAME_PREFIX, Math.floor(Math.random() * names))
+        const answer = await client.lookup(name, 0)
+        if (!answer.ok) throw new Error(`self-check: wire lookup of ${name} failed (${answer.code}: ${answer.message})`)
+        count++
+      }
+    }
+    await Promise.all(Array.from({ length: WIRE_CONCURRENCY }, worker))
+    const elapsed = (performance.now() - started) / 1000
+    const operatorCpu = await cpuOf() - cpuBefore
+    context.log(`  wire: ${Math.round(count / elapsed)} lookups/s, Operator started in ${ready.startSeconds.toFixed(1)} s`)
+    return { startSeconds: ready.startSeconds, rssMiB: ready.rssMiB, rate: count / elapsed, perOperatorCpu: count / operatorCpu }
+  } finally {
+    await network.stop()
+    child.stdin.end('stop\n')
+    await new Promise((resolve) => child.once('exit', resolve))
+  }
+}
+
 export const benchmark: Benchmark = {
   name: 'registry',
   description: 'the Operator with 1,000,000 names: lookups and registrations per second, proof sizes, disk, start-up',
@@ -186,23 +239,34 @@ export const benchmark: Benchmark = {
     const registrations: number[] = []
     const registrationsCpu: number[] = []
     const answerBytes: number[] = []
+    const wireLookups: number[] = []
+    const wirePerCpu: number[] = []
     let rssMiB = 0
     let storeBytes = 0
     let consistencyHashes = 0
     let inclusionHashes = 0
 
     for (let round = 0; round < ROUNDS; round++) {
+      const operatorDir = join(tmpdir(), `komrade-bench-operator-${process.pid}-${round}`)
+      await rm(operatorDir, { recursive: true, force: true })
+      await cp(cacheDir, operatorDir, { recursive: true })
+      try {
+        const wire = await wireMeasurement(operatorDir, names, context)
+        startup.push(wire.startSeconds)
+        rssMiB = wire.rssMiB
+        wireLookups.push(wire.rate)
+        wirePerCpu.push(wire.perOperatorCpu)
+      } finally {
+        await rm(operatorDir, { recursive: true, force: true })
+      }
+
       const work = join(tmpdir(), `komrade-bench-registry-${process.pid}-${round}`)
       await rm(work, { recursive: true, force: true })
       await cp(join(cacheDir, REGISTRY_DIR), work, { recursive: true })
       try {
         context.gc()
-        const opened = performance.now()
         const registry = await openRegistry({ dbPath: work, crypto, operator, workTrials: BENCH_WORK_TRIALS })
-        startup.push((performance.now() - opened) / 1000)
         if (registry.size < names) throw new Error(`self-check: the copied registry holds ${registry.size} entries`)
-        context.gc()
-        rssMiB = process.memoryUsage().rss / 2 ** 20
 
         const lookup = await lookupRate(registry, names, operator, LOOKUP_SECONDS)
         lookups.push(lookup.rate)
@@ -237,11 +301,13 @@ export const benchmark: Benchmark = {
 
     rows.push(rowOf({ id: 'lookup', label: `lookups with proof (${names.toLocaleString('en-US')} names, one at a time)`, unit: 'lookups/s', samples: lookups, cpuSamples: lookupsCpu, goal: { op: '>=', target: 5000, source: 'issue 4' } }))
     rows.push(rowOf({ id: 'register', label: `registrations, ${TIMED_CONCURRENCY} in flight, work checked, synced to disk`, unit: 'registrations/s', samples: registrations, cpuSamples: registrationsCpu, goal: { op: '>=', target: 1000, source: 'issue 4' } }))
-    rows.push(rowOf({ id: 'startup', label: 'start-up: open the store, rebuild the Merkle tree', unit: 's', samples: startup }))
+    rows.push(rowOf({ id: 'wire', label: `lookups over libp2p, ${WIRE_CONCURRENCY} in flight, answers verified by the client`, unit: 'lookups/s', samples: wireLookups }))
+    rows.push(rowOf({ id: 'wire-cpu', label: 'the same per second of the Operator process\'s CPU time', unit: 'lookups/s', samples: wirePerCpu, goal: { op: '>=', target: 5000, source: 'issue 4' } }))
+    rows.push(rowOf({ id: 'startup', label: 'Operator start-up (own process): store, Merkle tree, node', unit: 's', samples: startup }))
     rows.push(rowOf({ id: 'answer', label: 'lookup answer on the wire (certificate, head, inclusion proof)', unit: 'bytes', samples: answerBytes }))
     notes.push(`inclusion proof at ${names.toLocaleString('en-US')} entries: ${inclusionHashes} hashes = ${inclusionHashes * 32} bytes; consistency proof from half the log: ${consistencyHashes} hashes = ${consistencyHashes * 32} bytes`)
     notes.push(`store on disk after ${(names + sample).toLocaleString('en-US')} entries: ${(storeBytes / 2 ** 20).toFixed(1)} MiB (${Math.round(storeBytes / (names + sample))} bytes per entry)`)
-    notes.push(`resident memory after opening: ${rssMiB.toFixed(0)} MiB (the benchmark process, Merkle tree included)`)
+    notes.push(`resident memory of the Operator process after start-up: ${rssMiB.toFixed(0)} MiB (Merkle tree, LevelDB caches, libp2p)`)
     notes.push(`registrations are acknowledged only after a synced LevelDB batch; requests carry ${BENCH_WORK_TRIALS}-trial work (verifying costs one SHA-256 at any target)`)
     return { name: 'registry', title: 'Operator registry: lookups, registrations, sizes', rows, ratios: [], notes }
   }
