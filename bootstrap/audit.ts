@@ -17,8 +17,9 @@
 import { open, readFile } from 'node:fs/promises'
 import { concatBytes, equalBytes, fromHex, readUint32BE, toHex, utf8, writeUint32BE } from '../protocol/bytes.js'
 import {
-  checkRegistrationRequest, decodeCertificate, decodeTreeHead, merkleLeafHash, merkleRoot, nativeCrypto, registryErrorName,
-  verifyCertificate, verifyRotationSignature, verifyTreeHead, type Certificate, type CryptoProvider, type TreeHead
+  checkRegistrationRequest, decodeCertificate, decodeTreeHead, merkleLeafHash, merkleRoot, nativeCrypto, PUBLIC_IDENTITY_HEX_PATTERN,
+  registrationWorkValue, registryErrorName, verifyCertificate, verifyRotationSignature, verifyTreeHead, type Certificate,
+  type CryptoProvider, type TreeHead
 } from '../protocol/index.js'
 import { LOG_EXPORT_MAGIC } from './constants.js'
 import { entryOf, openRegistryDb, readCertificates, readMeta } from './registry-store.js'
@@ -29,9 +30,6 @@ const LENGTH_PREFIX = 4
 /** Bytes gathered before each write to the export file. */
 const WRITE_CHUNK_BYTES = 1 << 20
 const ENTRIES_PER_READ = 256
-const WORK_LABEL = utf8('komrade/registry/v1/work')
-/** The request fields before the nonce: version, type, n, then name, keys, time, previous index (SPEC §13.3). */
-const NONCE_OFFSET_WITHOUT_NAME = 3 + 32 + 32 + 8 + 8
 const TWO_POW_64 = 1n << 64n
 
 /** What {@link exportLog} wrote. */
@@ -189,7 +187,7 @@ export async function auditLog (file: string, options: AuditOptions = {}): Promi
     // Format, name rules, time window (against the append time) and the registrant's signature; any work passes here.
     const verdict = checkRegistrationRequest(crypto, request.bytes, { now: entry.timestamp, workTrials: 1 })
     if (!verdict.ok) report(i, `the request would be refused: ${registryErrorName(verdict.code)}: ${verdict.message}`)
-    const work = workValue(crypto, request.bytes)
+    const work = registrationWorkValue(crypto, request.bytes)
     if (weakest === undefined || work > weakest) weakest = work
 
     const hash = toHex(crypto.sha256(request.bytes))
@@ -270,15 +268,11 @@ function splitRecords (bytes: Uint8Array, report: (index: number | null, problem
   return records
 }
 
-/** The request's work value: the first 8 bytes of SHA-256(nonce || SHA-256(label || bytes before the nonce)) (SPEC §13.3). */
-function workValue (crypto: CryptoProvider, request: Uint8Array): bigint {
-  const nonceOffset = NONCE_OFFSET_WITHOUT_NAME + (request[2] as number)
-  const digest = crypto.sha256(concatBytes(request.subarray(nonceOffset, nonceOffset + 8), crypto.sha256(concatBytes(WORK_LABEL, request.subarray(0, nonceOffset)))))
-  return (BigInt(readUint32BE(digest, 0)) << 32n) + BigInt(readUint32BE(digest, 4))
-}
+/** An Ed25519 public key as text: 64 hex characters. */
+const SIGNING_KEY_HEX_PATTERN = /^[0-9a-fA-F]{64}$/
 
 function operatorSigningKey (hex: string): Uint8Array {
-  if (!/^([0-9a-fA-F]{64}|[0-9a-fA-F]{128})$/.test(hex)) {
+  if (!PUBLIC_IDENTITY_HEX_PATTERN.test(hex) && !SIGNING_KEY_HEX_PATTERN.test(hex)) {
     throw new TypeError('"operator" expected the Operator\'s public identity (128 hex) or its signing key (64 hex)')
   }
   return fromHex(hex).subarray(0, 32)

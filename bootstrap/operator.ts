@@ -8,6 +8,13 @@
  *   KIND_REGISTRY_REQUEST to its identity) with a KIND_REGISTRY_RESPONSE;
  * - hands each new signed tree head to its node, which gossips it.
  *
+ * A flood registration makes its sender a contact of the Operator's node
+ * (the first contact is accepted, and the answer sealed on that session).
+ * Once answered (or dropped), the contact is removed again, unless the node
+ * held it when the Operator started: the keyring does not grow with every
+ * registrant. Registrants forget the Operator's session too
+ * (node/registry/name-service.ts), so the next request is a first contact.
+ *
  * The data directory is a node's (identity.key, db/, node.lock) plus
  * `registry/`, the registry's own LevelDB. The node's data lock covers both.
  */
@@ -104,6 +111,10 @@ export function createOperator (init: OperatorInit): Operator {
   let running = false
   const floodTasks = new Set<Promise<void>>()
   const seenRequests = new Set<string>()
+  /** Contacts the node held at start (not senders of requests left unanswered): never removed here. */
+  let keptContacts = new Set<string>()
+  /** Flood requests being handled, by sender: its contact goes once the last one is done. */
+  const handling = new Map<string, number>()
 
   function need<T> (value: T | undefined, what: string): T {
     if (value === undefined) throw new Error(`The Operator has no ${what} yet; call start() first`)
@@ -145,6 +156,8 @@ export function createOperator (init: OperatorInit): Operator {
     if (seenRequests.has(message.id) || !running || current === undefined) return
     seenRequests.add(message.id)
     if (seenRequests.size > MAX_REMEMBERED_REQUESTS) seenRequests.delete(seenRequests.values().next().value!)
+    handling.set(message.from, (handling.get(message.from) ?? 0) + 1)
+    let done = false
     const task = (async () => {
       if (floodBucket?.take() === false) {
         // Answering costs an envelope's proof of work: past the limit the request is dropped, and the sender retries.
@@ -154,15 +167,38 @@ export function createOperator (init: OperatorInit): Operator {
         try {
           await current.send(message.fromIdentity, response, { kind: KIND_REGISTRY_RESPONSE })
         } catch (error) {
+          // Left in the inbox, and the sender's session kept: answered on it at the next start.
           log.warn('could not answer a flood registration', { error, from: message.from })
-          return // left in the inbox: answered at the next start
+          return
         }
         log.info('flood registration answered', { from: message.from, status: response[0] })
       }
+      done = true
       await current.deleteMessages([message.id]).catch((error: unknown) => { log.warn('could not delete a registration request', { error }) })
     })().catch((error: unknown) => { log.error('flood registration failed', { error }) })
-      .finally(() => { floodTasks.delete(task) })
+      .finally(async () => {
+        await forgetRegistrant(current, message.from, done)
+        floodTasks.delete(task)
+      })
     floodTasks.add(task)
+  }
+
+  /**
+   * One request of `contactId` handled: once none is left, the contact its
+   * first contact made goes (the answer is sealed and queued already). Kept
+   * when the node held it at start, or when a request could not be answered
+   * (its answer needs the session, at the next start).
+   */
+  async function forgetRegistrant (current: KomradeNode, contactId: string, answered: boolean): Promise<void> {
+    const left = (handling.get(contactId) ?? 1) - 1
+    if (!answered) keptContacts.add(contactId)
+    if (left > 0) {
+      handling.set(contactId, left)
+      return
+    }
+    handling.delete(contactId)
+    if (keptContacts.has(contactId)) return
+    await current.contacts.remove(contactId).catch((error: unknown) => { log.warn('could not forget a flood registrant', { error, from: contactId }) })
   }
 
   const operator = {
@@ -208,9 +244,13 @@ export function createOperator (init: OperatorInit): Operator {
         await service.start()
         floodBucket = limits === false ? undefined : createTokenBucket(limits.flood)
         running = true
+        const contactsAtStart = node.contacts.list().map((contact) => contact.id)
         node.addEventListener('registry-request', onRequest)
         // Requests that arrived while we were down, or that we took but did not answer before a crash.
-        for (const message of await node.inbox({ kind: KIND_REGISTRY_REQUEST })) handleFloodRequest(message)
+        const waiting = await node.inbox({ kind: KIND_REGISTRY_REQUEST })
+        const waitingSenders = new Set(waiting.map((message) => message.from))
+        keptContacts = new Set(contactsAtStart.filter((id) => !waitingSenders.has(id)))
+        for (const message of waiting) handleFloodRequest(message)
         offeredSize = -1
         void offerHead()
         headTimer = setInterval(() => { void offerHead() }, HEAD_OFFER_INTERVAL_MS)

@@ -17,6 +17,7 @@ import {
   RegistryErrorCode, RegistryFormatError, registryProtocol, type RegistryOp
 } from '../protocol/index.js'
 import { silentLogger, type Logger } from '../node/logger.js'
+import { errorName, LENGTH_ERRORS } from '../node/frames.js'
 import {
   DEFAULT_RATE_LIMITS, MAX_INBOUND_STREAMS_PER_OP, MAX_TRACKED_PEERS, REQUEST_TIMEOUT_MS, RESPONSE_TIMEOUT_MS, type RateLimits
 } from './constants.js'
@@ -57,7 +58,6 @@ export interface RegistryService {
  * (its length prefix is read first); past this the stream is reset.
  */
 const MAX_BUFFERED_REQUEST_BYTES = 65_536
-const LENGTH_ERRORS = new Set(['InvalidDataLengthError', 'InvalidDataLengthLengthError', 'InvalidMessageLengthError'])
 
 /** Resolves rate-limit options: defaults filled in, each one checked. */
 export function resolveRateLimits (option: Partial<RateLimits> | false | undefined): RateLimits | false {
@@ -144,8 +144,8 @@ export function createRegistryService (init: RegistryServiceInit): RegistryServi
         ? await answerRegistryRequest(init.registry, op, request, log)
         : encodeError(RegistryErrorCode.RATE_LIMITED, `Too many ${op} requests from you; wait a minute and try again`)
     } catch (error) {
-      if (!LENGTH_ERRORS.has((error as Error | undefined)?.name ?? '')) {
-        // Silent, closed, or cut off: nobody is waiting for an answer.
+      if (!LENGTH_ERRORS.has(errorName(error))) {
+        // Silent, closed, cut off, or past MAX_BUFFERED_REQUEST_BYTES: nobody waits for an answer, or it is not worth one.
         log.debug('registry stream dropped', { op, peer, error })
         stream.abort(error instanceof Error ? error : new Error(String(error)))
         return

@@ -15,15 +15,17 @@
  *
  * Lookups read with `getSync`: two small reads from LevelDB's cache cost a
  * few microseconds, where each async read is a round trip through the
- * thread pool (lookups/s tripled, npm run bench -- registry).
+ * thread pool (lookups/s tripled, npm run bench -- registry). A synced batch
+ * is visible to `getSync` before its write returns and before its leaves are
+ * in the tree, so while a batch is written the names in it answer from
+ * their entries before it: a lookup sees the last committed state, never a
+ * `names` row pointing past the tree.
  */
 import { Level } from 'level'
 import { equalBytes, readUint64BE, toHex, writeUint64BE } from '../protocol/bytes.js'
-import { createMerkleTree, merkleLeafHash, type CryptoProvider, type MerkleTree } from '../protocol/index.js'
+import { createMerkleTree, merkleLeafHash, SIGNATURE_LENGTH, type CryptoProvider, type MerkleTree } from '../protocol/index.js'
 import { REBUILD_CHUNK } from './constants.js'
 
-/** Length of the Operator's certificate signature (Ed25519). */
-export const SIGNATURE_LENGTH = 64
 /** Offset of the index inside a log entry (after the version byte). */
 const ENTRY_INDEX_OFFSET = 1
 const META_OPERATOR = 'operator'
@@ -56,7 +58,10 @@ export interface RegistryStore {
   readonly savedHead: Uint8Array | undefined
   /** Index of the latest entry of each name (undefined: no entry). */
   latestIndexes(names: readonly string[]): Promise<Array<number | undefined>>
-  /** The same for one name, read synchronously (the lookup path). */
+  /**
+   * The same for one name, read synchronously (the lookup path): always an
+   * entry already in `tree`, also while an {@link append} is being written.
+   */
   latestIndexSync(name: string): number | undefined
   /** Index of the entry holding each request hash (undefined: none). */
   requestIndexes(hashes: readonly Uint8Array[]): Promise<Array<number | undefined>>
@@ -69,7 +74,8 @@ export interface RegistryStore {
   /**
    * Writes `records` (indexes size, size+1, ...) in one synced batch, then
    * appends their leaves to the tree. On a write error nothing is appended
-   * and the error is thrown: the store is as before.
+   * and the error is thrown: the store is as before. One append at a time
+   * (the registry's single writer).
    */
   append(records: readonly StoredRecord[]): Promise<void>
   /** Remembers the latest signed head; `sync` for the last one before close. */
@@ -203,6 +209,8 @@ function createStore (parts: RegistryDb, tree: MerkleTree, initialHead: Uint8Arr
   const { db, certs, names, requests, meta } = parts
   let savedHead = initialHead
   const indexOf = (value: Uint8Array | undefined): number | undefined => value === undefined ? undefined : readUint64BE(value, 0)
+  /** Names in the batch being written, and their latest entry before it (undefined: none). */
+  const committing = new Map<string, number | undefined>()
 
   return {
     get size () { return tree.size },
@@ -218,6 +226,7 @@ function createStore (parts: RegistryDb, tree: MerkleTree, initialHead: Uint8Arr
       return (await requests.getMany([...hashes])).map(indexOf)
     },
     latestIndexSync (name) {
+      if (committing.has(name)) return committing.get(name)
       return indexOf(names.getSync(name))
     },
     async certificate (index) {
@@ -247,8 +256,15 @@ function createStore (parts: RegistryDb, tree: MerkleTree, initialHead: Uint8Arr
         ops.push({ type: 'put', sublevel: requests, key: record.requestHash, value: key })
       })
       ops.push({ type: 'put', sublevel: meta, key: META_SIZE, value: indexKey(tree.size + records.length) })
-      await db.batch(ops as never, { sync: true })
-      for (const record of records) tree.append(record.leafHash)
+      for (const record of records) {
+        if (!committing.has(record.name)) committing.set(record.name, indexOf(names.getSync(record.name)))
+      }
+      try {
+        await db.batch(ops as never, { sync: true })
+        for (const record of records) tree.append(record.leafHash)
+      } finally {
+        committing.clear()
+      }
     },
 
     async saveHead (head, options = {}) {

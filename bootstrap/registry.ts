@@ -13,7 +13,7 @@
  */
 import {
   BadNameError, checkRegistrationRequest, decodeLogEntry, decodeTreeHead, DEFAULT_REGISTRATION_WORK_TRIALS, encodeLogEntry,
-  MAX_REGISTRY_ENTRIES, merkleLeafHash, nativeCrypto, normalizeNameSyntax, publicIdentityOf, RegistryErrorCode, RESERVED_NAMES,
+  MAX_REGISTRY_ENTRIES, MAX_WORK_TRIALS, merkleLeafHash, nativeCrypto, normalizeNameSyntax, publicIdentityOf, RegistryErrorCode, RESERVED_NAMES,
   signCertificate, signTreeHead, verifyRotationSignature, type CryptoProvider, type Identity, type PublicIdentity,
   type RegistrationRequest, type RegistryResponse, type TreeHead
 } from '../protocol/index.js'
@@ -111,23 +111,23 @@ export async function openRegistry (init: RegistryInit): Promise<Registry> {
   const now = init.now ?? Date.now
   const log = init.logger ?? silentLogger()
   const workTrials = init.workTrials ?? DEFAULT_REGISTRATION_WORK_TRIALS
-  if (!Number.isSafeInteger(workTrials) || workTrials < 1 || workTrials > 0xffff_ffff) {
-    throw new RangeError(`"workTrials" expected an integer from 1 to 4294967295, got ${String(workTrials)}`)
+  if (!Number.isSafeInteger(workTrials) || workTrials < 1 || workTrials > MAX_WORK_TRIALS) {
+    throw new RangeError(`"workTrials" expected an integer from 1 to ${MAX_WORK_TRIALS}, got ${String(workTrials)}`)
   }
   const opened = performance.now()
   const store = await openRegistryStore({ path: init.dbPath, crypto, operatorSigningKey: operator.signingKey })
+  /** Entry and head timestamps never go backwards, even if the clock does: they start from the newest on disk. */
+  let lastTimestamp = 0
+  const timestamp = (): number => { lastTimestamp = Math.max(lastTimestamp, Math.floor(now())); return lastTimestamp }
   let cachedHead: TreeHead
   try {
+    lastTimestamp = await newestTimestamp(store)
     cachedHead = await restoreHead(store, init.dbPath)
   } catch (error) {
     await store.close().catch(() => {})
     throw error
   }
   log.info('registry opened', { entries: store.size, ms: Math.round(performance.now() - opened), workTrials })
-
-  /** Entry and head timestamps never go backwards, even if the clock does. */
-  let lastTimestamp = Math.max(cachedHead.timestamp, 0)
-  const timestamp = (): number => { lastTimestamp = Math.max(lastTimestamp, Math.floor(now())); return lastTimestamp }
 
   async function restoreHead (s: RegistryStore, path: string): Promise<TreeHead> {
     if (s.savedHead !== undefined) {
@@ -138,7 +138,7 @@ export async function openRegistry (init: RegistryInit): Promise<Registry> {
       }
       if (saved.size === s.size) return saved
     }
-    const head = signTreeHead(crypto, operator, { size: s.size, timestamp: Math.max(Math.floor(now()), 0), root: s.tree.root() })
+    const head = signTreeHead(crypto, operator, { size: s.size, timestamp: timestamp(), root: s.tree.root() })
     await s.saveHead(head.bytes, { sync: true })
     return head
   }
@@ -342,6 +342,13 @@ export async function openRegistry (init: RegistryInit): Promise<Registry> {
       log.info('registry closed', { entries: store.size })
     }
   }
+}
+
+/** The newest timestamp on disk: the saved head's, or the last entry's if later (a head lost in a crash). */
+async function newestTimestamp (store: RegistryStore): Promise<number> {
+  const saved = store.savedHead === undefined ? 0 : decodeTreeHead(store.savedHead).timestamp
+  const last = store.size === 0 ? undefined : await store.certificate(store.size - 1)
+  return Math.max(saved, last === undefined ? 0 : decodeLogEntry(entryOf(last)).timestamp)
 }
 
 /** The log index inside a certificate: bytes 1..9 of its entry (SPEC §13.4). */

@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
+import { PUBLIC_IDENTITY_HEX_PATTERN } from '../protocol/identity.js'
 import { resolveDataDir } from './data-dir.js'
 import { LOG_LEVELS, type LogLevel } from './logger.js'
 import type { KomradeNodeInit } from './komrade-node.js'
@@ -42,10 +43,12 @@ export interface DaemonConfig {
   logLevel: LogLevel
   /** 'json', 'text', or 'auto' (JSON unless stderr is a TTY). */
   logFormat: 'json' | 'text' | 'auto'
+  /** TCP port of the local control API and web UI on 127.0.0.1; 0 = any free port. */
+  apiPort: number
 }
 
 type Key = Exclude<keyof DaemonConfig, 'dataDir'>
-type Kind = 'list' | 'bool' | 'string' | 'duration' | 'int' | 'level' | 'format' | 'identity' | 'peers'
+type Kind = 'list' | 'bool' | 'string' | 'duration' | 'int' | 'level' | 'format' | 'identity' | 'peers' | 'port'
 
 /** Each setting: its parser, its environment variable and its command-line flag. */
 const SETTINGS: Record<Key, { kind: Kind, env: string, flag: string }> = {
@@ -62,7 +65,8 @@ const SETTINGS: Record<Key, { kind: Kind, env: string, flag: string }> = {
   operator: { kind: 'identity', env: 'KOMRADE_OPERATOR', flag: '--operator' },
   operatorAddresses: { kind: 'peers', env: 'KOMRADE_OPERATOR_ADDRESSES', flag: '--operator-addresses' },
   logLevel: { kind: 'level', env: 'KOMRADE_LOG_LEVEL', flag: '--log-level' },
-  logFormat: { kind: 'format', env: 'KOMRADE_LOG_FORMAT', flag: '--log-format' }
+  logFormat: { kind: 'format', env: 'KOMRADE_LOG_FORMAT', flag: '--log-format' },
+  apiPort: { kind: 'port', env: 'KOMRADE_API_PORT', flag: '--api-port' }
 }
 
 const DEFAULTS: Omit<DaemonConfig, 'dataDir'> = {
@@ -77,7 +81,9 @@ const DEFAULTS: Omit<DaemonConfig, 'dataDir'> = {
   quotaMiB: 512,
   operatorAddresses: [],
   logLevel: 'info',
-  logFormat: 'auto'
+  logFormat: 'auto',
+  // A fixed default, so bookmarks and scripts keep working; a second daemon on one machine needs --api-port (or 0).
+  apiPort: 7717
 }
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
@@ -118,8 +124,13 @@ function parse (key: Key, raw: unknown, source: string): unknown {
       if (raw === 'json' || raw === 'text' || raw === 'auto') return raw
       return fail('json, text or auto')
     case 'identity':
-      if (typeof raw === 'string' && /^[0-9a-fA-F]{128}$/.test(raw.trim())) return raw.trim().toLowerCase()
+      if (typeof raw === 'string' && PUBLIC_IDENTITY_HEX_PATTERN.test(raw.trim())) return raw.trim().toLowerCase()
       return fail('the Operator\'s public identity: 128 hex characters')
+    case 'port': {
+      const value = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw
+      if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value <= 65535) return value
+      return fail('a TCP port from 1 to 65535, or 0 for any free port')
+    }
     case 'peers': {
       const list = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter((s) => s !== '') : undefined
       if (list === undefined || !list.every(isPeerAddress)) return fail('a comma-separated list of multiaddrs ending in /p2p/<peer id>')
@@ -160,8 +171,20 @@ export interface ConfigSources {
   env?: NodeJS.ProcessEnv
 }
 
+/** Where a resolved setting came from: its layer and the flag, variable or file that gave it. */
+export interface ConfigOrigin {
+  layer: 'flag' | 'env' | 'file' | 'default'
+  /** `--listen`, `KOMRADE_LISTEN`, the config file's path, or `default`. */
+  from: string
+}
+
 /** Resolves the configuration from flags, environment, the config file and defaults. */
 export async function resolveConfig (sources: ConfigSources = {}): Promise<DaemonConfig> {
+  return (await explainConfig(sources)).config
+}
+
+/** Like {@link resolveConfig}, and says where each setting came from (for `komrade config show`). */
+export async function explainConfig (sources: ConfigSources = {}): Promise<{ config: DaemonConfig, origins: Record<Key, ConfigOrigin> }> {
   const env = sources.env ?? process.env
   const flags = sources.flags ?? {}
   const dataDir = resolveDataDir(typeof flags.dataDir === 'string' ? flags.dataDir : undefined, env)
@@ -181,16 +204,19 @@ export async function resolveConfig (sources: ConfigSources = {}): Promise<Daemo
     if (!(key in SETTINGS)) throw new ConfigError(`Unknown setting "${key}" in ${path}; known: ${Object.keys(SETTINGS).join(', ')}`)
   }
   const config: Record<string, unknown> = { ...DEFAULTS, dataDir }
+  const origins = {} as Record<Key, ConfigOrigin>
   for (const key of Object.keys(SETTINGS) as Key[]) {
-    if (flags[key] !== undefined) config[key] = parse(key, flags[key], SETTINGS[key].flag)
-    else if (env[SETTINGS[key].env] !== undefined) config[key] = parse(key, env[SETTINGS[key].env], SETTINGS[key].env)
-    else if (file[key] !== undefined) config[key] = parse(key, file[key], path)
+    const { flag, env: variable } = SETTINGS[key]
+    origins[key] = { layer: 'default', from: 'default' }
+    if (flags[key] !== undefined) { config[key] = parse(key, flags[key], flag); origins[key] = { layer: 'flag', from: flag } }
+    else if (env[variable] !== undefined) { config[key] = parse(key, env[variable], variable); origins[key] = { layer: 'env', from: variable } }
+    else if (file[key] !== undefined) { config[key] = parse(key, file[key], path); origins[key] = { layer: 'file', from: path } }
   }
   const resolved = config as unknown as DaemonConfig
   if (resolved.operator === undefined && resolved.operatorAddresses.length > 0) {
     throw new ConfigError('Operator addresses are set but no Operator identity; set "operator" (--operator HEX, KOMRADE_OPERATOR) too')
   }
-  return resolved
+  return { config: resolved, origins }
 }
 
 /** The node options a configuration gives. */
@@ -207,6 +233,8 @@ export function nodeInitOf (config: DaemonConfig): KomradeNodeInit {
     ...(config.autoDeleteAfterMs > 0 ? { autoDeleteAfterMs: config.autoDeleteAfterMs } : {}),
     quotaBytes: config.quotaMiB * 1024 * 1024,
     ...(config.workThreads === undefined ? {} : { workThreads: config.workThreads }),
+    // Without Operator addresses the bootstrap peers are asked: the registry client skips those that do not answer
+    // `info` as the pinned Operator (a discovery-only anchor), see node/registry/registry-client.ts.
     ...(config.operator === undefined
       ? {}
       : { operator: { identity: config.operator, addresses: config.operatorAddresses.length > 0 ? config.operatorAddresses : config.bootstrap } })

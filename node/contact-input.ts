@@ -10,7 +10,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { Libp2p } from '@libp2p/interface'
 import {
   decodeInvite, decodePublicIdentity, fromHex, isInviteCode, MAX_INVITE_ADDRESS_BYTES, MAX_INVITE_ADDRESSES, normalizeName,
-  type CryptoProvider, type Invite, type PublicIdentity
+  PUBLIC_IDENTITY_HEX_PATTERN, type CryptoProvider, type Invite, type PublicIdentity
 } from '../protocol/index.js'
 import type { Logger } from './logger.js'
 
@@ -19,8 +19,6 @@ export type ContactInput =
   | { readonly kind: 'identity', readonly identity: PublicIdentity }
   | { readonly kind: 'invite', readonly invite: Invite }
   | { readonly kind: 'name', readonly name: string }
-
-const HEX_IDENTITY = /^[0-9a-fA-F]{128}$/
 
 /**
  * Tells the input apart. Throws TypeError for a non-string, RegistryFormatError
@@ -32,7 +30,7 @@ export function parseContactInput (input: string | PublicIdentity, crypto: Crypt
     throw new TypeError('"contact" expected a hex public identity, an invite code, a registered name or a PublicIdentity')
   }
   const text = input.trim()
-  if (HEX_IDENTITY.test(text)) return { kind: 'identity', identity: decodePublicIdentity(fromHex(text)) }
+  if (PUBLIC_IDENTITY_HEX_PATTERN.test(text)) return { kind: 'identity', identity: decodePublicIdentity(fromHex(text)) }
   if (isInviteCode(text)) return { kind: 'invite', invite: decodeInvite(text, crypto) }
   return { kind: 'name', name: normalizeName(text) }
 }

@@ -4,7 +4,7 @@
  */
 export {
   createKomradeNode, type KomradeNode, type KomradeNodeInit, type ReceivedMessage, type SentMessage,
-  type Contact, type NodeStatus, type KeyChange, type NameRecord, type SplitViewEvidence
+  type Contact, type NodeStatus, type KeyChange, type NameRecord, type SplitViewEvidence, type SyncProgress, type PeerCounts
 } from './komrade-node.js'
 export { createLogger, silentLogger, type Logger, type LoggerInit, type LogLevel } from './logger.js'
 export { resolveConfig, nodeInitOf, ConfigError, type DaemonConfig } from './config.js'

@@ -9,11 +9,11 @@ import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import {
-  checkEnvelope, createKeyring, createScreener, decodePublicIdentity, encodeInvite, encodePublicIdentity, envelopeId, fingerprint,
-  fromHex, identityId, KIND_MESSAGE, KIND_RECEIPT, KIND_REGISTRY_REQUEST, KIND_REGISTRY_RESPONSE, nativeCrypto, publicIdentityOf, toHex,
+  checkEnvelope, createKeyring, createScreener, decodePublicIdentity, encodePublicIdentity, envelopeId, fingerprint,
+  fromHex, identityId, KIND_MESSAGE, KIND_RECEIPT, KIND_REGISTRY_REQUEST, KIND_REGISTRY_RESPONSE, nativeCrypto, PUBLIC_IDENTITY_HEX_PATTERN,
+  publicIdentityOf, toHex,
   type CryptoProvider, type Identity, type Keyring, type PublicIdentity
 } from '../protocol/index.js'
-import { dialInviteAddresses, inviteAddresses, parseContactInput } from './contact-input.js'
 import { createDelivery, type Delivery } from './delivery.js'
 import { IdentityExistsError, NoIdentityError, createIdentityFile, readIdentityFile } from './identity-file.js'
 import { localState, openLocalDb, type InboxMessage, type LocalState, type OutboxMessage } from './local-state.js'
@@ -21,9 +21,8 @@ import { silentLogger, type Logger } from './logger.js'
 import { createNetwork, type Network } from './network.js'
 import { treeHeadTopic } from './network-constants.js'
 import type { KeyChange, NameRecord } from './registry/name-service.js'
-import {
-  checkOperatorConfig, isOperatorTreeHead, needRegistry, openNodeRegistry, type NodeRegistry, type OperatorConfig, type RegistryStatus
-} from './registry/node-registry.js'
+import { createNodeNames, REGISTRY_KINDS } from './registry/node-api.js'
+import type { OperatorConfig, RegistryStatus } from './registry/node-registry.js'
 import type { HeadOutcome, SplitViewEvidence } from './registry/tree-heads.js'
 import { createResync, type Resync } from './resync/resync-protocol.js'
 import { acquireDataLock, type DataLock } from './store/data-lock.js'
@@ -31,7 +30,7 @@ import { createEnvelopeStore, type EnvelopeStore } from './store/envelope-store.
 import { createWorkPool, type WorkPool } from './work-pool.js'
 import { DEFAULT_LISTEN } from './network-constants.js'
 import {
-  DEFAULT_QUOTA_BYTES, PEER_KEY_FILE, SUBSCRIPTION_PUMP_DELAY_MS, PRUNE_INTERVAL_MS, RESYNC_INTERVAL_MS, RETRY_INTERVAL_MS
+  DEFAULT_QUOTA_BYTES, PEER_KEY_FILE, PEERS_EVENT_DEBOUNCE_MS, SUBSCRIPTION_PUMP_DELAY_MS, PRUNE_INTERVAL_MS, RESYNC_INTERVAL_MS, RETRY_INTERVAL_MS
 } from './node-constants.js'
 
 /** Options of {@link createKomradeNode}. */
@@ -68,6 +67,11 @@ export interface KomradeNodeInit {
    * own identity here. @default none
    */
   operator?: OperatorConfig
+  /**
+   * Passphrase of an encrypted identity file (and of the one created when
+   * there is none yet, which is then encrypted). @default none
+   */
+  passphrase?: string
   /** Crypto provider. @default nativeCrypto() */
   crypto?: CryptoProvider
   /** Logger. @default silent */
@@ -126,16 +130,32 @@ export interface NodeStatus {
   readonly registry?: RegistryStatus
 }
 
+/** Detail of a `sync` event: a resync with one peer starting, done (with its counts) or failed. */
+export interface SyncProgress {
+  readonly peer: string
+  readonly phase: 'start' | 'done' | 'failed'
+  /** Envelopes received from the peer (phase 'done'). */
+  readonly received?: number
+  /** Envelopes sent to the peer (phase 'done'). */
+  readonly sent?: number
+}
+
+/** Detail of a `peers` event: the connected and mesh peer counts, after either changed. */
+export interface PeerCounts {
+  readonly peers: number
+  readonly meshPeers: number
+}
+
 /** The inner kinds `send` accepts: application messages, and the registry's (for an Operator's answers). */
 const SENDABLE_KINDS: ReadonlySet<number> = new Set([KIND_MESSAGE, KIND_REGISTRY_REQUEST, KIND_REGISTRY_RESPONSE])
-/** Kinds the node routes itself: never in `inbox()` or `messages()` unless asked for by kind. */
-const REGISTRY_KINDS: ReadonlySet<number> = new Set([KIND_REGISTRY_REQUEST, KIND_REGISTRY_RESPONSE])
 
 /**
  * The node. Events: `message` (detail: ReceivedMessage), `outbox` (detail:
- * SentMessage), `key-change` (detail: KeyChange), `split-view` (detail:
- * SplitViewEvidence), and on an Operator's node `registry-request` (detail:
- * ReceivedMessage of kind KIND_REGISTRY_REQUEST).
+ * SentMessage; the messages `outbox()` lists, not receipts), `key-change`
+ * (detail: KeyChange), `split-view` (detail: SplitViewEvidence), `sync`
+ * (detail: SyncProgress), `peers` (detail: PeerCounts; debounced), and on an
+ * Operator's node `registry-request` (detail: ReceivedMessage of kind
+ * KIND_REGISTRY_REQUEST).
  */
 export interface KomradeNode extends EventTarget {
   /** Opens the data directory (refusing one another node holds), joins the network. */
@@ -178,7 +198,7 @@ export interface KomradeNode extends EventTarget {
    * says why, e.g. NAME_TAKEN), RegistryUnavailableError,
    * RegistryVerificationError, NoOperatorError.
    */
-  register(name: string, options?: { signal?: AbortSignal, via?: 'direct' | 'flood', onProgress?: (trials: number) => void }): Promise<NameRecord>
+  register(name: string, options?: { signal?: AbortSignal, via?: 'direct' | 'flood', onProgress?: (trials: number, expected: number) => void }): Promise<NameRecord>
   /**
    * Looks a name up and verifies the answer; answers from the cache
    * (`fromCache: true`) when the Operator cannot be reached. Throws
@@ -238,16 +258,17 @@ async function loadOrCreatePeerKey (dataDir: string): Promise<PrivateKey> {
   return key
 }
 
-async function loadOrCreateIdentity (crypto: CryptoProvider, dataDir: string): Promise<Identity> {
+async function loadOrCreateIdentity (crypto: CryptoProvider, dataDir: string, passphrase: string | undefined): Promise<Identity> {
+  const options = passphrase === undefined ? {} : { passphrase }
   try {
-    return await readIdentityFile(crypto, dataDir)
+    return await readIdentityFile(crypto, dataDir, options)
   } catch (error) {
     if (!(error instanceof NoIdentityError)) throw error
   }
   try {
-    return await createIdentityFile(crypto, dataDir)
+    return await createIdentityFile(crypto, dataDir, options)
   } catch (error) {
-    if (error instanceof IdentityExistsError) return await readIdentityFile(crypto, dataDir) // created concurrently
+    if (error instanceof IdentityExistsError) return await readIdentityFile(crypto, dataDir, options) // created concurrently
     throw error
   }
 }
@@ -270,10 +291,10 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
   let network: Network | undefined
   let resync: Resync | undefined
   let delivery: Delivery | undefined
-  let registry: NodeRegistry | undefined
   let lastSync: NodeStatus['lastSync']
-  const operator = init.operator === undefined ? undefined : checkOperatorConfig(init.operator)
   const networkName = init.networkName ?? 'komrade'
+  // Names, invites and registry messages (node/registry/node-api.ts); checks the `operator` option now.
+  const names = createNodeNames({ crypto, logger, networkName, events, ...(init.operator === undefined ? {} : { operator: init.operator }) })
 
   function need<T> (value: T | undefined): T {
     if (value === undefined || !running) throw new Error('The node is not running; call start() first')
@@ -287,7 +308,7 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
   }
 
   function contactOf (summary: { id: string, identity: PublicIdentity, sessions: number }): Contact {
-    const name = registry?.names.contactName(summary.id)
+    const name = names.contactName(summary.id)
     return {
       id: summary.id,
       identity: toHex(encodePublicIdentity(summary.identity)),
@@ -303,27 +324,15 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
     await need(state).commit({ keyring: { identityId: ring.id, state: ring.toJSON() } })
   }
 
-  /** Registry messages are the node's business, not the application's: routed here, never shown as chat. */
-  function routeRegistryMessage (message: InboxMessage): void {
-    if (message.kind === KIND_REGISTRY_RESPONSE && registry !== undefined) {
-      registry.onRegistryResponse({ id: message.id, from: message.from, body: toReceived(message).body })
-    } else if (message.kind === KIND_REGISTRY_REQUEST && registry?.isOperator === true) {
-      events.dispatchEvent(new CustomEvent('registry-request', { detail: toReceived(message) }))
-    } else {
-      void api.deleteMessages([message.id]).catch(() => {}) // nobody here reads it
-    }
-  }
-
   /** Drops registry messages left from a previous run that no one here will read (answers nobody waits for any more). */
   async function dropStaleRegistryMessages (): Promise<void> {
-    const stale = (await need(state).inbox()).filter((m) =>
-      m.kind === KIND_REGISTRY_RESPONSE || (m.kind === KIND_REGISTRY_REQUEST && registry?.isOperator !== true))
+    const stale = (await need(state).inbox()).filter((m) => names.isStale(m.kind))
     if (stale.length > 0) await need(state).commit({ removeInbox: stale.map((m) => ({ from: m.from, id: m.id })) })
   }
 
   function parseIdentity (to: string | PublicIdentity): PublicIdentity {
     if (typeof to !== 'string') return to
-    if (!/^[0-9a-fA-F]{128}$/.test(to)) {
+    if (!PUBLIC_IDENTITY_HEX_PATTERN.test(to)) {
       throw new TypeError('"to" expected a public identity: 128 hex characters (see `komrade whoami`)')
     }
     return decodePublicIdentity(fromHex(to))
@@ -352,16 +361,47 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
     return run
   }
 
+  function syncEvent (detail: SyncProgress): void {
+    events.dispatchEvent(new CustomEvent('sync', { detail }))
+  }
+
   async function syncWith (peer: PeerId, signal?: AbortSignal): Promise<void> {
+    syncEvent({ peer: peer.toString(), phase: 'start' })
     try {
       const report = await need(resync).syncWith(peer, { signal: signal ?? stopController.signal })
       lastSync = { peer: peer.toString(), at: Date.now(), received: report.received, sent: report.sent }
       // Only a complete sync proves the peer now holds everything we hold (a capped one may not).
       if (report.complete) await need(delivery).markSyncedWithPeer()
       logger.debug('resync done', { peer: peer.toString(), ...report })
+      syncEvent({ peer: peer.toString(), phase: 'done', received: report.received, sent: report.sent })
     } catch (error) {
       logger.debug('resync failed', { peer: peer.toString(), error })
+      syncEvent({ peer: peer.toString(), phase: 'failed' })
     }
+  }
+
+  /**
+   * Emits 'peers' when the connected or mesh peer count changed. Connections
+   * come and go in bursts and the mesh changes at gossipsub's heartbeat, so a
+   * check runs shortly after either, and reports only a real change.
+   */
+  function watchPeerCounts (net: Network): void {
+    let last: PeerCounts | undefined
+    let checkSoon: NodeJS.Timeout | undefined
+    const check = (): void => {
+      checkSoon ??= setTimeout(() => {
+        checkSoon = undefined
+        if (!running) return
+        const { peers, meshPeers } = net.status()
+        if (last?.peers === peers && last.meshPeers === meshPeers) return
+        last = { peers, meshPeers }
+        events.dispatchEvent(new CustomEvent('peers', { detail: last }))
+      }, PEERS_EVENT_DEBOUNCE_MS)
+      checkSoon.unref()
+    }
+    net.libp2p.addEventListener('peer:connect', check)
+    net.libp2p.addEventListener('peer:disconnect', check)
+    net.libp2p.services.pubsub.addEventListener('gossipsub:heartbeat', check)
   }
 
   async function housekeeping (): Promise<void> {
@@ -383,7 +423,7 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
       lock = await acquireDataLock(init.dataDir)
       try {
         options.signal?.throwIfAborted()
-        identity = await loadOrCreateIdentity(crypto, init.dataDir)
+        identity = await loadOrCreateIdentity(crypto, init.dataDir, init.passphrase)
         db = await openLocalDb(join(init.dataDir, 'db'))
         state = localState(db)
         const saved = await state.loadKeyring(identityId(identity))
@@ -411,14 +451,7 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
             // A failure here (a full disk, say) is logged and reported in status; the envelope comes back through resync.
             delivery?.ingest(envelope, { validated: true }).catch((error: unknown) => { logger.warn('could not take an envelope in', { error }) })
           },
-          ...(operator === undefined
-            ? {}
-            : {
-                treeHeads: {
-                  verify: (head: Uint8Array) => isOperatorTreeHead(crypto, operator.identity.signingKey, head),
-                  onTreeHead: (head: Uint8Array) => { registry?.receiveHead(head) }
-                }
-              })
+          ...(names.treeHeads === undefined ? {} : { treeHeads: names.treeHeads })
         })
         const net = network
         delivery = createDelivery({
@@ -426,10 +459,14 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
           publish: async (envelope) => await net.publish(envelope),
           acceptStrangers: init.acceptStrangers ?? true,
           onMessage: (message) => {
-            if (REGISTRY_KINDS.has(message.kind)) routeRegistryMessage(message)
+            // Registry messages are the node's business, not the application's: never shown as chat.
+            if (REGISTRY_KINDS.has(message.kind)) names.route(toReceived(message))
             else events.dispatchEvent(new CustomEvent('message', { detail: toReceived(message) }))
           },
-          onOutboxChange: (message) => events.dispatchEvent(new CustomEvent('outbox', { detail: toSent(message) }))
+          onOutboxChange: (message) => {
+            // Receipts and registry messages are the node's own traffic: outbox() does not list them either.
+            if (message.kind !== KIND_RECEIPT && !REGISTRY_KINDS.has(message.kind)) events.dispatchEvent(new CustomEvent('outbox', { detail: toSent(message) }))
+          }
         })
         const engine = delivery
         resync = createResync({
@@ -438,21 +475,24 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
           getEnvelopes: async (ids) => await envelopeStore.getMany(ids),
           receiveEnvelope: async (envelope) => await engine.ingest(envelope)
         })
-        if (operator !== undefined) {
-          registry = await openNodeRegistry({
-            crypto, identity, operator: operator.identity, addresses: operator.addresses, networkName, db, libp2p: net.libp2p, logger,
-            publishTreeHead: async (head) => await net.publishTreeHead(head),
-            sendMessage: async (to, body, kind, ttlMinutes) => (await engine.send(to, body, { kind, ttlMinutes })).id,
-            deleteMessages: async (ids) => await node.deleteMessages(ids),
-            addContact: addContactKeys,
-            contactIdentity: (contactId) => keyring?.contact(contactId)?.identity,
-            onKeyChange: (change) => events.dispatchEvent(new CustomEvent('key-change', { detail: change })),
-            onSplitView: (evidence) => events.dispatchEvent(new CustomEvent('split-view', { detail: evidence }))
-          })
-        }
+        await names.open({
+          identity, db, libp2p: net.libp2p,
+          publishTreeHead: async (head) => await net.publishTreeHead(head),
+          sendMessage: async (to, body, kind, ttlMinutes) => (await engine.send(to, body, { kind, ttlMinutes })).id,
+          deleteMessages: async (ids) => await node.deleteMessages(ids),
+          addContact: addContactKeys,
+          forgetSessions: async (peer, options) => {
+            const ring = need(keyring)
+            ring.removeContact(identityId(peer))
+            if (options.keepContact) ring.addContact(peer)
+            await need(state).commit({ keyring: { identityId: ring.id, state: ring.toJSON() } })
+          },
+          contactIdentity: (contactId) => keyring?.contact(contactId)?.identity
+        })
         await resync.start()
         await network.start()
         running = true
+        watchPeerCounts(net)
         // The dialing side starts the resync of a new connection; one sync moves envelopes both ways.
         network.libp2p.addEventListener('connection:open', (event) => {
           if (event.detail.direction === 'outbound') void requestSync(event.detail.remotePeer)
@@ -462,7 +502,7 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
         let pumpSoon: NodeJS.Timeout | undefined
         const headTopic = treeHeadTopic(networkName)
         network.libp2p.services.pubsub.addEventListener('subscription-change', (event) => {
-          if (event.detail.subscriptions.some((s) => s.topic === headTopic && s.subscribe)) registry?.peerJoined()
+          if (event.detail.subscriptions.some((s) => s.topic === headTopic && s.subscribe)) names.peerJoined()
           pumpSoon ??= setTimeout(() => {
             pumpSoon = undefined
             // The node may be stopping meanwhile (its database closing): a failed retry is retried by the timer.
@@ -479,7 +519,7 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
         await housekeeping()
         await dropStaleRegistryMessages()
         await delivery.pump()
-        registry?.start()
+        names.start()
         logger.info('node started', { id: identityId(identity), peerId: network.peerId.toString(), addresses: network.status().addresses })
       } catch (error) {
         await node.stop()
@@ -491,7 +531,7 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
       running = false
       stopController.abort()
       for (const timer of timers.splice(0)) clearInterval(timer)
-      registry?.stop()
+      names.stop()
       events.dispatchEvent(new Event('stop'))
       await delivery?.idle().catch(() => {})
       await resync?.stop().catch(() => {})
@@ -501,7 +541,6 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
       await db?.close().catch(() => {})
       await lock?.release().catch(() => {})
       delivery = undefined; resync = undefined; network = undefined; pool = undefined; store = undefined; db = undefined; lock = undefined
-      registry = undefined
     },
 
     get identity () { return publicIdentityOf(loadedIdentity()) },
@@ -573,69 +612,42 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
 
     contacts: {
       async add (contact: string | PublicIdentity, options: { signal?: AbortSignal } = {}) {
-        const input = parseContactInput(contact, crypto)
-        let peer: PublicIdentity
-        let name: string | undefined
-        if (input.kind === 'identity') {
-          peer = input.identity
-        } else if (input.kind === 'invite') {
-          peer = input.invite.identity
-          dialInviteAddresses(need(network).libp2p, input.invite.addresses, logger)
-          // The invite's name is what the inviter says; it is attached once the registry confirms it.
-          if (input.invite.name !== undefined && registry !== undefined) {
-            const record = await registry.names.lookup(input.invite.name, options).catch((error: unknown) => {
-              logger.debug('could not confirm the name in an invite', { error })
-              return undefined
-            })
-            if (record !== undefined && record.identity === toHex(encodePublicIdentity(peer))) name = record.name
-            else if (record !== undefined) logger.warn('the name in an invite belongs to other keys; the contact was added without it', { name: record.name })
-          }
-        } else {
-          const record = await needRegistry(registry).names.lookup(input.name, options)
-          peer = decodePublicIdentity(fromHex(record.identity))
-          name = record.name
-        }
-        await addContactKeys(peer)
-        if (name !== undefined) await registry?.names.setContactName(identityId(peer), name)
-        return contactOf(need(keyring).contact(identityId(peer))!)
+        const resolved = await names.resolveContact(contact, options)
+        await addContactKeys(resolved.identity)
+        await names.contactAdded(resolved)
+        return contactOf(need(keyring).contact(identityId(resolved.identity))!)
       },
       list () { return need(keyring).contacts().map(contactOf) },
       async remove (id: string) {
         const ring = need(keyring)
         const removed = ring.removeContact(id)
         if (removed) await need(state).commit({ keyring: { identityId: ring.id, state: ring.toJSON() } })
-        if (removed && registry?.names.contactName(id) !== undefined) await registry.names.setContactName(id, undefined)
+        if (removed) await names.contactRemoved(id)
         return removed
       }
     },
 
-    async register (name: string, options: { signal?: AbortSignal, via?: 'direct' | 'flood', onProgress?: (trials: number) => void } = {}) {
+    async register (name: string, options: { signal?: AbortSignal, via?: 'direct' | 'flood', onProgress?: (trials: number, expected: number) => void } = {}) {
       need(network)
-      return await needRegistry(registry).names.register(name, options)
+      return await names.register(name, options)
     },
 
     async lookup (name: string, options: { signal?: AbortSignal, cacheOnly?: boolean } = {}) {
       need(network)
-      return await needRegistry(registry).names.lookup(name, options)
+      return await names.lookup(name, options)
     },
 
-    invite () {
-      const name = registry?.names.ownName()
-      return encodeInvite({
-        identity: publicIdentityOf(need(identity)),
-        ...(name === undefined ? {} : { name }),
-        addresses: inviteAddresses(need(network).status().addresses)
-      }, crypto)
-    },
+    invite () { return names.invite(need(identity), need(network).status().addresses) },
 
     async offerTreeHead (head: Uint8Array) {
       need(network)
-      return await needRegistry(registry).offerTreeHead(head)
+      return await names.offerTreeHead(head)
     },
 
     status () {
       const net = need(network)
       const netStatus = net.status()
+      const registry = names.status()
       return {
         running,
         id: identityId(need(identity)),
@@ -647,7 +659,7 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
         store: need(store).stats(),
         workPending: need(pool).pending,
         ...(lastSync === undefined ? {} : { lastSync }),
-        ...(registry === undefined ? {} : { registry: registry.status() })
+        ...(registry === undefined ? {} : { registry })
       }
     },
 

@@ -418,20 +418,27 @@ function createDialer (libp2p: Libp2p, targetPeers: number, log: Logger): Dialer
   // a lost peer brings it back to the start.
   let walkDelay = DISCOVERY_WALK_INTERVAL_MS
   let walkTimer: NodeJS.Timeout | undefined
+  /** A walk is running: a timer set meanwhile (a lost peer reschedules) does not start a second one; the running walk schedules the next. */
+  let walking = false
   const walk = async (): Promise<void> => {
     const signal = controller?.signal
-    if (signal === undefined || signal.aborted) return
+    if (signal === undefined || signal.aborted || walking) return
+    walking = true
     let dialed = 0
-    if (wanted() > 0 && libp2p.getPeers().length > 0) {
-      try {
-        const options = { signal: AbortSignal.any([signal, AbortSignal.timeout(DISCOVERY_WALK_TIMEOUT_MS)]) }
-        for await (const peer of libp2p.peerRouting.getClosestPeers(randomBytes(32), options)) {
-          if (wanted() <= 0) break
-          if (dialable(peer.id)) { dial(peer.id); dialed++ }
+    try {
+      if (wanted() > 0 && libp2p.getPeers().length > 0) {
+        try {
+          const options = { signal: AbortSignal.any([signal, AbortSignal.timeout(DISCOVERY_WALK_TIMEOUT_MS)]) }
+          for await (const peer of libp2p.peerRouting.getClosestPeers(randomBytes(32), options)) {
+            if (wanted() <= 0) break
+            if (dialable(peer.id)) { dial(peer.id); dialed++ }
+          }
+        } catch (err) {
+          if (!signal.aborted) log('discovery walk ended - %e', err)
         }
-      } catch (err) {
-        if (!signal.aborted) log('discovery walk ended - %e', err)
       }
+    } finally {
+      walking = false
     }
     walkDelay = dialed > 0 ? DISCOVERY_WALK_INTERVAL_MS : Math.min(walkDelay * 2, DISCOVERY_WALK_MAX_INTERVAL_MS)
     scheduleWalk()

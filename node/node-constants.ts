@@ -12,3 +12,5 @@ export const RETRY_INTERVAL_MS = 30_000
 export const PRUNE_INTERVAL_MS = 60_000
 /** Wait this long after a peer joins the topic before retrying the outbox, so a burst of joins costs one retry. */
 export const SUBSCRIPTION_PUMP_DELAY_MS = 200
+/** Wait this long after a connection or mesh change before reporting the peer counts: one 'peers' event per burst. */
+export const PEERS_EVENT_DEBOUNCE_MS = 250

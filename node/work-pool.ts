@@ -37,9 +37,11 @@ interface Slot {
 }
 
 // Under vitest/tsx the sources are .ts and the worker needs the tsx loader; built code runs .js.
+// The loader is resolved from this file, not the working directory: a node run from source in
+// another directory would otherwise fail to start its workers ("Cannot find package 'tsx'").
 const RUNNING_FROM_SOURCE = import.meta.url.endsWith('.ts')
 const WORKER_URL = new URL(RUNNING_FROM_SOURCE ? './work-worker.ts' : './work-worker.js', import.meta.url)
-const WORKER_EXEC_ARGV = RUNNING_FROM_SOURCE ? ['--import', 'tsx'] : []
+const WORKER_EXEC_ARGV = RUNNING_FROM_SOURCE ? ['--import', import.meta.resolve('tsx')] : []
 
 /** Creates a pool of proof-of-work threads. */
 export function createWorkPool (init: WorkPoolInit = {}): WorkPool {

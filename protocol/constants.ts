@@ -107,6 +107,10 @@ export const REGISTRY_REQUEST_ROTATE = 2
 export const DEFAULT_REGISTRATION_WORK_TRIALS = 262_144
 /** How far a request's time may be from the Operator's clock: 10 minutes (SPEC §13.3). */
 export const REGISTRATION_CLOCK_SKEW_MS = 600_000
+/** Largest work setting an Operator can publish: `info` carries it as a u32 (SPEC §13.5). */
+export const MAX_WORK_TRIALS = 0xffff_ffff
+/** An Ed25519 signature, in registration requests, certificates and tree heads (SPEC §13.3, §13.4). */
+export const SIGNATURE_LENGTH = 64
 /** A signed tree head is always this long (SPEC §13.4). */
 export const TREE_HEAD_LENGTH = 113
 /** Largest registry request frame; a registration request is at most 251 bytes (SPEC §13.5). */

@@ -25,6 +25,8 @@ export interface Identity extends PublicIdentity {
 
 /** Length of an encoded public identity. */
 export const PUBLIC_IDENTITY_LENGTH = 64
+/** A public identity as text: its 64 bytes (signing key || sealing key) in hex, 128 characters, either case. */
+export const PUBLIC_IDENTITY_HEX_PATTERN = /^[0-9a-fA-F]{128}$/
 /** Length of an encoded secret identity. */
 export const SECRET_IDENTITY_LENGTH = 65
 const SECRET_IDENTITY_FORMAT = 0x01

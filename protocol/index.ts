@@ -16,7 +16,7 @@ export { nativeCrypto } from './crypto-native.js'
 export { nobleCrypto } from './crypto-noble.js'
 export {
   createIdentity, identityFromSecrets, publicIdentityOf, encodePublicIdentity, decodePublicIdentity,
-  encodeIdentity, decodeIdentity, identityId, fingerprint, PUBLIC_IDENTITY_LENGTH, SECRET_IDENTITY_LENGTH,
+  encodeIdentity, decodeIdentity, identityId, fingerprint, PUBLIC_IDENTITY_LENGTH, PUBLIC_IDENTITY_HEX_PATTERN, SECRET_IDENTITY_LENGTH,
   type Identity, type PublicIdentity
 } from './identity.js'
 export {
@@ -43,8 +43,8 @@ export {
 export { normalizeName, normalizeNameSyntax, RESERVED_NAMES, BadNameError, type BadNameReason } from './names.js'
 export { RegistryErrorCode, RegistryFormatError, isRegistryErrorCode, registryErrorName } from './registry-errors.js'
 export {
-  decodeRegistrationRequest, createRegistration, createRotation, hasRegistrationWork, checkRegistrationRequest,
-  verifyRotationSignature, type RegistrationRequest, type RegistrationOptions, type RequestVerdict
+  decodeRegistrationRequest, createRegistration, createRotation, hasRegistrationWork, registrationWorkValue, checkRegistrationRequest,
+  verifyRequestSignature, verifyRotationSignature, type RegistrationRequest, type RegistrationOptions, type RequestVerdict
 } from './registration.js'
 export {
   encodeLogEntry, decodeLogEntry, signCertificate, decodeCertificate, verifyCertificate, signTreeHead, decodeTreeHead,

@@ -298,16 +298,18 @@ export function createKeyring (init: KeyringInit): Keyring {
       const expiryMinute = expiryFor(now, checkTtl(options.ttlMinutes ?? DEFAULT_TTL_MINUTES))
       const messageId = options.messageId ?? crypto.randomBytes(MESSAGE_ID_LENGTH)
       assertBytes(messageId, 'messageId', MESSAGE_ID_LENGTH)
+      // A refused message must leave no trace: check the size before `to` becomes a contact.
+      assertBytes(to.signingKey, 'signingKey', 32)
+      const session = contacts.get(identityId(to))?.sessions[0]
+      if (session === undefined && payload.length > FIRST_CONTACT_BODY_CAPACITY) {
+        throw new MessageTooLargeError(`The first message to a new contact carries at most ${FIRST_CONTACT_BODY_CAPACITY} bytes, ` +
+          `got ${payload.length}; send a short one first and the rest once they answer`)
+      }
       const [id, record] = ensureContact(to)
-      const session = record.sessions[0]
       if (session !== undefined) {
         const bodies = splitPayload(payload, SESSION_BODY_CAPACITY)
         const envelopes = bodies.map((body, i) => sealOnSession(session, innerFor(options, messageId, body, i, bodies.length, now), expiryMinute))
         return { messageId, envelopes, firstContact: false }
-      }
-      if (payload.length > FIRST_CONTACT_BODY_CAPACITY) {
-        throw new MessageTooLargeError(`The first message to a new contact carries at most ${FIRST_CONTACT_BODY_CAPACITY} bytes, ` +
-          `got ${payload.length}; send a short one first and the rest once they answer`)
       }
       const { envelope, pending } = sealFirstContact(crypto, {
         from: identity, to, message: innerFor(options, messageId, payload, 0, 1, now), expiryMinute

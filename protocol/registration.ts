@@ -21,7 +21,8 @@
  */
 import { assertBytes, assertInteger, concatBytes, plainBytes, readUint32BE, utf8, writeUint64BE } from './bytes.js'
 import {
-  DEFAULT_REGISTRATION_WORK_TRIALS, REGISTRATION_CLOCK_SKEW_MS, REGISTRY_REQUEST_REGISTER, REGISTRY_REQUEST_ROTATE
+  DEFAULT_REGISTRATION_WORK_TRIALS, MAX_WORK_TRIALS, REGISTRATION_CLOCK_SKEW_MS, REGISTRY_REQUEST_REGISTER, REGISTRY_REQUEST_ROTATE,
+  SIGNATURE_LENGTH
 } from './constants.js'
 import type { CryptoProvider } from './crypto-provider.js'
 import { AbortError } from './errors.js'
@@ -36,7 +37,6 @@ const REQUEST_LABEL = utf8('komrade/registry/v1/request')
 const ROTATE_LABEL = utf8('komrade/registry/v1/rotate')
 const WORK_LABEL = utf8('komrade/registry/v1/work')
 const KEY_LENGTH = 32
-const SIGNATURE_LENGTH = 64
 const NONCE_LENGTH = 8
 /** Bytes before the name: version, type, name length. */
 const NAME_OFFSET = 3
@@ -46,8 +46,6 @@ const FIELDS_BEFORE_NONCE = KEY_LENGTH + KEY_LENGTH + 8 + 8
 const REGISTER_FIXED_LENGTH = NAME_OFFSET + FIELDS_BEFORE_NONCE + NONCE_LENGTH + SIGNATURE_LENGTH // 155
 /** A rotate request carries the current key's signature too. */
 const ROTATE_FIXED_LENGTH = REGISTER_FIXED_LENGTH + SIGNATURE_LENGTH // 219
-/** Largest work setting: `info` carries it as a u32. */
-const MAX_WORK_TRIALS = 0xffff_ffff
 /** Trials between yields to the event loop (a few ms), checks of the signal and progress reports. */
 const WORK_SLICE_TRIALS = 4096
 const TWO_POW_64 = 1n << 64n
@@ -245,20 +243,37 @@ async function solveWork (crypto: CryptoProvider, digest: Uint8Array, workTrials
 }
 
 /**
- * True when the request's nonce meets `workTrials`: the first 8 bytes of
- * SHA-256(nonce || work digest) are below floor(2^64 / workTrials). Throws
+ * The request's work value: the first 8 bytes, as a u64, of
+ * SHA-256(nonce || SHA-256("komrade/registry/v1/work" || bytes [0, 83+n)))
+ * (SPEC §13.3). Lower is more work: it meets `workTrials` when below
+ * floor(2^64 / workTrials). Throws RegistryFormatError when `request` is too
+ * short to hold a nonce.
+ */
+export function registrationWorkValue (crypto: CryptoProvider, request: Uint8Array): bigint {
+  const digest = workValueDigest(crypto, request)
+  return (BigInt(readUint32BE(digest, 0)) << 32n) + BigInt(readUint32BE(digest, 4))
+}
+
+/**
+ * True when the request's nonce meets `workTrials`: its work value
+ * ({@link registrationWorkValue}) is below floor(2^64 / workTrials). Throws
  * RegistryFormatError when `request` is too short to hold a nonce.
  */
 export function hasRegistrationWork (crypto: CryptoProvider, request: Uint8Array, workTrials: number): boolean {
   assertBytes(request, 'request')
   assertInteger(workTrials, 'workTrials', 1, MAX_WORK_TRIALS)
+  return belowTarget(workValueDigest(crypto, request), workTarget(workTrials))
+}
+
+/** SHA-256(nonce || work digest) of a request; its first 8 bytes are the work value. */
+function workValueDigest (crypto: CryptoProvider, request: Uint8Array): Uint8Array {
+  assertBytes(request, 'request')
   const n = request[2]
   if (n === undefined || request.length < layout(n).signed) {
     throw new RegistryFormatError(`${request.length} bytes are too few for a registration request${n === undefined ? '' : ` with a ${n}-byte name`}`)
   }
   const { nonce } = layout(n)
-  const digest = crypto.sha256(concatBytes(request.subarray(nonce, nonce + NONCE_LENGTH), workDigest(crypto, request, n)))
-  return belowTarget(digest, workTarget(workTrials))
+  return crypto.sha256(concatBytes(request.subarray(nonce, nonce + NONCE_LENGTH), workDigest(crypto, request, n)))
 }
 
 /** The outcome of {@link checkRegistrationRequest}. */
@@ -299,11 +314,20 @@ export function checkRegistrationRequest (
     return refuse(RegistryErrorCode.INSUFFICIENT_WORK, `The request carries too little proof of work: this Operator asks for ` +
       `${options.workTrials} trials (see its info); solve again with that setting`)
   }
-  const signed = request.bytes.subarray(0, layout(request.name.length).signed)
-  if (!crypto.ed25519Verify(request.signingKey, concatBytes(REQUEST_LABEL, signed), request.signature)) {
+  if (!verifyRequestSignature(crypto, request)) {
     return refuse(RegistryErrorCode.BAD_SIGNATURE, 'The request\'s signature does not verify with the signing key it carries')
   }
   return { ok: true, request }
+}
+
+/**
+ * True when the request carries a valid signature by the signing key it
+ * names, over "komrade/registry/v1/request" || bytes [0, 91+n): the keys
+ * asked for the name themselves (SPEC §13.8 rule 4).
+ */
+export function verifyRequestSignature (crypto: CryptoProvider, request: RegistrationRequest): boolean {
+  const signed = request.bytes.subarray(0, layout(request.name.length).signed)
+  return crypto.ed25519Verify(request.signingKey, concatBytes(REQUEST_LABEL, signed), request.signature)
 }
 
 /**

@@ -62,6 +62,7 @@ export function readerOf (bytes: Uint8Array, what: string): ByteReader {
   }
 }
 
-function capitalise (text: string): string {
+/** `text` with its first character in upper case: field descriptions open error messages. */
+export function capitalise (text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1)
 }

@@ -20,9 +20,10 @@
  * "komrade/registry/v1/tree-head" || bytes [0, 49).
  */
 import { assertBytes, assertInteger, concatBytes, utf8, writeUint16BE, writeUint64BE } from './bytes.js'
-import { TREE_HEAD_LENGTH } from './constants.js'
+import { SIGNATURE_LENGTH, TREE_HEAD_LENGTH } from './constants.js'
 import type { CryptoProvider } from './crypto-provider.js'
 import type { Identity } from './identity.js'
+import { MERKLE_HASH_LENGTH } from './merkle.js'
 import { BadNameError } from './names.js'
 import { decodeRegistrationRequest, type RegistrationRequest } from './registration.js'
 import { RegistryFormatError } from './registry-errors.js'
@@ -32,8 +33,6 @@ const RECORD_VERSION = 0x01
 const CERTIFICATE_LABEL = utf8('komrade/registry/v1/certificate')
 const TREE_HEAD_LABEL = utf8('komrade/registry/v1/tree-head')
 const ENTRY_HEADER_LENGTH = 19
-const SIGNATURE_LENGTH = 64
-const ROOT_LENGTH = 32
 /** The signed part of a tree head: version, size, timestamp, root. */
 const TREE_HEAD_SIGNED_LENGTH = TREE_HEAD_LENGTH - SIGNATURE_LENGTH // 49
 
@@ -151,7 +150,7 @@ export function decodeTreeHead (bytes: Uint8Array): TreeHead {
   if (version !== RECORD_VERSION) throw new RegistryFormatError(`Unknown tree head version ${version}; this code speaks version ${RECORD_VERSION}`)
   const size = reader.u64('size')
   const timestamp = reader.u64('timestamp')
-  const root = reader.bytes(ROOT_LENGTH, 'root')
+  const root = reader.bytes(MERKLE_HASH_LENGTH, 'root')
   const signature = reader.bytes(SIGNATURE_LENGTH, 'signature')
   reader.finish()
   return { size, timestamp, root, signature, bytes: concatBytes(bytes) }
@@ -177,7 +176,7 @@ export function verifyTreeHead (crypto: CryptoProvider, operatorSigningKey: Uint
 function unsignedTreeHead (head: { size: number, timestamp: number, root: Uint8Array }): Uint8Array {
   assertInteger(head.size, 'size', 0, Number.MAX_SAFE_INTEGER)
   assertInteger(head.timestamp, 'timestamp', 0, Number.MAX_SAFE_INTEGER)
-  assertBytes(head.root, 'root', ROOT_LENGTH)
+  assertBytes(head.root, 'root', MERKLE_HASH_LENGTH)
   const out = new Uint8Array(TREE_HEAD_SIGNED_LENGTH)
   out[0] = RECORD_VERSION
   writeUint64BE(out, 1, head.size)

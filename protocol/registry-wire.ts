@@ -17,12 +17,13 @@
 import { assertBytes, assertInteger, concatBytes, utf8, writeUint16BE, writeUint32BE, writeUint64BE } from './bytes.js'
 import {
   MAX_PROOF_HASHES, MAX_REGISTRY_ENTRIES, MAX_REGISTRY_ERROR_MESSAGE_BYTES, MAX_REGISTRY_REQUEST_BYTES,
-  MAX_REGISTRY_RESPONSE_BYTES, TREE_HEAD_LENGTH
+  MAX_REGISTRY_RESPONSE_BYTES, MAX_WORK_TRIALS, TREE_HEAD_LENGTH
 } from './constants.js'
 import { decodePublicIdentity, encodePublicIdentity, PUBLIC_IDENTITY_LENGTH, type PublicIdentity } from './identity.js'
+import { MERKLE_HASH_LENGTH } from './merkle.js'
 import { nameFromBytes, nameToBytes, normalizeNameSyntax } from './names.js'
 import { isRegistryErrorCode, RegistryErrorCode, RegistryFormatError } from './registry-errors.js'
-import { readerOf, type ByteReader } from './registry-reader.js'
+import { capitalise, readerOf, type ByteReader } from './registry-reader.js'
 import { decodeCertificate, decodeTreeHead, type Certificate, type TreeHead } from './registry-records.js'
 
 /** The five request kinds, one protocol id each. */
@@ -32,9 +33,7 @@ const REGISTRY_OPS: ReadonlySet<string> = new Set<RegistryOp>(['info', 'register
 /** Network names as in SPEC §12: they become a path segment of the protocol id. */
 const NETWORK_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,31}$/
 const STATUS_OK = 0
-const HASH_LENGTH = 32
 const MAX_U16 = 0xffff
-const MAX_WORK_TRIALS = 0xffff_ffff
 const LOOKUP_REQUEST_FIXED_LENGTH = 1 + 8
 const CONSISTENCY_REQUEST_LENGTH = 8 + 8
 const ENTRIES_REQUEST_LENGTH = 8 + 2
@@ -269,7 +268,7 @@ function readProof (reader: ByteReader, field: string): Uint8Array[] {
   const count = reader.u8(`${field} length`)
   if (count > MAX_PROOF_HASHES) throw new RegistryFormatError(`A proof has at most ${MAX_PROOF_HASHES} hashes; this ${field} says ${count}`)
   const proof: Uint8Array[] = []
-  for (let i = 0; i < count; i++) proof.push(reader.bytes(HASH_LENGTH, field))
+  for (let i = 0; i < count; i++) proof.push(reader.bytes(MERKLE_HASH_LENGTH, field))
   return proof
 }
 
@@ -283,7 +282,7 @@ function readTreeHead (reader: ByteReader): TreeHead {
 
 function proofField (proof: Uint8Array[], name: string): Uint8Array {
   if (!Array.isArray(proof) || proof.length > MAX_PROOF_HASHES) throw new RangeError(`"${name}" expected an array of at most ${MAX_PROOF_HASHES} hashes`)
-  proof.forEach((hash, i) => assertBytes(hash, `${name}[${i}]`, HASH_LENGTH))
+  proof.forEach((hash, i) => assertBytes(hash, `${name}[${i}]`, MERKLE_HASH_LENGTH))
   return concatBytes(Uint8Array.of(proof.length), ...proof)
 }
 
@@ -322,8 +321,4 @@ function truncateUtf8 (text: string, limit: number): Uint8Array {
   let end = limit
   while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end-- // never split a multi-byte character
   return bytes.slice(0, end)
-}
-
-function capitalise (text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1)
 }

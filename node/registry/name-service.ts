@@ -19,7 +19,7 @@ import { NameNotFoundError, RegistryRejectedError, RegistryUnavailableError, Reg
 import type { CachedName, NameCache } from './name-cache.js'
 import type { RegistryClient } from './registry-client.js'
 import type { TreeHeads } from './tree-heads.js'
-import { entryIdentity, entryIdentityHex, isRotationOf, type VerifiedEntry } from './verify.js'
+import { entryIdentity, entryIdentityHex, isRotationOf, type VerifiedEntry, type VerifiedTreeHead } from './verify.js'
 
 /** Rotations walked back to connect a name's new keys to the ones we knew; a name rotated more often since is refused. */
 export const MAX_ROTATION_STEPS = 16
@@ -27,6 +27,8 @@ export const MAX_ROTATION_STEPS = 16
 export const FLOOD_REGISTRATION_TIMEOUT_MS = 120_000
 /** Lifetime of the flooded request: the Operator refuses requests older than 10 minutes anyway (SPEC §13.3). */
 export const FLOOD_REQUEST_TTL_MINUTES = 15
+/** How long a flood request that got no answer may still be answered: its lifetime in the flood, then the answer's way back. */
+const LATE_ANSWER_WINDOW_MS = FLOOD_REQUEST_TTL_MINUTES * 60_000 + FLOOD_REGISTRATION_TIMEOUT_MS
 
 /** A verified name. */
 export interface NameRecord {
@@ -79,6 +81,13 @@ export interface NameServiceInit {
   deleteMessages(ids: string[]): Promise<number>
   /** Adds keys to the contacts (after a verified key change of a contact's name). */
   addContact(identity: PublicIdentity): Promise<void>
+  /**
+   * Forgets the sessions with `peer`, and the contact unless `keepContact`
+   * (then it stays, keys only). After a registration through the flood:
+   * the Operator forgets its side once it answered, so the next request
+   * must be a first contact again.
+   */
+  forgetSessions(peer: PublicIdentity, options: { keepContact: boolean }): Promise<void>
   /** The contact with this id, if any. */
   contactIdentity(contactId: string): PublicIdentity | undefined
   onKeyChange(change: KeyChange): void
@@ -90,7 +99,7 @@ type Options = { signal?: AbortSignal }
 export interface NameService {
   /** Reads the cached names of contacts and our own name. */
   load(): Promise<void>
-  register(name: string, options?: Options & { via?: 'direct' | 'flood', onProgress?: (trials: number) => void }): Promise<NameRecord>
+  register(name: string, options?: Options & { via?: 'direct' | 'flood', onProgress?: (trials: number, expected: number) => void }): Promise<NameRecord>
   lookup(name: string, options?: Options & { cacheOnly?: boolean }): Promise<NameRecord>
   /** Our registered name, if we know one. */
   ownName(): string | undefined
@@ -110,10 +119,30 @@ export function createNameService (init: NameServiceInit): NameService {
   const ownHex = toHex(encodePublicIdentity(identity))
   const operatorId = toHex(operator.signingKey)
   const contactNames = new Map<string, string>()
+  /**
+   * Answers are accepted one at a time per name, each against the cache as
+   * the one before left it: concurrent lookups of a rotated name report its
+   * key change once.
+   */
+  const accepting = new Map<string, Promise<unknown>>()
   let ownName: string | undefined
   /** One registration through the flood at a time: the answer carries no request id. */
   let floodChain: Promise<unknown> = Promise.resolve()
   let floodWaiter: ((message: RegistryMessage) => void) | undefined
+  /**
+   * When each flood request that ended without its answer (timed out, cancelled) was sent. An OK
+   * answer names its request (the certificate holds its bytes); an error answer does not, so while
+   * one of these may still be answered, an error answer may be theirs and is not taken as the
+   * answer to a newer request. Each answer that is not ours uses one up.
+   */
+  const unanswered: number[] = []
+
+  /** An answer for an earlier request came: forgets the oldest request still waiting. True if there was one. */
+  function answerForEarlierRequest (): boolean {
+    const cutoff = Date.now() - LATE_ANSWER_WINDOW_MS
+    while (unanswered.length > 0 && unanswered[0]! < cutoff) unanswered.shift()
+    return unanswered.shift() !== undefined
+  }
 
   function recordOf (cached: CachedName, fromCache: boolean): NameRecord {
     return {
@@ -175,8 +204,18 @@ export function createNameService (init: NameServiceInit): NameService {
     return undefined
   }
 
-  /** Checks a verified entry against what we knew of its name, reports a key change, and caches it. */
-  async function accept (name: string, entry: VerifiedEntry, cached: CachedName | undefined, options: Options): Promise<NameRecord> {
+  /** Checks a verified entry against what we knew of its name, reports a key change, and caches it; one at a time per name. */
+  async function accept (name: string, entry: VerifiedEntry, options: Options): Promise<NameRecord> {
+    const run = (accepting.get(name) ?? Promise.resolve()).catch(() => {}).then(async () => await acceptNow(name, entry, await cache.getName(name), options))
+    accepting.set(name, run)
+    try {
+      return await run
+    } finally {
+      if (accepting.get(name) === run) accepting.delete(name)
+    }
+  }
+
+  async function acceptNow (name: string, entry: VerifiedEntry, cached: CachedName | undefined, options: Options): Promise<NameRecord> {
     const certificate = entry.certificate
     const identityHex = entryIdentityHex(certificate)
     const index = certificate.entry.index
@@ -228,6 +267,30 @@ export function createNameService (init: NameServiceInit): NameService {
     }
   }
 
+  /**
+   * The head a registration came in. A direct answer's head is proven at
+   * once or the answer is not used (SPEC §13.8 rule 7). A flood answer's is
+   * checked as a gossiped head (§13.9): one still pending is accepted, since
+   * the flood is for nodes that cannot reach the Operator to ask for the
+   * proof; it stays remembered, and a fork at its size is still caught.
+   */
+  async function checkRegistrationHead (name: string, head: VerifiedTreeHead, via: 'direct' | 'flood'): Promise<void> {
+    if (via === 'flood') {
+      if (await heads.offer(head) === 'split-view') {
+        throw new RegistryVerificationError('The Operator registered the name in a log that contradicts a tree head it signed before (a split view); ' +
+          'the evidence was kept (status().registry.splitViews): tell the people who run your network')
+      }
+      return
+    }
+    try {
+      await heads.acceptAnswerHead(head)
+    } catch (error) {
+      if (!(error instanceof RegistryUnavailableError)) throw error
+      throw new RegistryUnavailableError(`The Operator registered "${name}" but did not prove its log consistent with the one this node holds, ` +
+        'so the answer was not used; register again once the Operator answers (it will find the name is already yours)', { cause: error })
+    }
+  }
+
   async function floodRegister (request: Uint8Array, options: Options): Promise<RegistryResponse<VerifiedEntry>> {
     const run = floodChain.then(async () => {
       const received: RegistryMessage[] = []
@@ -237,8 +300,13 @@ export function createNameService (init: NameServiceInit): NameService {
       const deadline = AbortSignal.timeout(FLOOD_REGISTRATION_TIMEOUT_MS)
       const signal = options.signal === undefined ? deadline : AbortSignal.any([deadline, options.signal])
       signal.addEventListener('abort', () => { wake?.() }, { once: true })
+      let sentAt: number | undefined
+      let answered = false
+      let setAside: { code: RegistryErrorCode, message: string } | undefined
+      const wasContact = init.contactIdentity(operatorId) !== undefined
       try {
         ids.push(await init.sendMessage(operator, request, KIND_REGISTRY_REQUEST, FLOOD_REQUEST_TTL_MINUTES))
+        sentAt = Date.now()
         while (!signal.aborted) {
           const message = received.shift()
           if (message === undefined) {
@@ -246,18 +314,33 @@ export function createNameService (init: NameServiceInit): NameService {
             continue
           }
           ids.push(message.id)
+          let response: RegistryResponse<VerifiedEntry>
           try {
-            return client.verifyRegisterResponse(request, message.body)
+            response = client.verifyRegisterResponse(request, message.body)
           } catch (error) {
             // An answer to an earlier request (or a bad one): keep waiting for ours.
             log.debug('ignored a registry answer that is not for this request', { error })
+            answerForEarlierRequest()
+            continue
           }
+          if (!response.ok && answerForEarlierRequest()) {
+            log.debug('ignored an error answer that may be for an earlier request', { code: registryErrorName(response.code) })
+            setAside = response
+            continue
+          }
+          answered = true
+          return response
         }
         options.signal?.throwIfAborted()
-        throw new RegistryUnavailableError(`The Operator did not answer through the network within ${FLOOD_REGISTRATION_TIMEOUT_MS / 1000} s; ` +
+        const heard = setAside === undefined ? '' : ` (it answered ${registryErrorName(setAside.code)} to a request, perhaps an earlier one: ${setAside.message})`
+        throw new RegistryUnavailableError(`The Operator did not answer through the network within ${FLOOD_REGISTRATION_TIMEOUT_MS / 1000} s${heard}; ` +
           'check that this node has peers, or register with via: \'direct\'')
       } finally {
+        if (sentAt !== undefined && !answered) unanswered.push(sentAt)
         floodWaiter = undefined
+        await init.forgetSessions(operator, { keepContact: wasContact }).catch((error: unknown) => {
+          log.warn('could not forget the session with the Operator', { error })
+        })
         await init.deleteMessages(ids).catch((error: unknown) => { log.warn('could not delete the registry messages', { error }) })
       }
     })
@@ -278,7 +361,7 @@ export function createNameService (init: NameServiceInit): NameService {
       const signal = options.signal
       const workTrials = await workSetting({ ...(signal === undefined ? {} : { signal }) }, via)
       const request = await createRegistration(crypto, identity, name, {
-        workTrials, ...(signal === undefined ? {} : { signal }), ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress })
+        workTrials, ...(signal === undefined ? {} : { signal }), ...(options.onProgress === undefined ? {} : { onProgress: (trials: number) => { options.onProgress?.(trials, workTrials) } })
       })
       const response = via === 'flood' ? await floodRegister(request, options) : await client.register(request, options)
       if (!response.ok) {
@@ -293,11 +376,8 @@ export function createNameService (init: NameServiceInit): NameService {
         }
         throw rejected(response.code, response.message, name)
       }
-      if (await heads.offer(response.value.head) === 'split-view') {
-        throw new RegistryVerificationError('The Operator registered the name in a log that contradicts a tree head it signed before (a split view); ' +
-          'the evidence was kept (status().registry.splitViews): tell the people who run your network')
-      }
-      const record = await accept(name, response.value, await cache.getName(name), options)
+      await checkRegistrationHead(name, response.value.head, via)
+      const record = await accept(name, response.value, options)
       ownName = name
       await cache.putOwnName(name)
       log.info('registered a name', { name, index: record.index })
@@ -342,8 +422,16 @@ export function createNameService (init: NameServiceInit): NameService {
         }
         throw rejected(answer.code, answer.message, name)
       }
-      await heads.acceptLookupHead(answer.value.entry.head, knownSize, answer.value.consistency)
-      return await accept(name, answer.value.entry, cached, options)
+      try {
+        await heads.acceptLookupHead(answer.value.entry.head, knownSize, answer.value.consistency)
+      } catch (error) {
+        if (error instanceof RegistryUnavailableError && cached !== undefined) {
+          log.debug('the Operator did not prove its answer consistent; answering from the cache', { name })
+          return recordOf(cached, true)
+        }
+        throw error
+      }
+      return await accept(name, answer.value.entry, options)
     },
 
     ownName: () => ownName,
@@ -370,6 +458,7 @@ export function createNameService (init: NameServiceInit): NameService {
       if (message.from !== operatorId || floodWaiter === undefined) {
         // Not from our Operator, or an answer nobody waits for any more (a restart in between):
         // the name, if registered, is found again by the next register (NAME_TAKEN, then lookup).
+        if (message.from === operatorId) answerForEarlierRequest()
         void init.deleteMessages([message.id]).catch(() => {})
         return
       }

@@ -8,7 +8,8 @@
 import type { Libp2p } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import {
-  decodePublicIdentity, decodeTreeHead, encodePublicIdentity, fromHex, identityId, toHex, verifyTreeHead, type CryptoProvider, type Identity, type PublicIdentity
+  decodePublicIdentity, decodeTreeHead, encodePublicIdentity, fromHex, identityId, PUBLIC_IDENTITY_HEX_PATTERN, toHex, verifyTreeHead,
+  type CryptoProvider, type Identity, type PublicIdentity
 } from '../../protocol/index.js'
 import type { Logger } from '../logger.js'
 import { NoOperatorError } from './errors.js'
@@ -58,6 +59,7 @@ export interface NodeRegistryInit {
   sendMessage(to: PublicIdentity, body: Uint8Array, kind: number, ttlMinutes: number): Promise<string>
   deleteMessages(ids: string[]): Promise<number>
   addContact(identity: PublicIdentity): Promise<void>
+  forgetSessions(peer: PublicIdentity, options: { keepContact: boolean }): Promise<void>
   contactIdentity(contactId: string): PublicIdentity | undefined
   onKeyChange(change: KeyChange): void
   onSplitView(evidence: SplitViewEvidence): void
@@ -88,7 +90,7 @@ export interface NodeRegistry {
  */
 export function checkOperatorConfig (config: OperatorConfig): { identity: PublicIdentity, addresses: string[] } {
   if (config === null || typeof config !== 'object') throw new TypeError('"operator" expected { identity, addresses }')
-  if (typeof config.identity !== 'string' || !/^[0-9a-fA-F]{128}$/.test(config.identity)) {
+  if (typeof config.identity !== 'string' || !PUBLIC_IDENTITY_HEX_PATTERN.test(config.identity)) {
     throw new TypeError('"operator.identity" expected the Operator\'s public identity: 128 hex characters')
   }
   const addresses = config.addresses ?? []
@@ -125,6 +127,8 @@ export async function openNodeRegistry (init: NodeRegistryInit): Promise<NodeReg
   const timers: NodeJS.Timeout[] = []
   let publishSoon: NodeJS.Timeout | undefined
   let running = false
+  /** Aborted at stop: a refresh of the contacts' names in progress ends there, its lookups with it. */
+  let stopping = new AbortController()
 
   function publishLatest (): void {
     const latest = heads.latest()
@@ -142,7 +146,7 @@ export async function openNodeRegistry (init: NodeRegistryInit): Promise<NodeReg
   const names = createNameService({
     crypto, identity: init.identity, operator: init.operator, client, heads, cache, logger,
     sendMessage: init.sendMessage, deleteMessages: init.deleteMessages, addContact: init.addContact,
-    contactIdentity: init.contactIdentity, onKeyChange: init.onKeyChange
+    forgetSessions: init.forgetSessions, contactIdentity: init.contactIdentity, onKeyChange: init.onKeyChange
   })
   await names.load()
   const isOperator = identityId(init.identity) === identityId(init.operator)
@@ -153,14 +157,17 @@ export async function openNodeRegistry (init: NodeRegistryInit): Promise<NodeReg
     isOperator,
     start () {
       running = true
+      if (stopping.signal.aborted) stopping = new AbortController()
+      const signal = stopping.signal
       timers.push(setInterval(publishLatest, TREE_HEAD_GOSSIP_INTERVAL_MS))
-      timers.push(setInterval(() => { void names.refreshContacts() }, NAME_REFRESH_INTERVAL_MS))
+      timers.push(setInterval(() => { void names.refreshContacts({ signal }) }, NAME_REFRESH_INTERVAL_MS))
       for (const timer of timers) timer.unref()
       publishLatest()
-      if (!isOperator) void names.refreshContacts()
+      if (!isOperator) void names.refreshContacts({ signal })
     },
     stop () {
       running = false
+      stopping.abort()
       for (const timer of timers.splice(0)) clearInterval(timer)
       clearTimeout(publishSoon)
     },

@@ -11,6 +11,11 @@
  * prove consistent, are a split view: the Operator shows different logs to
  * different people. That evidence is kept for good and reported.
  *
+ * A head from a lookup is a direct answer of the Operator, not gossip that
+ * anyone can replay: it is proven at once, without the rate limit of older
+ * gossiped heads, or the answer is not used (RegistryUnavailableError, so the
+ * lookup falls back to the cache). It is never left pending.
+ *
  * Everything runs one step at a time, so a lookup and a gossiped head never
  * race on `latest`.
  */
@@ -52,7 +57,7 @@ export type HeadOutcome =
   | 'known'
   /** Smaller than the latest, and proven to be a prefix of it. */
   | 'older'
-  /** Its consistency could not be checked now (the Operator is unreachable); remembered, not adopted. */
+  /** Its consistency could not be checked now (the Operator is unreachable); remembered, not adopted. Offered heads only. */
   | 'pending'
   /** It contradicts a head we hold: evidence was kept. */
   | 'split-view'
@@ -84,11 +89,21 @@ export interface TreeHeads {
   evidence(): readonly SplitViewEvidence[]
   /**
    * A head from a lookup, with the consistency proof from `fromSize` (the
-   * size we sent). Adopts it when it extends the latest head; throws
-   * RegistryVerificationError on a split view (the evidence is kept).
+   * size we sent). Adopts it when it extends the latest head, asking the
+   * Operator for a proof when the answer's proof does not apply (our head
+   * moved meanwhile, or the answer's head is smaller). Throws
+   * RegistryVerificationError on a split view (the evidence is kept), and
+   * RegistryUnavailableError when no proof could be had: the answer must
+   * not be used. Never resolves 'pending'.
    */
   acceptLookupHead(head: VerifiedTreeHead, fromSize: number, proof: readonly Uint8Array[]): Promise<HeadOutcome>
-  /** Any other head (gossip, info, a registration, the Operator's own): compared, proven and adopted when it can be. */
+  /**
+   * The head of another direct answer that brings no proof (a registration
+   * made with the `register` op): proven by asking the Operator, with the
+   * same outcomes and errors as {@link acceptLookupHead}.
+   */
+  acceptAnswerHead(head: VerifiedTreeHead): Promise<HeadOutcome>
+  /** Any other head (gossip, info, a registration through the flood, the Operator's own): compared, proven and adopted when it can be. */
   offer(head: VerifiedTreeHead, options?: { own?: boolean }): Promise<HeadOutcome>
 }
 
@@ -166,7 +181,11 @@ export function createTreeHeads (init: TreeHeadsInit): TreeHeads {
     return seen.get(head.size)
   }
 
-  /** Asks the Operator to prove `from` is a prefix of `to` (from.size < to.size), and checks the proof. */
+  /**
+   * Asks the Operator to prove `from` is a prefix of `to` (from.size < to.size), and checks the proof.
+   * A proof that fails, BAD_RANGE or a malformed answer: 'inconsistent'. No answer, or a refusal that
+   * says nothing about the log (RATE_LIMITED, UNAVAILABLE...): 'unknown'.
+   */
   async function proveConsistency (from: VerifiedTreeHead, to: VerifiedTreeHead): Promise<'consistent' | 'inconsistent' | 'unknown'> {
     // The empty log is a prefix of every log: nothing to ask (verifyConsistency checks the empty root).
     let response: RegistryResponse<Uint8Array[]> = { ok: true, value: [] }
@@ -174,7 +193,11 @@ export function createTreeHeads (init: TreeHeadsInit): TreeHeads {
       try {
         response = await init.fetchConsistency(from.size, to.size)
       } catch (error) {
-        if (error instanceof RegistryUnavailableError || error instanceof RegistryVerificationError) {
+        if (error instanceof RegistryVerificationError) {
+          logger.warn('the Operator answered a consistency request with a malformed proof', { sizes: [from.size, to.size], error })
+          return 'inconsistent'
+        }
+        if (error instanceof RegistryUnavailableError) {
           logger.debug('could not check a tree head against ours yet', { sizes: [from.size, to.size], error })
           return 'unknown'
         }
@@ -205,6 +228,39 @@ export function createTreeHeads (init: TreeHeadsInit): TreeHeads {
     const verdict = await proveConsistency(from, to)
     if (verdict === 'unknown') return 'pending'
     if (verdict === 'inconsistent') return await splitView('inconsistent', current, head)
+    if (to === head) return await adopt(head)
+    remember(head, true)
+    await persist()
+    return 'older'
+  }
+
+  /**
+   * The head of a direct answer, proven now or refused; see {@link TreeHeads.acceptLookupHead}.
+   * `carried`: the consistency proof the answer brought, from the size we sent. Inside `exclusive`.
+   */
+  async function checkAnswerHead (head: VerifiedTreeHead, carried?: { fromSize: number, proof: readonly Uint8Array[] }): Promise<HeadOutcome> {
+    const same = sameSize(head)
+    if (same !== undefined) {
+      if (!equalBytes(same.head.root, head.root)) return await splitView('same-size', same.head, head)
+      if (same.proven) return 'known'
+    }
+    const current = latest
+    // Trust on first use: the lookup sent knownSize 0.
+    if (current === undefined) return await adopt(head)
+    remember(head, false)
+    if (carried !== undefined && carried.fromSize === current.size && head.size > current.size) {
+      // The answer carries the proof from the head we sent.
+      if (verifyConsistency(crypto, current.size, head.size, current.root, head.root, carried.proof)) return await adopt(head)
+      return await splitView('inconsistent', current, head)
+    }
+    // No proof came (a registration), our head moved while the lookup ran (gossip), or the Operator answered
+    // with a smaller head than one it signed for us (it should have said BAD_RANGE): the Operator proves it now.
+    const [from, to] = head.size > current.size ? [current, head] : [head, current]
+    const verdict = await proveConsistency(from, to)
+    if (verdict === 'inconsistent') return await splitView('inconsistent', current, head)
+    if (verdict === 'unknown') {
+      throw new RegistryUnavailableError('The Operator did not prove this answer consistent with the log this node holds; it was not used')
+    }
     if (to === head) return await adopt(head)
     remember(head, true)
     await persist()
@@ -242,25 +298,15 @@ export function createTreeHeads (init: TreeHeadsInit): TreeHeads {
 
     acceptLookupHead (head, fromSize, proof) {
       return exclusive(async () => {
-        const current = latest
-        let outcome: HeadOutcome
-        if (current === undefined || fromSize !== current.size || head.size < current.size) {
-          // We asked from another size than the latest now (gossip moved it meanwhile), or the
-          // Operator answered with a smaller head than one it signed for us: prove it the long way.
-          outcome = await compare(head, false)
-        } else {
-          const same = sameSize(head)
-          if (same !== undefined && !equalBytes(same.head.root, head.root)) {
-            outcome = await splitView('same-size', same.head, head)
-          } else if (head.size === current.size) {
-            outcome = 'known'
-          } else if (verifyConsistency(crypto, current.size, head.size, current.root, head.root, proof)) {
-            outcome = await adopt(head)
-          } else {
-            remember(head, false)
-            outcome = await splitView('inconsistent', current, head)
-          }
-        }
+        const outcome = await checkAnswerHead(head, { fromSize, proof })
+        if (outcome === 'split-view') throw splitViewError()
+        return outcome
+      })
+    },
+
+    acceptAnswerHead (head) {
+      return exclusive(async () => {
+        const outcome = await checkAnswerHead(head)
         if (outcome === 'split-view') throw splitViewError()
         return outcome
       })

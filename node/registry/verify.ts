@@ -8,10 +8,9 @@
  * unverified data cannot reach the cache or the contacts by mistake.
  */
 import {
-  decodeTreeHead, encodePublicIdentity, merkleLeafHash, toHex, verifyCertificate, verifyInclusion, verifyRotationSignature,
-  verifyTreeHead, type Certificate, type CryptoProvider, type ProvenEntry, type PublicIdentity, type TreeHead
+  decodeTreeHead, encodePublicIdentity, merkleLeafHash, toHex, verifyCertificate, verifyInclusion, verifyRequestSignature,
+  verifyRotationSignature, verifyTreeHead, type Certificate, type CryptoProvider, type ProvenEntry, type PublicIdentity, type TreeHead
 } from '../../protocol/index.js'
-import { concatBytes, utf8 } from '../../protocol/bytes.js'
 import { RegistryVerificationError } from './errors.js'
 
 declare const verifiedBrand: unique symbol
@@ -28,10 +27,6 @@ export interface VerifiedEntry {
   readonly head: VerifiedTreeHead
   readonly [verifiedBrand]: 'entry'
 }
-
-const REQUEST_LABEL = utf8('komrade/registry/v1/request')
-/** Bytes of a request after the name and before the signature: keys, time, previous index, nonce (SPEC §13.3). */
-const REQUEST_FIELDS_AFTER_NAME = 32 + 32 + 8 + 8 + 8
 
 /** Checks a decoded head's signature; throws RegistryVerificationError. */
 export function verifyHead (crypto: CryptoProvider, operatorKey: Uint8Array, head: TreeHead): VerifiedTreeHead {
@@ -52,13 +47,6 @@ export function verifyHeadBytes (crypto: CryptoProvider, operatorKey: Uint8Array
   return verifyHead(crypto, operatorKey, head)
 }
 
-/** The registrant's own signature over its request (the Operator checked it too; we do not take its word). */
-export function requestSignatureValid (crypto: CryptoProvider, certificate: Certificate): boolean {
-  const request = certificate.entry.request
-  const signed = request.bytes.subarray(0, 3 + request.name.length + REQUEST_FIELDS_AFTER_NAME)
-  return crypto.ed25519Verify(request.signingKey, concatBytes(REQUEST_LABEL, signed), request.signature)
-}
-
 /**
  * Checks a `register` or `lookup` answer: the head's signature, the
  * certificate's signature, the registrant's signature, that the certificate
@@ -75,7 +63,8 @@ export function verifyProvenEntry (crypto: CryptoProvider, operatorKey: Uint8Arr
   if (entry.request.name !== name) {
     throw new RegistryVerificationError(`Asked for "${name}", the Operator answered with a certificate for "${entry.request.name}"; the answer was not used`)
   }
-  if (!requestSignatureValid(crypto, certificate)) {
+  // The registrant's own signature: the Operator checked it too, and we do not take its word.
+  if (!verifyRequestSignature(crypto, entry.request)) {
     throw new RegistryVerificationError(`The certificate for "${name}" holds a request its key did not sign; the answer was not used`)
   }
   if (!verifyInclusion(crypto, merkleLeafHash(crypto, entry.bytes), entry.index, head.size, proven.inclusion, head.root)) {

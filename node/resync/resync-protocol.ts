@@ -10,6 +10,7 @@
  * ResyncAbortedError.
  */
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
+import { BUFFER_ERROR, LENGTH_ERRORS } from '../frames.js'
 import type { ComponentLogger, Libp2p, Logger, PeerId, Stream } from '@libp2p/interface'
 import { ENVELOPE_SIZE, envelopeId, nativeCrypto, type CryptoProvider } from '../../protocol/index.js'
 import {
@@ -135,7 +136,8 @@ const PEER_FAULTS = new Set<ResyncAbortReason>([
   'malformed-frame', 'oversized-frame', 'protocol-violation', 'too-many-rounds', 'too-many-envelopes', 'too-many-rejected', 'timeout'
 ])
 
-const LENGTH_ERRORS = new Set(['InvalidDataLengthError', 'InvalidDataLengthLengthError', 'InvalidMessageLengthError', 'StreamBufferError'])
+/** A frame over its bound: its length, or the bytes buffered before it was read. */
+const OVERSIZE_ERRORS = new Set([...LENGTH_ERRORS, BUFFER_ERROR])
 
 function varintLength (n: number): number {
   let length = 1
@@ -191,7 +193,7 @@ class Channel {
     if (this.timeout.aborted || idle?.aborted === true) return new ResyncAbortedError('The sync took too long', 'timeout', { cause: error })
     if (this.signal.aborted) return new ResyncAbortedError('The sync was cancelled', 'aborted', { cause: error })
     const name = (error as Error | undefined)?.name ?? ''
-    if (LENGTH_ERRORS.has(name)) return new ResyncAbortedError('The peer sent an oversized frame', 'oversized-frame', { cause: error })
+    if (OVERSIZE_ERRORS.has(name)) return new ResyncAbortedError('The peer sent an oversized frame', 'oversized-frame', { cause: error })
     return new ResyncAbortedError('The stream closed before the sync finished', 'stream-closed', { cause: error })
   }
 }

@@ -81,6 +81,13 @@ it('runs an Operator, exports its log once stopped, and audits it', async () => 
   const clean = komrade(['operator', 'audit', file, '--operator', info.identity, '--json'])
   expect(await clean.exited).toBe(0)
   expect(JSON.parse(clean.stdout)).toMatchObject({ entries: 3, names: 3, headMatches: true, signaturesChecked: true, problems: [] })
+  // Without the key a log is not called clean, unless the caller says that is meant.
+  const unchecked = komrade(['operator', 'audit', file])
+  expect(await unchecked.exited).toBe(1)
+  expect(unchecked.stderr).toContain('signatures not checked: pass --operator HEX')
+  const consistencyOnly = komrade(['operator', 'audit', file, '--no-signatures', '--json'])
+  expect(await consistencyOnly.exited).toBe(0)
+  expect(JSON.parse(consistencyOnly.stdout)).toMatchObject({ entries: 3, signaturesChecked: false, problems: [] })
 
   const bytes = new Uint8Array(await readFile(file))
   bytes[60]! ^= 0x01 // inside entry 0
@@ -95,6 +102,7 @@ it('explains itself and refuses bad usage', async () => {
   const help = komrade(['operator', '--help'])
   expect(await help.exited).toBe(0)
   expect(help.stdout).toContain('komrade operator audit FILE')
+  expect(help.stdout).toContain('--no-signatures')
   expect(help.stdout).toContain('Examples:')
   const bad = komrade(['operator', 'export'])
   expect(await bad.exited).toBe(2)

@@ -62,6 +62,7 @@ describe('an Operator with a registry', () => {
     expect(info.ok && info.value.workTrials).toBe(TEST_WORK_TRIALS)
 
     // Through the flood, the node's way: the record comes back verified.
+    const contactsBefore = operator.node.contacts.list()
     const record = await alice.register('alice_flood', { via: 'flood' })
     expect(record.name).toBe('alice_flood')
     expect(record.identity).toBe(alice.publicIdentity)
@@ -77,6 +78,14 @@ describe('an Operator with a registry', () => {
     if (raw.ok) expect(decodeCertificate(expectProven(secret, raw.value).bytes).entry.request.bytes).toEqual(request)
     // Answered requests leave the Operator's inbox.
     await waitFor('the Operator inbox emptied', async () => (await operator.node.inbox({ kind: KIND_REGISTRY_REQUEST })).length === 0, 30_000)
+    // The Operator keeps no contact for its registrants, and a registrant keeps none for the Operator:
+    // each registration through the flood is a first contact of its own, so a second one works too.
+    expect(operator.node.contacts.list()).toEqual(contactsBefore)
+    expect(alice.contacts.list()).toEqual([])
+    expect((await alice.register('alice_again', { via: 'flood' })).name).toBe('alice_again')
+    await waitFor('the Operator inbox emptied', async () => (await operator.node.inbox({ kind: KIND_REGISTRY_REQUEST })).length === 0, 30_000)
+    expect(operator.node.contacts.list()).toEqual(contactsBefore)
+    expect(alice.contacts.list()).toEqual([])
 
     // Each new head reaches the nodes through gossip.
     const size = operator.registry!.size

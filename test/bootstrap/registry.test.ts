@@ -203,6 +203,37 @@ describe('rotation', () => {
     const lookup = await registry.lookup('gina', 0)
     expect(lookup.ok && decodeCertificate(lookup.value.certificate).entry.request.signingKey).toEqual(second.signingKey)
   })
+
+  it('answers lookups of a name being rotated from the last committed entry, never NOT_FOUND', async () => {
+    const options = { workTrials: TEST_WORK_TRIALS, now: clock }
+    let current = createIdentity(crypto)
+    let index = await registered(current, 'hana')
+    const wrong: string[] = []
+    let duringCommits = 0
+    for (let round = 0; round < 30; round++) {
+      const next = createIdentity(crypto)
+      let settled = false
+      const pending = registry.register(await createRotation(crypto, current, next, 'hana', index, options)).finally(() => { settled = true })
+      // Look up between every turn of the event loop while the synced batch is being written.
+      const seen: Array<number | string> = []
+      while (!settled) {
+        await new Promise((resolve) => setImmediate(resolve))
+        if (settled) break
+        duringCommits++
+        const answer = await registry.lookup('hana', 0)
+        seen.push(answer.ok ? decodeCertificate(answer.value.certificate).entry.index : `code ${answer.code}`)
+      }
+      const done = await pending
+      if (!done.ok) throw new Error(`rotation ${round} failed: ${done.message}`)
+      const rotated = decodeCertificate(done.value.certificate).entry.index
+      // Before the answer: the entry it replaces, or (once in the tree) the rotation itself.
+      wrong.push(...seen.filter((s) => s !== index && s !== rotated).map((s) => `round ${round}: ${String(s)}`))
+      index = rotated
+      current = next
+    }
+    expect(duringCommits).toBeGreaterThan(0)
+    expect(wrong).toEqual([])
+  })
 })
 
 describe('heads and proofs', () => {
@@ -271,6 +302,24 @@ describe('durability', () => {
 
     await expect(openRegistry({ dbPath: join(dir, 'registry'), crypto, operator: createIdentity(crypto) })).rejects.toThrow(OperatorKeyMismatchError)
     registry = await open()
+  })
+
+  it('never signs a head older than its entries or its last head, even with the clock turned back', async () => {
+    const empty = registry.head()
+    clock += MINUTE
+    await registered(createIdentity(crypto), 'lucy')
+    const last = registry.head()
+    await registry.close()
+    // A crash lost the last head (it is saved without fsync): the database holds the empty log's.
+    const parts = await openRegistryDb(join(dir, 'registry'))
+    await parts.meta.put('head', empty.bytes)
+    await parts.db.close()
+    clock -= 60 * MINUTE
+    registry = await open()
+    expect(registry.head().size).toBe(1)
+    expect(registry.head().timestamp).toBeGreaterThanOrEqual(last.timestamp)
+    await registered(createIdentity(crypto), 'lola')
+    expect(registry.head().timestamp).toBeGreaterThanOrEqual(last.timestamp)
   })
 
   it('refuses to open a database whose entries were altered or lost', async () => {

@@ -40,7 +40,7 @@ describe('komrade start', () => {
   })
 
   it('runs a node, refuses a second one on the same data directory, and stops cleanly on SIGTERM', async () => {
-    const first = komrade(['start', '--data-dir', dataDir, '--json'])
+    const first = komrade(['start', '--data-dir', dataDir, '--json', '--api-port', '0'])
     running.push(first)
     await until('the startup line', () => first.stdout.includes('\n'))
     const info = JSON.parse(first.stdout.split('\n')[0]!) as Record<string, string>
@@ -50,7 +50,7 @@ describe('komrade start', () => {
     const logLine = first.stderr.split('\n').find((line) => line.includes('node started'))
     expect(JSON.parse(logLine!)).toMatchObject({ level: 'info', component: 'komrade', message: 'node started' })
 
-    const second = komrade(['start', '--data-dir', dataDir])
+    const second = komrade(['start', '--data-dir', dataDir, '--api-port', '0'])
     running.push(second)
     expect(await second.exited).toBe(1)
     expect(second.stderr).toContain(`pid ${first.child.pid}`)

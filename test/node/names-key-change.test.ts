@@ -53,6 +53,23 @@ describe('key change', () => {
     }
   })
 
+  it('reports a rotation once when several lookups see it at the same time', async () => {
+    const op = await startOperator()
+    const first = createIdentity(crypto)
+    const index = await registerDirectly(op.operator, first, 'carol')
+    const { node: bob } = await startNode({ operator: op.config })
+    await bob.contacts.add('carol')
+    const changes: KeyChange[] = []
+    bob.addEventListener('key-change', (event) => { changes.push((event as CustomEvent<KeyChange>).detail) })
+    const next = createIdentity(crypto)
+    const rotated = await rotateDirectly(op.operator, first, next, 'carol', index)
+    const hex = (id: typeof first): string => toHex(encodePublicIdentity(id))
+    const records = await Promise.all(Array.from({ length: 5 }, async () => await bob.lookup('carol')))
+    expect(records.map((r) => r.identity)).toEqual(Array(5).fill(hex(next)))
+    expect(changes).toEqual([{ name: 'carol', previous: hex(first), current: hex(next), index: rotated }])
+    expect(bob.contacts.list().find((c) => c.name === 'carol')?.identity).toBe(hex(next))
+  })
+
   it('refuses a name that another instance of the Operator bound to other keys without a rotation', async () => {
     const [dir1, dir2] = await twinOperatorDirs()
     const op1 = await startOperator({ dataDir: dir1 })

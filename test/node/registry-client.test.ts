@@ -11,13 +11,13 @@ import { createRegistryClient, type RegistryClient } from '../../node/registry/r
 import { NameNotFoundError, RegistryUnavailableError, RegistryVerificationError, type KeyChange } from '../../node/index.js'
 import { treeHeadTopic } from '../../node/network-constants.js'
 import {
-  createIdentity, createRegistration, createRotation, decodeLookupResponse, encodeInfoResponse,
-  encodeLookupRequest, encodeLookupResponse, encodePublicIdentity, MAX_REGISTRY_RESPONSE_BYTES, publicIdentityOf,
+  createIdentity, createRegistration, createRotation, decodeConsistencyRequest, decodePublicIdentity, fromHex, decodeLookupRequest, decodeLookupResponse, encodeError,
+  encodeInfoResponse, encodeLookupRequest, RegistryErrorCode, encodeLookupResponse, encodePublicIdentity, MAX_REGISTRY_RESPONSE_BYTES, publicIdentityOf,
   signCertificate, signTreeHead, toHex, type Identity
 } from '../../protocol/index.js'
 import { cleanup, startNode, waitFor } from './cluster.js'
 import { startFakeOperator, type FakeOperator } from './registry-fake-operator.js'
-import { cleanupOperators, crypto, TEST_WORK_TRIALS } from './registry-operators.js'
+import { cleanupOperators, crypto, registerDirectly, startOperator, TEST_WORK_TRIALS } from './registry-operators.js'
 
 const networks: Network[] = []
 const fakes: FakeOperator[] = []
@@ -122,10 +122,11 @@ describe('the registry client against forged answers', () => {
     expect(honest.ok && honest.value.certificate.entry.request.name).toBe('frank')
   })
 
-  it('refuses an info answer from another Operator than the pinned one', async () => {
+  it('does not take a peer that answers info as another Operator for the pinned one', async () => {
     const impostor = createIdentity(crypto)
     fake.tamper.info = () => encodeInfoResponse({ operator: publicIdentityOf(impostor), workTrials: 64, head: fake.head().bytes })
-    await expect(client.info()).rejects.toBeInstanceOf(RegistryVerificationError)
+    await expect(client.info()).rejects.toThrow(RegistryUnavailableError)
+    await expect(client.lookup('alice', 0)).rejects.toThrow(/another Operator than the pinned one/)
   })
 
   it('reports an Operator that does not answer, or cannot be reached, as unavailable', async () => {
@@ -181,6 +182,96 @@ describe('a node against a consistent log that rebinds a name', () => {
     await expect(node.lookup('alice', { cacheOnly: true })).rejects.toBeInstanceOf(NameNotFoundError)
     await expect(node.contacts.add('alice')).rejects.toBeInstanceOf(RegistryVerificationError)
     expect(node.contacts.list()).toEqual([])
+  })
+})
+
+describe('Operator addresses holding peers that are not the Operator', () => {
+  it('skips a discovery-only Operator and another Operator, and takes error frames only from the pinned one', async () => {
+    const real = await startOperator()
+    const discovery = await startOperator({ registry: false })
+    // Another Operator, honest about who it is, that would deny every name and every proof.
+    const other = await fakeOperator()
+    other.tamper.lookup = () => encodeError(RegistryErrorCode.NOT_FOUND, 'no such name')
+    other.tamper.consistency = () => encodeError(RegistryErrorCode.BAD_RANGE, 'no such size')
+    await registerDirectly(real.operator, createIdentity(crypto), 'alice')
+    const addresses = [discovery.address, other.config.addresses[0]!, real.address]
+    const pinned = { identity: real.config.identity, addresses }
+
+    const host = await clientHost()
+    const client = createRegistryClient({
+      libp2p: host.libp2p, networkName: 'komrade', operator: decodePublicIdentity(fromHex(pinned.identity)), addresses, crypto
+    })
+    expect((await client.info()).head.size).toBe(1)
+    const found = await client.lookup('alice', 0)
+    expect(found.ok && found.value.entry.certificate.entry.request.name).toBe('alice')
+    const missing = await client.lookup('nobody_here', 0)
+    expect(missing.ok ? 'OK' : missing.code).toBe(RegistryErrorCode.NOT_FOUND)
+    expect((await client.consistency(1, 1)).ok).toBe(true)
+
+    // A node whose Operator addresses are its bootstrap list, a discovery-only anchor first.
+    const { node } = await startNode({ bootstrap: addresses, operator: pinned })
+    expect((await node.lookup('alice')).fromCache).toBe(false)
+    await registerDirectly(real.operator, createIdentity(crypto), 'bob')
+    expect(await node.offerTreeHead(real.operator.registry!.head().bytes)).toBe('adopted')
+    expect(node.status().registry?.splitViews).toBe(0)
+
+    // Only discovery-only peers: the node is told there is no registry. Only another Operator: unavailable.
+    const onlyDiscovery = createRegistryClient({ libp2p: host.libp2p, networkName: 'komrade', operator: decodePublicIdentity(fromHex(pinned.identity)), addresses: [discovery.address], crypto })
+    const refused = await onlyDiscovery.lookup('alice', 0)
+    expect(refused.ok ? 'OK' : refused.code).toBe(RegistryErrorCode.NO_REGISTRY)
+    const onlyOther = createRegistryClient({ libp2p: host.libp2p, networkName: 'komrade', operator: decodePublicIdentity(fromHex(pinned.identity)), addresses: [other.config.addresses[0]!], crypto })
+    await expect(onlyOther.lookup('alice', 0)).rejects.toThrow(/No peer at the Operator addresses is the pinned Operator/)
+  })
+})
+
+describe('a node against an Operator that will not prove its answer', () => {
+  it('does not use a lookup answer from a smaller, forked log when no consistency proof comes: cache or unavailable', async () => {
+    const honest = await fakeOperator()
+    const fork = await startFakeOperator(honest.identity) // the same Operator key, another log
+    fakes.push(fork)
+    const alice = await registration(createIdentity(crypto), 'alice')
+    honest.append(alice)
+    fork.append(alice)
+    for (const name of ['bob', 'carol', 'dave']) honest.append(await registration(createIdentity(crypto), name))
+    fork.append(await registration(createIdentity(crypto), 'zed'))
+    const { node } = await startNode({ operator: honest.config })
+    expect((await node.lookup('alice')).fromCache).toBe(false)
+    expect(node.status().registry?.head?.size).toBe(4)
+
+    // The Operator answers from the fork (size 2) and refuses every consistency proof.
+    honest.tamper.lookup = (_honest, request) => {
+      const { name } = decodeLookupRequest(request)
+      return fork.answer('lookup', encodeLookupRequest(name, 0))
+    }
+    honest.tamper.consistency = () => encodeError(RegistryErrorCode.UNAVAILABLE, 'busy')
+    expect((await node.lookup('alice')).fromCache).toBe(true)
+    await expect(node.lookup('zed')).rejects.toThrow(RegistryUnavailableError)
+    await expect(node.lookup('zed', { cacheOnly: true })).rejects.toBeInstanceOf(NameNotFoundError)
+    expect(node.status().registry?.head?.size).toBe(4)
+    expect(node.status().registry?.splitViews).toBe(0)
+
+    // Asked again, it cannot give the proof it owes: that is the evidence.
+    honest.tamper.consistency = (_honest, request) => {
+      const { from, to } = decodeConsistencyRequest(request)
+      return from === 2 && to === 4 ? honest.answer('consistency', request) : encodeError(RegistryErrorCode.BAD_RANGE, 'no')
+    }
+    await expect(node.lookup('zed')).rejects.toThrow(/split view/)
+    expect(node.status().registry?.splitViews).toBe(1)
+  })
+
+  it('does not take a direct registration whose head it cannot prove consistent', async () => {
+    const fake = await fakeOperator()
+    fake.append(await registration(createIdentity(crypto), 'alice'))
+    fake.append(await registration(createIdentity(crypto), 'bob'))
+    const { node } = await startNode({ operator: fake.config })
+    await node.lookup('alice')
+    fake.tamper.consistency = () => encodeError(RegistryErrorCode.RATE_LIMITED, 'later')
+    await expect(node.register('newcomer')).rejects.toThrow(/did not prove its log consistent/)
+    expect(node.status().registry?.head?.size).toBe(2)
+    await expect(node.lookup('newcomer', { cacheOnly: true })).rejects.toBeInstanceOf(NameNotFoundError)
+    fake.tamper.consistency = undefined
+    expect((await node.register('newcomer')).name).toBe('newcomer')
+    expect(node.status().registry?.head?.size).toBe(4)
   })
 })
 

@@ -162,3 +162,76 @@ describe('the view of the log', () => {
     expect(asked).toBe(OLDER_HEAD_CHECK_BURST + 1)
   })
 })
+
+describe('a head from a lookup', () => {
+  /** How the Operator answers the consistency requests of the view. */
+  type Answer = 'honest' | 'unreachable' | 'rate-limited' | 'unavailable' | 'bad-range' | 'malformed'
+
+  async function viewAnswering (log: MerkleTree, mode: () => Answer, evidence: SplitViewEvidence[]): Promise<TreeHeads> {
+    const db = new Level<string, Record<string, unknown>>(await tempDir(), { keyEncoding: 'utf8', valueEncoding: 'json' })
+    await db.open()
+    dbs.push(db)
+    const honest = answersFrom(log)
+    const view = createTreeHeads({
+      crypto, operatorKey: operator.signingKey, cache: openNameCache(db), logger: silentLogger(),
+      fetchConsistency: async (from, to): Promise<RegistryResponse<Uint8Array[]>> => {
+        switch (mode()) {
+          case 'honest': return await honest(from, to)
+          case 'unreachable': throw new RegistryUnavailableError('down')
+          case 'rate-limited': return { ok: false, code: RegistryErrorCode.RATE_LIMITED, message: 'later' }
+          case 'unavailable': return { ok: false, code: RegistryErrorCode.UNAVAILABLE, message: 'disk' }
+          case 'bad-range': return { ok: false, code: RegistryErrorCode.BAD_RANGE, message: 'no such size' }
+          case 'malformed': throw new RegistryVerificationError('The Operator\'s answer to consistency is malformed')
+        }
+      },
+      onAdopted: () => {}, onSplitView: (item) => { evidence.push(item) }
+    })
+    await view.load()
+    return view
+  }
+
+  it.each(['unreachable', 'rate-limited', 'unavailable'] as const)('is not used when the Operator gives no proof for it (%s)', async (failure) => {
+    const honest = tree('a', 0, 12)
+    const fork = tree('b', 3, 12)
+    let mode: Answer = 'honest'
+    const evidence: SplitViewEvidence[] = []
+    const view = await viewAnswering(honest, () => mode, evidence)
+    expect(await view.offer(headOf(honest, 10))).toBe('adopted')
+    mode = failure
+    // A smaller head than the one we asked from: it needs a proof we cannot get.
+    await expect(view.acceptLookupHead(headOf(fork, 5), 10, [])).rejects.toThrow(RegistryUnavailableError)
+    // Gossip moved our head while the lookup ran: the answer is proven against the new one, or not used.
+    expect(await view.offer(headOf(honest, 11))).toBe('pending')
+    mode = 'honest'
+    expect(await view.offer(headOf(honest, 11))).toBe('adopted')
+    mode = failure
+    await expect(view.acceptLookupHead(headOf(honest, 12), 10, honest.consistencyProof(10, 12))).rejects.toThrow(/not used/)
+    expect(view.latest()?.size).toBe(11)
+    expect(evidence).toEqual([])
+    mode = 'honest'
+    expect(await view.acceptLookupHead(headOf(honest, 12), 10, honest.consistencyProof(10, 12))).toBe('adopted')
+  })
+
+  it('is checked even when replayed old heads used up the checks of gossip, and a fork is found', async () => {
+    const honest = tree('a', 0, 20)
+    const evidence: SplitViewEvidence[] = []
+    const view = await viewAnswering(honest, () => 'honest', evidence)
+    expect(await view.offer(headOf(honest, 20))).toBe('adopted')
+    for (let size = 1; size <= OLDER_HEAD_CHECK_BURST; size++) await view.offer(headOf(honest, size))
+    expect(await view.offer(headOf(honest, 15))).toBe('pending') // the bucket of gossip checks is empty
+    await expect(view.acceptLookupHead(headOf(tree('b', 3, 12), 12), 20, [])).rejects.toThrow(/split view/)
+    expect(evidence.map((e) => e.kind)).toEqual(['inconsistent'])
+  })
+
+  it.each(['bad-range', 'malformed'] as const)('is a split view when the Operator answers its proof with %s', async (failure) => {
+    const honest = tree('a', 0, 10)
+    let mode: Answer = 'honest'
+    const evidence: SplitViewEvidence[] = []
+    const view = await viewAnswering(honest, () => mode, evidence)
+    expect(await view.offer(headOf(honest, 10))).toBe('adopted')
+    mode = failure
+    await expect(view.acceptLookupHead(headOf(tree('b', 3, 5), 5), 10, [])).rejects.toBeInstanceOf(RegistryVerificationError)
+    expect(evidence.map((e) => e.kind)).toEqual(['inconsistent'])
+    expect(view.latest()?.size).toBe(10)
+  })
+})

@@ -80,7 +80,9 @@ describe('handshake', () => {
     const bob = party()
     expect(() => alice.keyring.seal(bob.identity, new Uint8Array(FIRST_CONTACT_BODY_CAPACITY + 1)))
       .toThrow(expect.objectContaining({ name: 'MessageTooLargeError' }))
+    expect(alice.keyring.contacts()).toHaveLength(0) // the refused message left no contact behind
     expect(alice.keyring.seal(bob.identity, new Uint8Array(FIRST_CONTACT_BODY_CAPACITY)).envelopes).toHaveLength(1)
+    expect(alice.keyring.contacts()).toHaveLength(1)
   })
 })
 

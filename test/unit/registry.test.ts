@@ -12,9 +12,9 @@ import { createHash, createPublicKey, verify as nodeVerify } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import {
   BadNameError, checkRegistrationRequest, createIdentity, createRegistration, createRotation, decodeCertificate,
-  decodeLogEntry, decodeRegistrationRequest, decodeTreeHead, encodeLogEntry, hasRegistrationWork, nativeCrypto,
+  decodeLogEntry, decodeRegistrationRequest, decodeTreeHead, encodeLogEntry, hasRegistrationWork, nativeCrypto, registrationWorkValue,
   nobleCrypto, RegistryErrorCode, RegistryFormatError, REGISTRATION_CLOCK_SKEW_MS, RESERVED_NAMES, signCertificate,
-  signTreeHead, TREE_HEAD_LENGTH, verifyCertificate, verifyRotationSignature, verifyTreeHead,
+  signTreeHead, TREE_HEAD_LENGTH, verifyCertificate, verifyRequestSignature, verifyRotationSignature, verifyTreeHead,
   type CryptoProvider, type Identity, type TreeHead
 } from '../../protocol/index.js'
 
@@ -217,6 +217,9 @@ describe('registration work', () => {
       changed.set(native.randomBytes(8), 83 + n)
       const has = hasRegistrationWork(native, changed, 16)
       expect(has).toBe(referenceHasWork(changed, 16))
+      // The value itself, as the reference computes it (the audit reports the weakest one).
+      const reference = sha256(changed.subarray(83 + n, 91 + n), sha256(label('komrade/registry/v1/work'), changed.subarray(0, 83 + n))).readBigUInt64BE(0)
+      expect(registrationWorkValue(native, changed)).toBe(reference)
       if (has) enough++
     }
     // About 1 in 16 random nonces is enough: 25 expected of 400 (this bound is 5 standard deviations wide).
@@ -367,6 +370,9 @@ describe('checkRegistrationRequest', () => {
     const resolved = forgeRequest({ name: 'alice', signer: { ...mallory, signingSeed: alice.signingSeed } })
     expect(codeOf(native, resolved)).toBe(BAD_SIGNATURE)
     expect(codeOf(noble, resolved)).toBe(BAD_SIGNATURE)
+    // The check a node makes on every certificate it is shown (SPEC §13.8 rule 4).
+    expect(verifyRequestSignature(native, decodeRegistrationRequest(valid))).toBe(true)
+    expect(verifyRequestSignature(native, decodeRegistrationRequest(resolved))).toBe(false)
   })
 
   it('gives the reference\'s code for every single-bit change of a register and a rotate request', () => {

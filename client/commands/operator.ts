@@ -11,18 +11,21 @@ import { stat } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { auditLog, createOperator, exportLog, REGISTRY_DIR, RegistryInUseError, type AuditReport } from '../bootstrap/index.js'
-import { ConfigError, resolveConfig } from '../node/config.js'
-import { createLogger } from '../node/logger.js'
-import { acquireDataLock, DataDirLockedError } from '../node/store/data-lock.js'
-import { decodePublicIdentity, DEFAULT_REGISTRATION_WORK_TRIALS, fingerprint, fromHex, nativeCrypto } from '../protocol/index.js'
+import { auditLog, createOperator, exportLog, REGISTRY_DIR, RegistryInUseError, type AuditReport } from '../../bootstrap/index.js'
+import { ConfigError, resolveConfig } from '../../node/config.js'
+import { createLogger } from '../../node/logger.js'
+import { acquireDataLock, DataDirLockedError } from '../../node/store/data-lock.js'
+import { decodePublicIdentity, DEFAULT_REGISTRATION_WORK_TRIALS, fingerprint, fromHex, MAX_WORK_TRIALS, nativeCrypto } from '../../protocol/index.js'
+import { EXIT_FAILURE, EXIT_USAGE } from './exit-codes.js'
 
 export const OPERATOR_USAGE = `komrade operator: run your community's Operator (name registry and bootstrap node)
 
 Usage:
   komrade operator [options]                         run the Operator until Ctrl-C / SIGTERM
   komrade operator export --out FILE [--data-dir DIR] write the log (the Operator must be stopped)
-  komrade operator audit FILE [--operator HEX] [--json]  check an exported log offline; exit 1 on problems
+  komrade operator audit FILE --operator HEX [--json]  check an exported log offline; exit 1 on problems
+  komrade operator audit FILE --no-signatures [--json]  the same without the Operator's key: only the log's
+                                                     own consistency (signatures NOT checked)
 
 Options of the Operator:
   --data-dir DIR      its data directory (default: $KOMRADE_OPERATOR_DATA_DIR, else ~/.komrade-operator);
@@ -48,9 +51,7 @@ Nodes of the network then start with the line the Operator prints:
 
 const RUN_OPTIONS = new Set(['data-dir', 'listen', 'announce', 'bootstrap', 'network', 'discovery-only', 'work-trials', 'log-level', 'log-format', 'json'])
 const EXPORT_OPTIONS = new Set(['data-dir', 'out'])
-const AUDIT_OPTIONS = new Set(['operator', 'json'])
-const EXIT_FAILURE = 1
-const EXIT_USAGE = 2
+const AUDIT_OPTIONS = new Set(['operator', 'no-signatures', 'json'])
 /** Environment variable overriding the Operator's default data directory. */
 export const OPERATOR_DATA_DIR_ENV = 'KOMRADE_OPERATOR_DATA_DIR'
 
@@ -88,6 +89,7 @@ export async function operatorCommand (argv: string[]): Promise<number> {
         'log-format': { type: 'string' },
         out: { type: 'string' },
         operator: { type: 'string' },
+        'no-signatures': { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' }
       }
@@ -114,7 +116,8 @@ export async function operatorCommand (argv: string[]): Promise<number> {
         return await exportCommand(resolveOperatorDataDir(values['data-dir']), values.out)
       case 'audit':
         if (rest.length !== 1) return usageError('audit needs exactly one FILE')
-        return await auditCommand(rest[0]!, values.operator, values.json)
+        if (values.operator !== undefined && values['no-signatures'] === true) return usageError('give --operator HEX or --no-signatures, not both')
+        return await auditCommand(rest[0]!, values.operator, values['no-signatures'] === true, values.json)
       default:
         return usageError(`unknown subcommand "${sub}"`)
     }
@@ -131,8 +134,8 @@ export async function operatorCommand (argv: string[]): Promise<number> {
 function parseWorkTrials (raw: string | boolean | undefined): number | undefined {
   if (raw === undefined) return undefined
   const value = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : NaN
-  if (!Number.isSafeInteger(value) || value < 1 || value > 0xffff_ffff) {
-    throw new ConfigError(`Bad value for --work-trials: ${JSON.stringify(raw)} (expected an integer from 1 to 4294967295)`)
+  if (!Number.isSafeInteger(value) || value < 1 || value > MAX_WORK_TRIALS) {
+    throw new ConfigError(`Bad value for --work-trials: ${JSON.stringify(raw)} (expected an integer from 1 to ${MAX_WORK_TRIALS})`)
   }
   return value
 }
@@ -233,12 +236,18 @@ async function exportCommand (dataDir: string, out: string): Promise<number> {
   }
 }
 
-async function auditCommand (file: string, operator: string | boolean | undefined, json: boolean | undefined): Promise<number> {
+/** Audits `file`. Without the Operator's key a log is never called clean (exit 1) unless `--no-signatures` says that is meant. */
+async function auditCommand (file: string, operator: string | boolean | undefined, noSignatures: boolean, json: boolean | undefined): Promise<number> {
   const report = await auditLog(resolve(file), typeof operator === 'string' ? { operator } : {})
   if (json === true) {
     process.stdout.write(JSON.stringify(report) + '\n')
   } else {
     printReport(file, report)
+  }
+  if (!report.signaturesChecked && !noSignatures) {
+    process.stderr.write('komrade operator audit: signatures not checked: pass --operator HEX (the identity your network pins), ' +
+      'or --no-signatures to check only the log\'s own consistency\n')
+    return EXIT_FAILURE
   }
   return report.problems.length === 0 ? 0 : EXIT_FAILURE
 }

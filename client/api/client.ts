@@ -1,0 +1,224 @@
+/**
+ * The typed client of the local control API, for the CLI and the web UI.
+ * Isomorphic: global `fetch` and `WebSocket` only. In Node it sends the
+ * bearer token (Node's WebSocket, undici's, accepts `{ headers }`); in a
+ * browser it relies on the session cookie from {@link KomradeClient.login}.
+ * No Node imports: the browser bundle imports this file.
+ */
+import { KomradeApiError } from './errors.js'
+import type {
+  ApiContact, ApiContactDetail, ApiConversationMessage, ApiErrorBody, ApiEvent, ApiIdentity, ApiLoginLink, ApiNameRecord, ApiReceivedMessage,
+  ApiSentMessage, ApiStatus
+} from './types.js'
+
+export { KomradeApiError } from './errors.js'
+
+/** Options of {@link createKomradeClient}. */
+export interface KomradeClientInit {
+  /** Where the API listens, e.g. `http://127.0.0.1:7717` (in a browser: `location.origin`). */
+  url: string
+  /** The API token (api.token). Omitted in a browser, which signs in and then uses the session cookie. */
+  token?: string
+  /** The fetch to use. @default globalThis.fetch */
+  fetch?: typeof fetch
+}
+
+/** Cancels a call. */
+export interface CallOptions {
+  signal?: AbortSignal
+}
+
+/** The control API, one method per endpoint. Every failure is a {@link KomradeApiError}. */
+export interface KomradeClient {
+  /** The API's base URL. */
+  readonly url: string
+  /** `GET /api/status` */
+  status(options?: CallOptions): Promise<ApiStatus>
+  /** `GET /api/identity` */
+  identity(options?: CallOptions): Promise<ApiIdentity>
+  /** `POST /api/session`: trades a one-time login code (or the token) for a session cookie (browsers keep it). */
+  login(codeOrToken: { code: string } | { token: string }, options?: CallOptions): Promise<void>
+  /** `DELETE /api/session`: ends this session. */
+  logout(options?: CallOptions): Promise<void>
+  /** `POST /api/session/code`: a new one-time sign-in link for the web UI (valid 10 minutes). */
+  createLoginLink(options?: CallOptions): Promise<ApiLoginLink>
+  /** `POST /api/register`: proof of work (progress as `work` events), then the Operator's certificate. */
+  register(name: string, options?: CallOptions & { via?: 'direct' | 'flood' }): Promise<ApiNameRecord>
+  /** `GET /api/names/:name` */
+  lookup(name: string, options?: CallOptions): Promise<ApiNameRecord>
+  /** `GET /api/contacts` */
+  contacts(options?: CallOptions): Promise<ApiContact[]>
+  /** `POST /api/contacts`: by registered name, invite code or hex public identity. */
+  addContact(contact: string, options?: CallOptions): Promise<ApiContact>
+  /** `GET /api/contacts/:id`: the contact and the safety number to compare. */
+  contact(id: string, options?: CallOptions): Promise<ApiContactDetail>
+  /** `DELETE /api/contacts/:id` */
+  removeContact(id: string, options?: CallOptions): Promise<void>
+  /** `POST /api/messages`: `to` is a registered name, a contact id or a hex public identity. */
+  send(to: string, text: string, options?: CallOptions): Promise<ApiSentMessage>
+  /** `GET /api/messages?with=`: both directions, newest last. */
+  conversation(withId: string, options?: CallOptions & { limit?: number, before?: number }): Promise<ApiConversationMessage[]>
+  /** `GET /api/inbox` */
+  inbox(options?: CallOptions): Promise<ApiReceivedMessage[]>
+  /** `GET /api/outbox` */
+  outbox(options?: CallOptions): Promise<ApiSentMessage[]>
+  /** `GET /api/config`: the daemon's resolved configuration. */
+  config(options?: CallOptions): Promise<Record<string, unknown>>
+  /**
+   * Live events from `/api/events`, `hello` first. Does not reconnect: the
+   * iteration ends when the socket closes (the daemon stopped) or `signal`
+   * aborts; it throws a KomradeApiError when the socket cannot be opened.
+   */
+  events(options?: CallOptions): AsyncIterable<ApiEvent>
+}
+
+/** What this file needs of a WebSocket, in a browser or in Node. */
+interface EventSocket {
+  onopen: (() => void) | null
+  onmessage: ((event: { data: unknown }) => void) | null
+  onerror: (() => void) | null
+  onclose: (() => void) | null
+  close(code?: number, reason?: string): void
+}
+type EventSocketConstructor = new (url: string, init?: { headers: Record<string, string> }) => EventSocket
+
+/** Node (undici) takes `{ headers }` as the second argument; a browser would read it as a protocol name. */
+function runsInNode (): boolean {
+  return typeof (globalThis as { process?: { versions?: { node?: unknown } } }).process?.versions?.node === 'string'
+}
+
+function isAbort (error: unknown): boolean {
+  return error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError')
+}
+
+/** Creates a client of one daemon's API. */
+export function createKomradeClient (init: KomradeClientInit): KomradeClient {
+  if (typeof init?.url !== 'string' || !/^https?:\/\//.test(init.url)) {
+    throw new TypeError(`"url" expected the API's address such as http://127.0.0.1:7717, got ${JSON.stringify(init?.url)}`)
+  }
+  const base = init.url.replace(/\/+$/, '')
+  const token = init.token
+  const doFetch: typeof fetch = init.fetch ?? (async (input, options) => await fetch(input, options))
+
+  async function call<T> (method: string, path: string, body?: unknown, options: CallOptions = {}): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' }
+    if (token !== undefined) headers.authorization = `Bearer ${token}`
+    if (body !== undefined) headers['content-type'] = 'application/json'
+    let response: Response
+    try {
+      response = await doFetch(base + path, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        credentials: 'same-origin',
+        ...(options.signal === undefined ? {} : { signal: options.signal })
+      })
+    } catch (cause) {
+      if (isAbort(cause)) throw cause
+      throw new KomradeApiError('no_daemon', `No Komrade node answers at ${base}; start one with \`komrade start\``, { cause })
+    }
+    if (response.status === 204) return undefined as T
+    const text = await response.text()
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      throw new KomradeApiError('internal', `The node at ${base} answered ${response.status} with something that is not JSON; is another program on that port?`, { status: response.status })
+    }
+    if (!response.ok) {
+      const error = (parsed as Partial<ApiErrorBody> | null)?.error
+      throw new KomradeApiError(typeof error?.code === 'string' ? error.code : 'internal', typeof error?.message === 'string' ? error.message : undefined, {
+        status: response.status, ...(error?.details === undefined ? {} : { details: error.details })
+      })
+    }
+    return parsed as T
+  }
+
+  const segment = (value: string, name: string): string => {
+    if (typeof value !== 'string' || value === '') throw new TypeError(`"${name}" expected a non-empty string`)
+    return encodeURIComponent(value)
+  }
+
+  function openEvents (signal: AbortSignal | undefined): AsyncIterator<ApiEvent> {
+    const Socket = (globalThis as unknown as { WebSocket?: EventSocketConstructor }).WebSocket
+    if (Socket === undefined) throw new KomradeApiError('internal', 'This JavaScript runtime has no WebSocket; use Node 22 or later, or a browser')
+    const url = base.replace(/^http/, 'ws') + '/api/events'
+    const socket = token !== undefined && runsInNode() ? new Socket(url, { headers: { authorization: `Bearer ${token}` } }) : new Socket(url)
+    const queue: ApiEvent[] = []
+    let opened = false
+    let closed = false
+    let wake: (() => void) | undefined
+    const notify = (): void => { const resume = wake; wake = undefined; resume?.() }
+    const finish = (): void => {
+      closed = true
+      signal?.removeEventListener('abort', onAbort)
+      notify()
+    }
+    const onAbort = (): void => { socket.close(1000); finish() }
+    socket.onopen = () => { opened = true }
+    socket.onmessage = (event) => {
+      try {
+        queue.push(JSON.parse(String(event.data)) as ApiEvent)
+      } catch {
+        return // not JSON: not ours to show
+      }
+      notify()
+    }
+    socket.onerror = () => {} // a close event follows
+    socket.onclose = finish
+    if (signal?.aborted === true) onAbort()
+    else signal?.addEventListener('abort', onAbort, { once: true })
+
+    /** A socket that never opened says nothing of why; a plain request does (401, no daemon...). */
+    async function whyNotOpened (): Promise<Error> {
+      try {
+        await call('GET', '/api/status')
+      } catch (error) {
+        return error as Error
+      }
+      return new KomradeApiError('internal', `The event stream at ${url} could not be opened; check that nothing between you and the node blocks WebSockets`)
+    }
+
+    const iterator: AsyncIterator<ApiEvent> = {
+      async next () {
+        while (queue.length === 0 && !closed) await new Promise<void>((resolve) => { wake = resolve })
+        const value = queue.shift()
+        if (value !== undefined) return { value, done: false }
+        if (!opened && signal?.aborted !== true) throw await whyNotOpened()
+        return { value: undefined, done: true }
+      },
+      async return () {
+        socket.close(1000)
+        finish()
+        return { value: undefined, done: true }
+      }
+    }
+    return iterator
+  }
+
+  return {
+    url: base,
+    status: async (options) => await call('GET', '/api/status', undefined, options),
+    identity: async (options) => await call('GET', '/api/identity', undefined, options),
+    login: async (codeOrToken, options) => { await call('POST', '/api/session', codeOrToken, options) },
+    logout: async (options) => { await call('DELETE', '/api/session', undefined, options) },
+    createLoginLink: async (options) => await call('POST', '/api/session/code', {}, options),
+    register: async (name, options = {}) => await call('POST', '/api/register', { name, ...(options.via === undefined ? {} : { via: options.via }) }, options),
+    lookup: async (name, options) => await call('GET', `/api/names/${segment(name, 'name')}`, undefined, options),
+    contacts: async (options) => await call('GET', '/api/contacts', undefined, options),
+    addContact: async (contact, options) => await call('POST', '/api/contacts', { contact }, options),
+    contact: async (id, options) => await call('GET', `/api/contacts/${segment(id, 'id')}`, undefined, options),
+    removeContact: async (id, options) => { await call('DELETE', `/api/contacts/${segment(id, 'id')}`, undefined, options) },
+    send: async (to, text, options) => await call('POST', '/api/messages', { to, text }, options),
+    conversation: async (withId, options = {}) => {
+      const query = new URLSearchParams({ with: withId })
+      if (options.limit !== undefined) query.set('limit', String(options.limit))
+      if (options.before !== undefined) query.set('before', String(options.before))
+      return (await call<{ messages: ApiConversationMessage[] }>('GET', `/api/messages?${query.toString()}`, undefined, options)).messages
+    },
+    inbox: async (options) => await call('GET', '/api/inbox', undefined, options),
+    outbox: async (options) => await call('GET', '/api/outbox', undefined, options),
+    config: async (options) => await call('GET', '/api/config', undefined, options),
+    events: (options = {}) => ({ [Symbol.asyncIterator]: () => openEvents(options.signal) })
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * The node's errors as API errors. Only known error classes pass their
+ * message through (they are written for people); anything else is
+ * `internal`, logged in full and answered with a generic sentence, so no
+ * stack or path reaches a client.
+ */
+import {
+  BadNameError, KeyFormatError, MessageTooLargeError, RegistryFormatError
+} from '../../protocol/index.js'
+import {
+  NameNotFoundError, NoOperatorError, RegistryRejectedError, RegistryUnavailableError, RegistryVerificationError
+} from '../../node/registry/errors.js'
+import type { Logger } from '../../node/logger.js'
+import { KomradeApiError } from './errors.js'
+
+/** The node throws a plain Error when called before start or after stop. */
+const NOT_RUNNING = /not running|not been started/
+
+/** Maps what a node call threw to the API error to answer with. */
+export function apiErrorOf (error: unknown, logger: Logger): KomradeApiError {
+  if (error instanceof KomradeApiError) return error
+  if (error instanceof BadNameError) return new KomradeApiError('bad_name', error.message)
+  if (error instanceof NameNotFoundError) return new KomradeApiError('unknown_name', error.message)
+  if (error instanceof NoOperatorError) return new KomradeApiError('no_operator', error.message)
+  if (error instanceof RegistryUnavailableError) return new KomradeApiError('registry_unavailable', error.message)
+  if (error instanceof RegistryVerificationError) return new KomradeApiError('verification_failed', error.message)
+  if (error instanceof MessageTooLargeError) return new KomradeApiError('message_too_large', error.message)
+  if (error instanceof RegistryFormatError || error instanceof KeyFormatError) return new KomradeApiError('bad_request', error.message)
+  if (error instanceof RegistryRejectedError) {
+    if (error.codeName === 'NAME_TAKEN') return new KomradeApiError('name_taken', error.message)
+    if (error.codeName === 'BAD_NAME' || error.codeName === 'NAME_RESERVED') return new KomradeApiError('bad_name', error.message)
+    return new KomradeApiError('registry_refused', error.message, { details: { registryCode: error.codeName } })
+  }
+  if (error instanceof Error && NOT_RUNNING.test(error.message)) return new KomradeApiError('node_not_running')
+  logger.error('an API request failed unexpectedly', { error, stack: error instanceof Error ? error.stack : undefined })
+  return new KomradeApiError('internal')
+}

@@ -1,0 +1,170 @@
+/**
+ * Contacts: the list (name and fingerprint), adding one by name or invite
+ * code, removing one, and the verify view that puts both fingerprints and
+ * the safety number side by side for a comparison out of band.
+ */
+import type { ApiContact } from '../../api/types.js'
+import type { AppContext, Screen } from './app.js'
+import { h, hiddenText, replaceChildren, uniqueId } from './dom.js'
+import { displayName, errorSentence } from './format.js'
+
+function field (labelText: string, input: HTMLInputElement, hint?: string): HTMLElement {
+  const label = h('label', { for: input.id }, labelText)
+  if (hint === undefined) return h('div', { class: 'field' }, label, input)
+  const hintElement = h('p', { id: uniqueId('hint'), class: 'hint' }, hint)
+  input.setAttribute('aria-describedby', hintElement.id)
+  return h('div', { class: 'field' }, label, input, hintElement)
+}
+
+/** Confirms and removes a contact; resolves true when it was removed. */
+async function removeContact (ctx: AppContext, contact: ApiContact, errorBox: HTMLElement): Promise<boolean> {
+  if (!window.confirm(`Remove ${displayName(contact)} from your contacts? Their messages stay; you can add them again later.`)) return false
+  try {
+    await ctx.client.removeContact(contact.id)
+    ctx.announce(`${displayName(contact)} was removed from your contacts.`)
+    return true
+  } catch (error) {
+    errorBox.textContent = errorSentence(error)
+    return false
+  }
+}
+
+/** The contacts screen. */
+export function contactsScreen (ctx: AppContext): Screen {
+  const heading = h('h2', { tabindex: -1 }, 'Contacts')
+  const list = h('ul', { class: 'contact-list' })
+  const listStatus = h('p', { class: 'hint', role: 'status' }, 'Loading…')
+  const listError = h('p', { class: 'error', role: 'alert' })
+
+  const input = h('input', {
+    id: uniqueId('contact'), name: 'contact', type: 'text', required: true,
+    autocomplete: 'off', autocapitalize: 'off', spellcheck: 'false'
+  })
+  const addButton = h('button', { type: 'submit' }, 'Add contact')
+  const addError = h('p', { class: 'error', role: 'alert' })
+  const addResult = h('p', { class: 'success', role: 'status' })
+  const addHeading = h('h3', { id: uniqueId('add') }, 'Add a contact')
+  const form = h('form', { class: 'card', 'aria-labelledby': addHeading.id },
+    addHeading,
+    field('Name or invite code', input, 'A registered name (like alice), or an invite code starting with KOMRADE1-. People find theirs on their Identity screen.'),
+    addButton, addError, addResult)
+
+  function draw (contacts: ApiContact[]): void {
+    listStatus.textContent = contacts.length === 0 ? 'No contacts yet: add one above.' : ''
+    listStatus.hidden = contacts.length > 0
+    const sorted = [...contacts].sort((a, b) => displayName(a).localeCompare(displayName(b)))
+    replaceChildren(list, sorted.map((contact) => {
+      const name = displayName(contact)
+      return h('li', { class: 'contact', 'data-id': contact.id },
+        h('div', { class: 'contact-who' },
+          h('span', { class: 'contact-name' }, name),
+          h('span', { class: 'fingerprint' }, hiddenText('Fingerprint: '), contact.fingerprint)),
+        h('div', { class: 'actions' },
+          h('a', { href: `#/conversations/${encodeURIComponent(contact.id)}` }, 'Message', hiddenText(` ${name}`)),
+          h('a', { href: `#/contacts/${encodeURIComponent(contact.id)}` }, 'Verify', hiddenText(` ${name}`)),
+          h('button', {
+            type: 'button',
+            class: 'quiet danger',
+            onclick: () => { void removeContact(ctx, contact, listError).then((removed) => { if (removed) void load() }) }
+          }, 'Remove', hiddenText(` ${name}`))))
+    }))
+  }
+
+  async function load (): Promise<void> {
+    try {
+      draw(await ctx.client.contacts())
+    } catch (error) {
+      listError.textContent = errorSentence(error)
+    }
+  }
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault()
+    const value = input.value.trim()
+    if (value === '') return
+    addButton.disabled = true
+    form.setAttribute('aria-busy', 'true')
+    addError.textContent = ''
+    addResult.textContent = ''
+    ctx.client.addContact(value).then(async (contact) => {
+      input.value = ''
+      addResult.textContent = `Added ${displayName(contact)}. Compare fingerprints with them before you trust the keys.`
+      await load()
+    }, (error: unknown) => {
+      addError.textContent = errorSentence(error) // the input keeps what was typed
+    }).finally(() => {
+      addButton.disabled = false
+      form.removeAttribute('aria-busy')
+    })
+  })
+
+  const unsubscribe = ctx.live.on('hello', () => { void load() })
+  void load()
+  const listHeading = h('h3', { id: uniqueId('your-contacts') }, 'Your contacts')
+  return {
+    title: 'Contacts',
+    element: h('section', { class: 'pane page' }, heading, form,
+      h('section', { 'aria-labelledby': listHeading.id }, listHeading, listStatus, listError, list)),
+    focus: heading,
+    dispose: unsubscribe
+  }
+}
+
+/** Normalises a fingerprint for comparison: letters and digits only, upper case. */
+function normaliseFingerprint (text: string): string {
+  return text.toUpperCase().replace(/[^A-Z0-9]/g, '')
+}
+
+/** The verify view of one contact. */
+export function verifyScreen (ctx: AppContext, contactId: string): Screen {
+  const heading = h('h2', { tabindex: -1 }, 'Verify contact')
+  const body = h('div', { class: 'verify' }, h('p', { role: 'status' }, 'Loading…'))
+  const errorBox = h('p', { class: 'error', role: 'alert' })
+
+  async function load (): Promise<void> {
+    try {
+      const [contact, me] = await Promise.all([ctx.client.contact(contactId), ctx.identity()])
+      const name = displayName(contact)
+      heading.textContent = `Verify ${name}`
+      document.title = `Verify ${name} · Komrade`
+      const input = h('input', { id: uniqueId('their-fp'), type: 'text', autocomplete: 'off', autocapitalize: 'characters', spellcheck: 'false' })
+      const result = h('p', { role: 'status', class: 'compare-result' })
+      const compare = h('form', { class: 'card', 'aria-label': 'Compare a fingerprint' },
+        field(`Fingerprint ${name} reads to you`, input, 'Spaces and case do not matter.'),
+        h('button', { type: 'submit' }, 'Compare'), result)
+      compare.addEventListener('submit', (event) => {
+        event.preventDefault()
+        const match = normaliseFingerprint(input.value) === normaliseFingerprint(contact.fingerprint)
+        result.className = match ? 'compare-result success' : 'compare-result error'
+        result.textContent = match
+          ? `They match: these are ${name}'s keys.`
+          : `They do not match. Do not trust these keys: someone may be in between. Check that you read the right screen, then ask ${name} again.`
+      })
+      replaceChildren(body,
+        h('p', null, `Compare these with what ${name} sees on their own Identity screen, in person or over a call you trust. ` +
+          'If they match, nobody stands between you.'),
+        h('dl', { class: 'facts' },
+          h('dt', null, 'Safety number'), h('dd', { class: 'fingerprint' }, contact.safetyNumber),
+          h('dt', null, `${name}'s fingerprint`), h('dd', { class: 'fingerprint' }, contact.fingerprint),
+          h('dt', null, 'Your fingerprint'), h('dd', { class: 'fingerprint' }, me.fingerprint)),
+        compare,
+        h('div', { class: 'actions' },
+          h('a', { href: `#/conversations/${encodeURIComponent(contact.id)}` }, `Message ${name}`),
+          h('button', {
+            type: 'button',
+            class: 'quiet danger',
+            onclick: () => { void removeContact(ctx, contact, errorBox).then((removed) => { if (removed) location.hash = '#/contacts' }) }
+          }, `Remove ${name}`)))
+    } catch (error) {
+      replaceChildren(body, h('p', null, h('a', { href: '#/contacts' }, 'Back to contacts')))
+      errorBox.textContent = errorSentence(error)
+    }
+  }
+  void load()
+  return {
+    title: 'Verify contact',
+    element: h('section', { class: 'pane page' }, h('a', { href: '#/contacts', class: 'back' }, h('span', { 'aria-hidden': 'true' }, '← '), 'All contacts'), heading, errorBox, body),
+    focus: heading,
+    dispose () {}
+  }
+}
