@@ -57,6 +57,12 @@ export interface OperatorInit {
   quotaBytes?: number
   /** Proof-of-work threads of the node (for its answers). @default the node's */
   workThreads?: number
+  /**
+   * Tor, as for a node: with `control`, the Operator is an onion service
+   * (its key in `<dataDir>/onion.key`) and announces its /onion3 address,
+   * which nodes pin in their bootstrap and Operator addresses. @default none
+   */
+  tor?: KomradeNodeInit['tor']
   /** @default nativeCrypto() */
   crypto?: CryptoProvider
 }
@@ -214,11 +220,15 @@ export function createOperator (init: OperatorInit): Operator {
         logger: log,
         networkName,
         autoDeleteAfterMs: OPERATOR_AUTO_DELETE_MS,
+        // No cover traffic: the Operator is a known public server, so its timing hides no one, and its
+        // answers to flood registrations must not queue a minute each behind cover slots.
+        cover: false,
         ...(init.listen === undefined ? {} : { listen: init.listen }),
         ...(init.announce === undefined ? {} : { announce: init.announce }),
         ...(init.bootstrap === undefined ? {} : { bootstrap: init.bootstrap }),
         ...(init.quotaBytes === undefined ? {} : { quotaBytes: init.quotaBytes }),
         ...(init.workThreads === undefined ? {} : { workThreads: init.workThreads }),
+        ...(init.tor === undefined ? {} : { tor: init.tor }),
         // The node relays (and checks) this Operator's heads like any node pinning it.
         ...(keepsRegistry ? { operator: { identity: identityHex, addresses: [] } } : {})
       }

@@ -1,23 +1,28 @@
 /**
  * The registry over libp2p (SPEC §13.5): five protocols
- * `/komrade/<network>/registry/<op>/1.0.0`, each stream one request frame and
- * one response frame (unsigned-varint length + bytes).
+ * `/komrade/<network>/registry/<op>/1.0.0`, frames of an unsigned-varint
+ * length + bytes. An `info` or `register` stream carries one request frame
+ * and one response frame; a `lookup`, `consistency` or `entries` stream up to
+ * MAX_REGISTRY_REQUESTS_PER_STREAM requests, answered one by one in order,
+ * until the client closes its side (a client that sends one request and
+ * closes sees no difference).
  *
- * Nothing a client sends is trusted: the request frame is bounded (1 KiB)
- * and must arrive within REQUEST_TIMEOUT_MS, a client that does not read its
- * answer is cut off after RESPONSE_TIMEOUT_MS, and every peer has token
- * buckets (registrations apart from the rest); past them it is answered
+ * Nothing a client sends is trusted: each request frame is bounded (1 KiB)
+ * and must arrive within REQUEST_TIMEOUT_MS of the stream opening or of the
+ * previous answer, a client that does not read its answers is cut off after
+ * RESPONSE_TIMEOUT_MS, and every peer has token buckets, taken per request
+ * (registrations apart from the rest); past them a request is answered
  * RATE_LIMITED. A discovery-only Operator answers every op NO_REGISTRY.
  */
 import { lpStream } from '@libp2p/utils'
-import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import type { Connection, Libp2p, Stream, StreamMessageEvent } from '@libp2p/interface'
 import {
   BadNameError, decodeConsistencyRequest, decodeEntriesRequest, decodeLookupRequest, encodeEntriesResponse, encodeError,
   encodeInfoResponse, encodeLookupResponse, encodeProofResponse, encodeRegisterResponse, MAX_REGISTRY_REQUEST_BYTES,
-  RegistryErrorCode, RegistryFormatError, registryProtocol, type RegistryOp
+  MAX_REGISTRY_REQUESTS_PER_STREAM, RegistryErrorCode, RegistryFormatError, registryProtocol, type RegistryOp
 } from '../protocol/index.js'
 import { silentLogger, type Logger } from '../node/logger.js'
-import { errorName, LENGTH_ERRORS } from '../node/frames.js'
+import { END_OF_STREAM_ERROR, errorName, LENGTH_ERRORS } from '../node/frames.js'
 import {
   DEFAULT_RATE_LIMITS, MAX_INBOUND_STREAMS_PER_OP, MAX_TRACKED_PEERS, REQUEST_TIMEOUT_MS, RESPONSE_TIMEOUT_MS, type RateLimits
 } from './constants.js'
@@ -26,6 +31,13 @@ import type { Registry } from './registry.js'
 
 /** Every op, in the order SPEC §13.5 lists them. */
 export const REGISTRY_OPS: readonly RegistryOp[] = ['info', 'register', 'lookup', 'consistency', 'entries']
+
+/**
+ * Ops whose stream may carry several requests (SPEC §13.5): the read-only
+ * ones a node asks in bulk. `register` keeps one per stream (each costs
+ * proof-of-work checks and a synced write), `info` too (asked once per peer).
+ */
+export const PIPELINED_REGISTRY_OPS: ReadonlySet<RegistryOp> = new Set(['lookup', 'consistency', 'entries'])
 
 /** Options of {@link createRegistryService}. */
 export interface RegistryServiceInit {
@@ -37,7 +49,7 @@ export interface RegistryServiceInit {
   networkName?: string
   /** Per-peer limits; `false` turns them off (benchmarks). @default DEFAULT_RATE_LIMITS */
   rateLimits?: Partial<RateLimits> | false
-  /** Longest wait for a request frame. @default 15,000 ms */
+  /** Longest wait for a request frame: after the stream opens, or after the previous answer. @default 15,000 ms */
   requestTimeoutMs?: number
   /** @default silent */
   logger?: Logger
@@ -53,11 +65,26 @@ export interface RegistryService {
 }
 
 /**
- * Bytes buffered from a client before its request is read. Larger than a
+ * Bytes buffered from a client before its requests are read. Larger than a
  * request, so an oversize frame arriving whole is still answered MALFORMED
- * (its length prefix is read first); past this the stream is reset.
+ * (its length prefix is read first), and than a client's window of pipelined
+ * lookups (32 frames of at most 42 bytes); past this the stream is reset.
  */
 const MAX_BUFFERED_REQUEST_BYTES = 65_536
+
+/**
+ * Answers of one stream held back to be written together, at most: a window
+ * of lookup answers (~1 KB each) fits many times, and a client that does not
+ * read has at most this (and one write in progress) waiting for it.
+ */
+const MAX_UNSENT_ANSWER_BYTES = 65_536
+
+/** Bytes of the unsigned-varint length prefix of a frame of `length` bytes. */
+function varintLength (length: number): number {
+  let bytes = 1
+  for (let rest = length; rest >= 0x80; rest = Math.floor(rest / 0x80)) bytes++
+  return bytes
+}
 
 /** Resolves rate-limit options: defaults filled in, each one checked. */
 export function resolveRateLimits (option: Partial<RateLimits> | false | undefined): RateLimits | false {
@@ -134,31 +161,93 @@ export function createRegistryService (init: RegistryServiceInit): RegistryServi
     return (op === 'register' ? limiters.registrations : limiters.requests).take(peer)
   }
 
+  /**
+   * Answers the requests of one stream in order: one for `info` and
+   * `register`, up to MAX_REGISTRY_REQUESTS_PER_STREAM for the others, until
+   * the client closes its side. Each request has REQUEST_TIMEOUT_MS to
+   * arrive and takes a token of the peer's bucket.
+   */
   async function serve (op: RegistryOp, stream: Stream, connection: Connection): Promise<void> {
     const peer = connection.remotePeer.toString()
     const lp = lpStream(stream, { maxDataLength: MAX_REGISTRY_REQUEST_BYTES, maxBufferSize: MAX_BUFFERED_REQUEST_BYTES })
-    let response: Uint8Array
-    try {
-      const request = (await lp.read({ signal: AbortSignal.any([shutdown.signal, AbortSignal.timeout(requestTimeoutMs)]) })).subarray()
-      response = allowed(op, peer)
-        ? await answerRegistryRequest(init.registry, op, request, log)
-        : encodeError(RegistryErrorCode.RATE_LIMITED, `Too many ${op} requests from you; wait a minute and try again`)
-    } catch (error) {
-      if (!LENGTH_ERRORS.has(errorName(error))) {
-        // Silent, closed, cut off, or past MAX_BUFFERED_REQUEST_BYTES: nobody waits for an answer, or it is not worth one.
-        log.debug('registry stream dropped', { op, peer, error })
-        stream.abort(error instanceof Error ? error : new Error(String(error)))
-        return
+    const limit = PIPELINED_REGISTRY_OPS.has(op) ? MAX_REGISTRY_REQUESTS_PER_STREAM : 1
+    // While more requests have arrived, answers wait here and then go out together: one write (one
+    // muxer frame, one encryption, one syscall) for a window of lookups, not one each. An answer with
+    // nothing behind it goes out at once.
+    let received = 0
+    let consumed = 0
+    const countReceived = (event: StreamMessageEvent): void => { received += event.data.byteLength }
+    stream.addEventListener('message', countReceived)
+    const unsent: Uint8Array[] = []
+    let unsentBytes = 0
+    let scheduled: NodeJS.Immediate | undefined
+    /** The last write: false once one failed (the stream is aborted then). One write at a time. */
+    let written = Promise.resolve(true)
+    const flush = async (): Promise<boolean> => {
+      if (scheduled !== undefined) clearImmediate(scheduled)
+      scheduled = undefined
+      if (unsent.length > 0) {
+        const batch = unsent.splice(0)
+        unsentBytes = 0
+        written = written.then(async (ok) => ok && await deliver(op, peer, stream, async () => { await lp.writeV(batch, { signal: answerSignal() }) }))
       }
-      response = encodeError(RegistryErrorCode.MALFORMED, `A registry request is at most ${MAX_REGISTRY_REQUEST_BYTES} bytes`)
+      return await written
     }
-    const signal = AbortSignal.any([shutdown.signal, AbortSignal.timeout(RESPONSE_TIMEOUT_MS)])
     try {
-      await lp.write(response, { signal })
-      await stream.close({ signal })
+      for (let answered = 0; answered < limit; answered++) {
+        let response: Uint8Array
+        let last = answered + 1 === limit
+        try {
+          const request = (await lp.read({ signal: AbortSignal.any([shutdown.signal, AbortSignal.timeout(requestTimeoutMs)]) })).subarray()
+          consumed += varintLength(request.length) + request.length
+          response = allowed(op, peer)
+            ? await answerRegistryRequest(init.registry, op, request, log)
+            : encodeError(RegistryErrorCode.RATE_LIMITED, `Too many ${op} requests from you; wait a minute and try again`)
+        } catch (error) {
+          const name = errorName(error)
+          // The client closed its side after its last request: done.
+          if (answered > 0 && name === END_OF_STREAM_ERROR) break
+          if (!LENGTH_ERRORS.has(name)) {
+            // Silent, closed, cut off, or past MAX_BUFFERED_REQUEST_BYTES: nobody waits for an answer, or it is not worth one.
+            log.debug('registry stream dropped', { op, peer, answered, error })
+            stream.abort(error instanceof Error ? error : new Error(String(error)))
+            return
+          }
+          // The oversize frame was not read, so nothing after it can be: answer it and end the stream.
+          response = encodeError(RegistryErrorCode.MALFORMED, `A registry request is at most ${MAX_REGISTRY_REQUEST_BYTES} bytes`)
+          last = true
+        }
+        unsent.push(response)
+        unsentBytes += response.length
+        if (last) break
+        if (received > consumed && unsentBytes < MAX_UNSENT_ANSWER_BYTES) {
+          // More requests are here: answer them first (a frame not yet whole is waited for no longer than this turn).
+          scheduled ??= setImmediate(() => { scheduled = undefined; void flush() })
+        } else if (!await flush()) {
+          return // a client that does not read its answers gets no more (RESPONSE_TIMEOUT_MS)
+        }
+      }
+      if (!await flush()) return
+      await deliver(op, peer, stream, async () => { await stream.close({ signal: answerSignal() }) })
+    } finally {
+      stream.removeEventListener('message', countReceived)
+      if (scheduled !== undefined) clearImmediate(scheduled)
+    }
+  }
+
+  function answerSignal (): AbortSignal {
+    return AbortSignal.any([shutdown.signal, AbortSignal.timeout(RESPONSE_TIMEOUT_MS)])
+  }
+
+  /** Runs one write (an answer, or the close after the last); a client that does not take it within RESPONSE_TIMEOUT_MS is cut off. */
+  async function deliver (op: RegistryOp, peer: string, stream: Stream, write: () => Promise<void>): Promise<boolean> {
+    try {
+      await write()
+      return true
     } catch (error) {
       log.debug('registry answer not delivered', { op, peer, error })
       stream.abort(error instanceof Error ? error : new Error(String(error)))
+      return false
     }
   }
 

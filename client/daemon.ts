@@ -4,16 +4,11 @@
  * the token stays in `<dataDir>/api.token`, and a one-time sign-in link for
  * the web UI is printed. Everything is undone on stop.
  */
-import { rm } from 'node:fs/promises'
-import { join } from 'node:path'
 import { ConfigError, nodeInitOf, type DaemonConfig } from '../node/config.js'
 import { createKomradeNode, type KomradeNode, type KomradeNodeInit } from '../node/komrade-node.js'
 import { createLogger, type Logger } from '../node/logger.js'
-import { loadOrCreateToken, writePrivateJson } from './api/auth.js'
-import { API_ENDPOINT_FILE } from './api/discover.js'
-import { createApiServer, type ApiServer } from './api/server.js'
+import { startControlApi, type ControlApi } from './api/control-api.js'
 import { ownName } from './api/shapes.js'
-import type { ApiEndpointFile } from './api/types.js'
 
 /** Options of {@link runDaemon}. */
 export interface DaemonOptions {
@@ -68,26 +63,23 @@ export async function runDaemon (config: DaemonConfig, options: DaemonOptions): 
   })
   const node = createKomradeNode({ ...nodeInitOf(config), ...options.nodeInit, logger })
   await node.start({ signal: options.signal })
-  const endpointPath = join(config.dataDir, API_ENDPOINT_FILE)
-  let server: ApiServer | undefined
+  let api: ControlApi | undefined
   try {
-    server = createApiServer({
-      node,
-      token: await loadOrCreateToken(config.dataDir, { rotate: options.rotateToken === true }),
-      port: config.apiPort,
-      config: { ...config },
-      logger: logger.child('api'),
-      ...(options.webRoot === undefined ? {} : { webRoot: options.webRoot })
-    })
     try {
-      await server.start()
+      api = await startControlApi({
+        node,
+        dataDir: config.dataDir,
+        port: config.apiPort,
+        config: { ...config },
+        logger: logger.child('api'),
+        rotateToken: options.rotateToken === true,
+        ...(options.webRoot === undefined ? {} : { webRoot: options.webRoot })
+      })
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw portInUse(config.apiPort)
       throw error
     }
-    const endpoint: ApiEndpointFile = { url: server.url, pid: process.pid }
-    await writePrivateJson(endpointPath, endpoint)
-    const webUrl = server.loginUrl()
+    const webUrl = api.server.loginUrl()
     const status = node.status()
     const name = ownName(node.invite())
     const facts = {
@@ -100,23 +92,21 @@ export async function runDaemon (config: DaemonConfig, options: DaemonOptions): 
       ...(name === undefined ? {} : { name })
     }
     if (options.json === true) {
-      out.write(JSON.stringify({ ...facts, api: server.url, web: webUrl }) + '\n')
+      out.write(JSON.stringify({ ...facts, api: api.url, web: webUrl }) + '\n')
     } else {
       out.write('Komrade node running (Ctrl-C to stop)\n')
       for (const [key, value] of Object.entries(facts)) out.write(`  ${key.padEnd(15)} ${value}\n`)
-      out.write(`api: ${server.url}\n`)
+      out.write(`api: ${api.url}\n`)
       out.write(`web: ${webUrl}\n`)
     }
-    options.onReady?.({ node, apiUrl: server.url, webUrl, dataDir: config.dataDir })
+    options.onReady?.({ node, apiUrl: api.url, webUrl, dataDir: config.dataDir })
     await new Promise<void>((resolve) => {
       if (options.signal.aborted) resolve()
       else options.signal.addEventListener('abort', () => { resolve() }, { once: true })
     })
     logger.info('stopping')
   } finally {
-    await server?.stop().catch((error: unknown) => { logger.warn('the API did not stop cleanly', { error }) })
-    // The data-directory lock is still ours: no other daemon can have written this file.
-    await rm(endpointPath, { force: true })
+    await api?.stop().catch((error: unknown) => { logger.warn('the API did not stop cleanly', { error }) })
     await node.stop()
   }
   logger.info('stopped')

@@ -16,9 +16,8 @@ import { join } from 'node:path'
 import { createOperator, type Operator } from '../bootstrap/index.js'
 import { createKomradeNode, type KomradeNode, type SentMessage } from '../node/komrade-node.js'
 import { silentLogger } from '../node/logger.js'
-import { API_ENDPOINT_FILE } from './api/discover.js'
-import { loadOrCreateToken, writePrivateJson } from './api/auth.js'
-import { createApiServer, type ApiServer } from './api/server.js'
+import { startControlApi } from './api/control-api.js'
+import type { ApiServer } from './api/server.js'
 import { COMMON_OPTIONS, JSON_OPTION, parseCommand, usageError } from './commands/arguments.js'
 import { EXIT_FAILURE, EXIT_OK } from './commands/exit-codes.js'
 import { writeJson, writeLine } from './commands/terminal.js'
@@ -131,7 +130,8 @@ export async function demoCommand (argv: string[]): Promise<number> {
     const names = ['ada', 'grace', ...Array.from({ length: count - 2 }, (_, i) => `node-${i + 3}`)]
     const nodes = await Promise.all(names.map(async (name) => {
       const dataDir = join(root, name)
-      const node = createKomradeNode({ dataDir, listen: LOOPBACK, bootstrap: [address], operator: pinned, workThreads: 1, logger: silentLogger() })
+      // No cover traffic: everything is on this machine, and a message would wait a minute for its slot.
+      const node = createKomradeNode({ dataDir, listen: LOOPBACK, bootstrap: [address], operator: pinned, workThreads: 1, cover: false, logger: silentLogger() })
       await node.start({ signal: interrupted.signal })
       cleanup.add(async () => { await node.stop() })
       return { name, node, dataDir }
@@ -144,15 +144,9 @@ export async function demoCommand (argv: string[]): Promise<number> {
     await grace.node.contacts.add('ada', { signal: interrupted.signal })
 
     for (const person of [ada, grace]) {
-      const token = await loadOrCreateToken(person.dataDir)
-      const server = createApiServer({ node: person.node, token, port: 0, config: { dataDir: person.dataDir, demo: true }, logger: silentLogger() })
-      await server.start()
-      person.server = server
-      await writePrivateJson(join(person.dataDir, API_ENDPOINT_FILE), { url: server.url, pid: process.pid })
-      cleanup.add(async () => {
-        await rm(join(person.dataDir, API_ENDPOINT_FILE), { force: true })
-        await server.stop()
-      })
+      const api = await startControlApi({ node: person.node, dataDir: person.dataDir, port: 0, config: { dataDir: person.dataDir, demo: true }, logger: silentLogger() })
+      person.server = api.server
+      cleanup.add(api.stop)
     }
 
     say('Opening a conversation between ada and grace…')

@@ -10,6 +10,10 @@ import { PUBLIC_IDENTITY_HEX_PATTERN } from '../protocol/identity.js'
 import { resolveDataDir } from './data-dir.js'
 import { LOG_LEVELS, type LogLevel } from './logger.js'
 import type { KomradeNodeInit } from './komrade-node.js'
+import { parseControlEndpoint } from './tor/tor-control.js'
+import { parseHostPort } from './tor/socks-handshake.js'
+import { isLoopbackTcp } from './tor/socks-transport.js'
+import { DEFAULT_COVER_RATE_PER_HOUR } from './node-constants.js'
 
 /** File name of the optional config file inside the data directory. */
 export const CONFIG_FILE = 'config.json'
@@ -45,10 +49,22 @@ export interface DaemonConfig {
   logFormat: 'json' | 'text' | 'auto'
   /** TCP port of the local control API and web UI on 127.0.0.1; 0 = any free port. */
   apiPort: number
+  /** Cover traffic on (`--no-cover`, KOMRADE_COVER=false: off, envelopes go out at once). */
+  cover: boolean
+  /** Envelopes per hour, real and cover together. */
+  coverRate: number
+  /** Envelopes per day at most; unset = twice the expected 24 x coverRate. */
+  coverBudget?: number
+  /** Tor's control port (`127.0.0.1:9051`, `unix:/run/tor/control`): the node runs an onion service through it. */
+  torControl?: string
+  /** Tor's SOCKS port (`127.0.0.1:9050`; Tor Browser `127.0.0.1:9150`): onion addresses are dialed through it. */
+  torSocks?: string
+  /** Tor-only mode: every connection through Tor, loopback listening, only the onion address announced. */
+  torOnly: boolean
 }
 
 type Key = Exclude<keyof DaemonConfig, 'dataDir'>
-type Kind = 'list' | 'bool' | 'string' | 'duration' | 'int' | 'level' | 'format' | 'identity' | 'peers' | 'port'
+type Kind = 'list' | 'bool' | 'string' | 'duration' | 'int' | 'rate' | 'level' | 'format' | 'identity' | 'peers' | 'port' | 'tor-control' | 'host-port'
 
 /** Each setting: its parser, its environment variable and its command-line flag. */
 const SETTINGS: Record<Key, { kind: Kind, env: string, flag: string }> = {
@@ -66,7 +82,13 @@ const SETTINGS: Record<Key, { kind: Kind, env: string, flag: string }> = {
   operatorAddresses: { kind: 'peers', env: 'KOMRADE_OPERATOR_ADDRESSES', flag: '--operator-addresses' },
   logLevel: { kind: 'level', env: 'KOMRADE_LOG_LEVEL', flag: '--log-level' },
   logFormat: { kind: 'format', env: 'KOMRADE_LOG_FORMAT', flag: '--log-format' },
-  apiPort: { kind: 'port', env: 'KOMRADE_API_PORT', flag: '--api-port' }
+  apiPort: { kind: 'port', env: 'KOMRADE_API_PORT', flag: '--api-port' },
+  cover: { kind: 'bool', env: 'KOMRADE_COVER', flag: '--no-cover' },
+  coverRate: { kind: 'rate', env: 'KOMRADE_COVER_RATE', flag: '--cover-rate' },
+  coverBudget: { kind: 'int', env: 'KOMRADE_COVER_BUDGET', flag: '--cover-budget' },
+  torControl: { kind: 'tor-control', env: 'KOMRADE_TOR_CONTROL', flag: '--tor-control' },
+  torSocks: { kind: 'host-port', env: 'KOMRADE_TOR_SOCKS', flag: '--tor-socks' },
+  torOnly: { kind: 'bool', env: 'KOMRADE_TOR_ONLY', flag: '--tor-only' }
 }
 
 const DEFAULTS: Omit<DaemonConfig, 'dataDir'> = {
@@ -83,7 +105,10 @@ const DEFAULTS: Omit<DaemonConfig, 'dataDir'> = {
   logLevel: 'info',
   logFormat: 'auto',
   // A fixed default, so bookmarks and scripts keep working; a second daemon on one machine needs --api-port (or 0).
-  apiPort: 7717
+  apiPort: 7717,
+  cover: true,
+  coverRate: DEFAULT_COVER_RATE_PER_HOUR,
+  torOnly: false
 }
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
@@ -117,6 +142,16 @@ function parse (key: Key, raw: unknown, source: string): unknown {
       if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value
       return fail('a positive integer')
     }
+    case 'tor-control':
+      try {
+        if (typeof raw === 'string') { parseControlEndpoint(raw); return raw }
+      } catch {}
+      return fail('tor\'s control port on this machine: 127.0.0.1:9051 or unix:/run/tor/control')
+    case 'rate': {
+      const value = typeof raw === 'string' && /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw
+      if (typeof value === 'number' && Number.isFinite(value) && value > 0) return value
+      return fail('a positive number of envelopes per hour, e.g. 60')
+    }
     case 'level':
       if ((LOG_LEVELS as readonly unknown[]).includes(raw)) return raw
       return fail(LOG_LEVELS.join(', '))
@@ -126,6 +161,11 @@ function parse (key: Key, raw: unknown, source: string): unknown {
     case 'identity':
       if (typeof raw === 'string' && PUBLIC_IDENTITY_HEX_PATTERN.test(raw.trim())) return raw.trim().toLowerCase()
       return fail('the Operator\'s public identity: 128 hex characters')
+    case 'host-port':
+      try {
+        if (typeof raw === 'string') { parseHostPort(raw, key); return raw.trim() }
+      } catch {}
+      return fail('host:port, e.g. 127.0.0.1:9050 (Tor Browser: 127.0.0.1:9150)')
     case 'port': {
       const value = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw
       if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value <= 65535) return value
@@ -213,10 +253,25 @@ export async function explainConfig (sources: ConfigSources = {}): Promise<{ con
     else if (file[key] !== undefined) { config[key] = parse(key, file[key], path); origins[key] = { layer: 'file', from: path } }
   }
   const resolved = config as unknown as DaemonConfig
+  if (resolved.torOnly) checkTorOnlyConfig(resolved)
   if (resolved.operator === undefined && resolved.operatorAddresses.length > 0) {
     throw new ConfigError('Operator addresses are set but no Operator identity; set "operator" (--operator HEX, KOMRADE_OPERATOR) too')
   }
   return { config: resolved, origins }
+}
+
+/** Tor-only mode needs Tor's SOCKS port, loopback listen addresses and no mDNS (the node checks again, with RangeErrors). */
+function checkTorOnlyConfig (config: DaemonConfig): void {
+  if (config.torSocks === undefined) {
+    throw new ConfigError('--tor-only needs Tor\'s SOCKS port: set --tor-socks 127.0.0.1:9050 (Tor Browser: 127.0.0.1:9150), or KOMRADE_TOR_SOCKS')
+  }
+  if (config.mdns) throw new ConfigError('--tor-only and --mdns do not go together: mDNS announces this machine on the LAN; turn mdns off')
+  const exposed = config.listen.filter((address) => {
+    try { return !isLoopbackTcp(multiaddr(address)) } catch { return true }
+  })
+  if (exposed.length > 0) {
+    throw new ConfigError(`--tor-only listens on loopback only (the onion service forwards there), but "listen" has ${exposed.join(', ')}; use /ip4/127.0.0.1/tcp/PORT`)
+  }
 }
 
 /** The node options a configuration gives. */
@@ -233,6 +288,16 @@ export function nodeInitOf (config: DaemonConfig): KomradeNodeInit {
     ...(config.autoDeleteAfterMs > 0 ? { autoDeleteAfterMs: config.autoDeleteAfterMs } : {}),
     quotaBytes: config.quotaMiB * 1024 * 1024,
     ...(config.workThreads === undefined ? {} : { workThreads: config.workThreads }),
+    ...(config.torControl === undefined && config.torSocks === undefined
+      ? {}
+      : {
+          tor: {
+            ...(config.torSocks === undefined ? {} : { socks: config.torSocks }),
+            ...(config.torOnly ? { onlyTor: true } : {}),
+            ...(config.torControl === undefined ? {} : { control: config.torControl })
+          }
+        }),
+    cover: config.cover ? { ratePerHour: config.coverRate, ...(config.coverBudget === undefined ? {} : { budgetPerDay: config.coverBudget }) } : false,
     // Without Operator addresses the bootstrap peers are asked: the registry client skips those that do not answer
     // `info` as the pinned Operator (a discovery-only anchor), see node/registry/registry-client.ts.
     ...(config.operator === undefined

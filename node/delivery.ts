@@ -10,7 +10,10 @@
  * envelope that is not stored comes back through resync and is screened then.
  *
  * Outgoing: sealed and committed with the keyring state (outbox entry), then
- * proof of work in the worker pool, stored (so resync spreads it), published.
+ * proof of work in the worker pool, committed solved, and handed to
+ * `publish`: cover traffic (cover-traffic.ts) stores it (so resync spreads
+ * it) and floods it at its next slot, not before. Until then it lives only
+ * in the outbox, which a restart resumes: a crash loses nothing.
  * An envelope that reached no peer stays queued; the next successful publish
  * or resync with a peer marks it sent. A receipt marks it delivered.
  */
@@ -41,7 +44,11 @@ export interface DeliveryComponents {
     withTag(tag: Uint8Array): Promise<Uint8Array[]>
   }
   pool: WorkPool
-  publish(envelope: Uint8Array): Promise<{ recipients: number }>
+  /**
+   * Stores and floods one envelope, at its cover-traffic slot (or at once).
+   * Rejects with AbortError when `signal` aborts before that: not sent.
+   */
+  publish(envelope: Uint8Array, options?: { signal?: AbortSignal }): Promise<{ recipients: number }>
   logger: Logger
   /** Answer first contacts from strangers (start a session). */
   acceptStrangers: boolean
@@ -61,7 +68,7 @@ export interface Delivery {
   markSyncedWithPeer(): Promise<void>
   /** Removes outbox entries (their envelopes may already be out); returns how many existed. */
   deleteOutbox(ids: string[]): Promise<number>
-  /** Waits for the work in flight. */
+  /** Waits for the work in flight, but not for envelopes waiting for a cover-traffic slot (minutes away). */
   idle(): Promise<void>
 }
 
@@ -76,6 +83,11 @@ export function createDelivery (components: DeliveryComponents): Delivery {
   const live = new Map<string, OutboxMessage>()
   /** Entries deleted while being pumped: the pump must not write them back. */
   const deleted = new Set<string>()
+  /** Cancels an entry's wait for a slot when it is deleted. */
+  const cancels = new Map<string, AbortController>()
+  /** Pumps waiting in `publish` for a slot, and idle() callers to wake when one starts waiting. */
+  let parked = 0
+  const parkWaiters = new Set<() => void>()
 
   /** Runs keyring-mutating steps one at a time: the keyring and its stored state never diverge. */
   function exclusive<T> (step: () => Promise<T>): Promise<T> {
@@ -215,24 +227,41 @@ export function createDelivery (components: DeliveryComponents): Delivery {
     }
   }
 
+  /** Hands an envelope to `publish`, counted as parked while it waits for its slot. */
+  async function publishAtSlot (envelope: Uint8Array, signal: AbortSignal): Promise<{ recipients: number }> {
+    parked++
+    for (const wake of parkWaiters) wake()
+    try {
+      return await components.publish(envelope, { signal })
+    } finally {
+      parked--
+    }
+  }
+
   async function pumpEntry (initial: OutboxMessage): Promise<void> {
     if (pumping.has(initial.id)) return
     pumping.add(initial.id)
     const entry = live.get(initial.id) ?? initial
     live.set(entry.id, entry)
+    const cancel = new AbortController()
+    cancels.set(entry.id, cancel)
     try {
       for (let i = 0; i < entry.envelopes.length; i++) {
         if (!entry.solved[i]) {
           const solved = await pool.solve(fromHex(entry.envelopes[i]!))
           entry.envelopes[i] = toHex(solved)
           entry.solved[i] = true
-          await store.put(solved) // stored before it is announced: resync can hand it out from now on
           if (deleted.has(entry.id)) return
+          // Durable before it goes anywhere; `publish` stores it at its slot (stored earlier, resync would hand it out first).
           await state.commit({ outbox: [entry] })
         }
         if (!entry.published[i]) {
-          const { recipients } = await components.publish(fromHex(entry.envelopes[i]!))
-          if (recipients > 0) entry.published[i] = true
+          const { recipients } = await publishAtSlot(fromHex(entry.envelopes[i]!), cancel.signal)
+          if (recipients > 0) {
+            entry.published[i] = true
+            // Parts of a long message go a slot apart: keep the progress, or a restart would spend slots on them again.
+            if (i < entry.envelopes.length - 1 && !deleted.has(entry.id)) await state.commit({ outbox: [entry] })
+          }
         }
       }
       if (entry.state === 'working' || entry.state === 'queued') {
@@ -242,11 +271,14 @@ export function createDelivery (components: DeliveryComponents): Delivery {
       await state.commit({ outbox: [entry] })
       components.onOutboxChange(entry)
     } catch (error) {
-      log.warn('outbox entry could not be sent yet', { id: initial.id, error })
+      // AbortError: deleted, or the node is stopping; the outbox resumes it at the next start.
+      if ((error as Error).name === 'AbortError') log.debug('outbox entry set aside', { id: initial.id })
+      else log.warn('outbox entry could not be sent yet', { id: initial.id, error })
     } finally {
       pumping.delete(initial.id)
       live.delete(initial.id)
       deleted.delete(initial.id)
+      cancels.delete(initial.id)
     }
   }
 
@@ -299,7 +331,10 @@ export function createDelivery (components: DeliveryComponents): Delivery {
       const existing: string[] = []
       for (const id of new Set(ids)) {
         if (live.has(id) || await state.getOutbox(id) !== undefined) existing.push(id)
-        if (pumping.has(id)) deleted.add(id)
+        if (pumping.has(id)) {
+          deleted.add(id)
+          cancels.get(id)?.abort() // not yet emitted: withdraw it from its slot
+        }
       }
       if (existing.length > 0) await state.commit({ removeOutbox: existing })
       return existing.length
@@ -310,7 +345,14 @@ export function createDelivery (components: DeliveryComponents): Delivery {
         clearTimeout(receiptTimer)
         await track(flushReceipts())
       }
-      while (inFlight.size > 0) await Promise.allSettled([...inFlight])
+      // Every pump is tracked; those parked wait for a slot, which may be minutes away.
+      while (inFlight.size > parked) {
+        await new Promise<void>((resolve) => {
+          const wake = (): void => { parkWaiters.delete(wake); resolve() }
+          parkWaiters.add(wake)
+          for (const promise of inFlight) promise.then(wake, wake)
+        })
+      }
       await serial
     }
   }

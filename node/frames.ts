@@ -19,6 +19,13 @@ export const LENGTH_ERRORS: ReadonlySet<string> = new Set(['InvalidDataLengthErr
  */
 export const BUFFER_ERROR = 'StreamBufferError'
 
+/**
+ * Name of the error a length-prefixed read throws when the stream ends
+ * (before a frame, or inside one): on a stream of several requests, the
+ * client is done.
+ */
+export const END_OF_STREAM_ERROR = 'UnexpectedEOFError'
+
 /** Longest unsigned-varint length prefix of a registry frame (up to MAX_REGISTRY_RESPONSE_BYTES). */
 export const FRAME_PREFIX_BYTES = 8
 

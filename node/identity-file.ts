@@ -35,9 +35,22 @@ const ENCRYPTED_VERSION = 1
 export const DEFAULT_SCRYPT_LOG_N = 17
 const SCRYPT_R = 8
 const SCRYPT_P = 1
-/** Limits for parameters read from a file: below is too weak to be ours, above would exhaust memory. */
-const MIN_SCRYPT_LOG_N = 10
-const MAX_SCRYPT_LOG_N = 20
+/**
+ * Most memory scrypt may take (node:crypto's `maxmem`): the header of the
+ * file says how much scrypt needs (128 · N · r bytes), and a file someone
+ * altered must not make the node allocate gigabytes before the passphrase
+ * check fails. Twice the default's 128 MiB.
+ */
+export const MAX_SCRYPT_MEMORY = 256 * 1024 * 1024
+/**
+ * log2 N accepted, in a file and for a new one: below 14 is too weak to be
+ * ours; above 17 needs 256 MiB or more at r = 8 (scrypt takes a little more
+ * than 128 · N · r), past {@link MAX_SCRYPT_MEMORY}.
+ */
+const MIN_SCRYPT_LOG_N = 14
+const MAX_SCRYPT_LOG_N = 17
+/** p is parallel work on the same memory: more only costs time, and 4 is far beyond what we write. */
+const MAX_SCRYPT_P = 4
 const SALT_BYTES = 16
 const NONCE_BYTES = 24
 const KEY_BYTES = 32
@@ -90,16 +103,15 @@ export class BadIdentityFileError extends Error {
 export interface IdentityFileInit {
   /** Encrypt the file with this passphrase. @default none: a plain file */
   passphrase?: string
-  /** scrypt cost as log2 N (tests use less). @default DEFAULT_SCRYPT_LOG_N (17) */
+  /** scrypt cost as log2 N, 14 to 17 (tests use less than the default). @default DEFAULT_SCRYPT_LOG_N (17) */
   scryptLogN?: number
 }
 
 async function deriveKey (passphrase: string, salt: Uint8Array, logN: number, r: number, p: number): Promise<Uint8Array> {
   const N = 2 ** logN
-  // node:crypto refuses more than 32 MiB unless told; scrypt needs 128 * N * r bytes.
-  const maxmem = 128 * N * r * p + 32 * 1024 * 1024
   return await new Promise((resolve, reject) => {
-    scryptCallback(passphrase.normalize('NFC'), salt, KEY_BYTES, { N, r, p, maxmem }, (error, key) => {
+    // The parameters were checked; maxmem is the last guard (node:crypto's own default, 32 MiB, is below our cost).
+    scryptCallback(passphrase.normalize('NFC'), salt, KEY_BYTES, { N, r, p, maxmem: MAX_SCRYPT_MEMORY }, (error, key) => {
       if (error !== null) reject(error)
       else resolve(new Uint8Array(key))
     })
@@ -154,8 +166,12 @@ export async function decryptIdentityBytes (bytes: Uint8Array, passphrase: strin
   const logN = bytes[at++]!
   const r = bytes[at++]!
   const p = bytes[at++]!
-  if (logN < MIN_SCRYPT_LOG_N || logN > MAX_SCRYPT_LOG_N || r < 1 || r > 32 || p < 1 || p > 16) {
-    throw new BadIdentityFileError(path, `its scrypt parameters (log2 N ${logN}, r ${r}, p ${p}) are out of range`)
+  // Checked before scrypt runs: an altered header must fail at once, not after allocating what it asks for.
+  if (r !== SCRYPT_R) throw new BadIdentityFileError(path, `its scrypt block size r is ${r}, and komrade writes only r = ${SCRYPT_R} (the file was altered)`)
+  if (p < 1 || p > MAX_SCRYPT_P) throw new BadIdentityFileError(path, `its scrypt parallelism p is ${p}, outside 1 to ${MAX_SCRYPT_P} (the file was altered)`)
+  if (logN < MIN_SCRYPT_LOG_N || logN > MAX_SCRYPT_LOG_N) {
+    throw new BadIdentityFileError(path, `its scrypt cost log2 N is ${logN}, outside ${MIN_SCRYPT_LOG_N} to ${MAX_SCRYPT_LOG_N} ` +
+      `(more would need over ${MAX_SCRYPT_MEMORY / 1024 / 1024} MiB of memory)`)
   }
   const salt = bytes.subarray(at, at + SALT_BYTES)
   const nonce = bytes.subarray(at + SALT_BYTES, HEADER_BYTES)

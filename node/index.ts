@@ -6,12 +6,17 @@ export {
   createKomradeNode, type KomradeNode, type KomradeNodeInit, type ReceivedMessage, type SentMessage,
   type Contact, type NodeStatus, type KeyChange, type NameRecord, type SplitViewEvidence, type SyncProgress, type PeerCounts
 } from './komrade-node.js'
+export type { CoverTrafficInit, CoverStatus } from './cover-traffic.js'
+export { NodeNotRunningError } from './errors.js'
 export { createLogger, silentLogger, type Logger, type LoggerInit, type LogLevel } from './logger.js'
 export { resolveConfig, nodeInitOf, ConfigError, type DaemonConfig } from './config.js'
 export { resolveDataDir } from './data-dir.js'
 export { DataDirLockedError } from './store/data-lock.js'
 export { StoreWriteError } from './store/envelope-store.js'
 export { IdentityExistsError, NoIdentityError } from './identity-file.js'
+export { TorControlUnreachableError, TorControlAuthError, TorTooOldError, TorControlError } from './tor/tor-control.js'
+export { OnionKeyError } from './tor/onion-service.js'
+export { TorNotRunningError, SocksRefusedError, OnionUnreachableError, SocksUnreachableError } from './tor/errors.js'
 export {
   NameNotFoundError, RegistryUnavailableError, RegistryRejectedError, RegistryVerificationError, NoOperatorError
 } from './registry/errors.js'

@@ -14,10 +14,12 @@ import {
   publicIdentityOf, toHex,
   type CryptoProvider, type Identity, type Keyring, type PublicIdentity
 } from '../protocol/index.js'
+import { coverSettings, createCoverTraffic, type CoverStatus, type CoverTraffic, type CoverTrafficInit } from './cover-traffic.js'
 import { createDelivery, type Delivery } from './delivery.js'
 import { IdentityExistsError, NoIdentityError, createIdentityFile, readIdentityFile } from './identity-file.js'
 import { localState, openLocalDb, type InboxMessage, type LocalState, type OutboxMessage } from './local-state.js'
 import { silentLogger, type Logger } from './logger.js'
+import { NodeNotRunningError } from './errors.js'
 import { createNetwork, type Network } from './network.js'
 import { treeHeadTopic } from './network-constants.js'
 import type { KeyChange, NameRecord } from './registry/name-service.js'
@@ -28,10 +30,16 @@ import { createResync, type Resync } from './resync/resync-protocol.js'
 import { acquireDataLock, type DataLock } from './store/data-lock.js'
 import { createEnvelopeStore, type EnvelopeStore } from './store/envelope-store.js'
 import { createWorkPool, type WorkPool } from './work-pool.js'
+import { ONION_KEY_FILE } from './tor/onion-constants.js'
+import { startOnionService, type OnionService } from './tor/onion-service.js'
+import { networkTorOf } from './tor/tor-only.js'
+import { parseControlEndpoint } from './tor/tor-control.js'
 import { DEFAULT_LISTEN } from './network-constants.js'
 import {
   DEFAULT_QUOTA_BYTES, PEER_KEY_FILE, PEERS_EVENT_DEBOUNCE_MS, SUBSCRIPTION_PUMP_DELAY_MS, PRUNE_INTERVAL_MS, RESYNC_INTERVAL_MS, RETRY_INTERVAL_MS
 } from './node-constants.js'
+
+/** A node method was called before `start()` finished or after `stop()`. */
 
 /** Options of {@link createKomradeNode}. */
 export interface KomradeNodeInit {
@@ -72,6 +80,39 @@ export interface KomradeNodeInit {
    * there is none yet, which is then encrypted). @default none
    */
   passphrase?: string
+  /**
+   * Tor. With `control`, the node runs an onion service through tor's
+   * control port, forwarding to its loopback listener, and announces
+   * `/onion3/<id>:<port>`; the key stays in `<dataDir>/onion.key`, so the
+   * address is the same at every start. @default none
+   */
+  tor?: {
+    /**
+     * Tor's SOCKS port (`127.0.0.1:9050`; Tor Browser `127.0.0.1:9150`): `/onion3`
+     * addresses are dialed through it, each peer on its own circuits.
+     */
+    socks?: string
+    /**
+     * Tor-only mode (needs `socks`): every connection goes through Tor, the
+     * node listens on loopback only, announces only its onion address, and
+     * no mDNS. @default false
+     */
+    onlyTor?: boolean
+    /** Tor's control port: `127.0.0.1:9051` or `unix:/run/tor/control` (cookie authentication unless `controlPassword`). */
+    control?: string
+    /** Tor's control password (its HashedControlPassword). @default cookie authentication */
+    controlPassword?: string
+    /** The port of the onion address. @default 4001 */
+    onionPort?: number
+  }
+  /**
+   * Cover traffic (node/cover-traffic.ts): the node emits an envelope at
+   * each slot of a Poisson process, real if one is waiting, else cover, so
+   * an observer cannot tell when its user writes. Real envelopes wait for
+   * the next slot (60 s on average at the default rate). `false` publishes
+   * at once. @default { ratePerHour: 60 }
+   */
+  cover?: CoverTrafficInit | false
   /** Crypto provider. @default nativeCrypto() */
   crypto?: CryptoProvider
   /** Logger. @default silent */
@@ -128,6 +169,15 @@ export interface NodeStatus {
   readonly lastSync?: { peer: string, at: number, received: number, sent: number }
   /** The name registry, when an Operator is configured. */
   readonly registry?: RegistryStatus
+  /** Cover traffic: its settings, envelopes emitted today (real and cover, not told apart), real ones waiting for a slot. */
+  readonly cover: CoverStatus
+  /** Tor, when configured. */
+  readonly tor?: {
+    /** The onion address others dial (`/onion3/<id>:<port>/p2p/<peer id>`), when the node runs an onion service. */
+    readonly onion?: string
+    /** True while tor serves the onion address (false while tor restarts). */
+    readonly onionPublished?: boolean
+  }
 }
 
 /** Detail of a `sync` event: a resync with one peer starting, done (with its counts) or failed. */
@@ -273,6 +323,16 @@ async function loadOrCreateIdentity (crypto: CryptoProvider, dataDir: string, pa
   }
 }
 
+/** Checks the onion-service part of the `tor` option (RangeError naming the field). */
+function checkTorOptions (tor: KomradeNodeInit['tor']): void {
+  if (tor?.control === undefined) return
+  parseControlEndpoint(tor.control)
+  if (tor.onionPort !== undefined && (!Number.isInteger(tor.onionPort) || tor.onionPort < 1 || tor.onionPort > 65535)) {
+    throw new RangeError(`"tor.onionPort" expected a port from 1 to 65535, got ${String(tor.onionPort)}`)
+  }
+  if (tor.controlPassword !== undefined && typeof tor.controlPassword !== 'string') throw new TypeError('"tor.controlPassword" expected a string')
+}
+
 /** Creates a node over a data directory. Call `start()` to run it. */
 export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
   const crypto = init.crypto ?? nativeCrypto()
@@ -291,19 +351,24 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
   let network: Network | undefined
   let resync: Resync | undefined
   let delivery: Delivery | undefined
+  let cover: CoverTraffic | undefined
+  let onion: OnionService | undefined
+  checkTorOptions(init.tor) // now, not after the network is up
   let lastSync: NodeStatus['lastSync']
   const networkName = init.networkName ?? 'komrade'
   // Names, invites and registry messages (node/registry/node-api.ts); checks the `operator` option now.
   const names = createNodeNames({ crypto, logger, networkName, events, ...(init.operator === undefined ? {} : { operator: init.operator }) })
+  const coverInit = coverSettings(init.cover ?? {}) // checked now: a bad value fails here, not halfway through start()
+  const networkTor = networkTorOf(init.tor) // likewise
 
   function need<T> (value: T | undefined): T {
-    if (value === undefined || !running) throw new Error('The node is not running; call start() first')
+    if (value === undefined || !running) throw new NodeNotRunningError()
     return value
   }
 
   /** The identity stays known after stop, so a stopped node can still say who it is. */
   function loadedIdentity (): Identity {
-    if (identity === undefined) throw new Error('The node has not been started yet; call start() first')
+    if (identity === undefined) throw new NodeNotRunningError()
     return identity
   }
 
@@ -404,6 +469,26 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
     net.libp2p.services.pubsub.addEventListener('gossipsub:heartbeat', check)
   }
 
+  /**
+   * Asks tor for the node's onion service (the saved key, or a new one saved
+   * to onion.key) forwarding to the listener, and announces its address.
+   */
+  async function startOnion (net: Network, tor: NonNullable<KomradeNodeInit['tor']>, signal: AbortSignal | undefined): Promise<void> {
+    const target = net.onionTarget()
+    if (target === undefined) {
+      throw new Error('The node has no TCP listener for tor to forward its onion service to: listen on loopback (--listen /ip4/127.0.0.1/tcp/0)')
+    }
+    onion = await startOnionService({
+      control: tor.control!,
+      keyFile: join(init.dataDir, ONION_KEY_FILE),
+      target,
+      logger: logger.child('tor'),
+      ...(tor.controlPassword === undefined ? {} : { password: tor.controlPassword }),
+      ...(tor.onionPort === undefined ? {} : { virtualPort: tor.onionPort })
+    }, signal === undefined ? {} : { signal })
+    await net.announceOnion(onion.multiaddr)
+  }
+
   async function housekeeping (): Promise<void> {
     const now = Date.now()
     await need(store).prune(now)
@@ -443,6 +528,7 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
           bootstrap: init.bootstrap ?? [],
           mdns: init.mdns ?? false,
           networkName,
+          ...(networkTor === undefined ? {} : { tor: networkTor }),
           validate: async (envelope) => {
             if (!checkEnvelope(crypto, envelope).valid) return 'reject'
             return (await envelopeStore.has(envelopeId(crypto, envelope))) ? 'ignore' : 'accept'
@@ -454,9 +540,17 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
           ...(names.treeHeads === undefined ? {} : { treeHeads: names.treeHeads })
         })
         const net = network
+        const scheduler = cover = createCoverTraffic(coverInit, {
+          crypto, pool, logger,
+          // Stored at the slot, then flooded: resync hands out nothing the node has not emitted yet.
+          emit: async (envelope) => {
+            await envelopeStore.put(envelope)
+            return await net.publish(envelope)
+          }
+        })
         delivery = createDelivery({
           crypto, keyring, screener, state, store, pool, logger,
-          publish: async (envelope) => await net.publish(envelope),
+          publish: async (envelope, options) => await scheduler.publish(envelope, options),
           acceptStrangers: init.acceptStrangers ?? true,
           onMessage: (message) => {
             // Registry messages are the node's business, not the application's: never shown as chat.
@@ -491,7 +585,9 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
         })
         await resync.start()
         await network.start()
+        if (init.tor?.control !== undefined) await startOnion(network, init.tor, options.signal)
         running = true
+        scheduler.start()
         watchPeerCounts(net)
         // The dialing side starts the resync of a new connection; one sync moves envelopes both ways.
         network.libp2p.addEventListener('connection:open', (event) => {
@@ -533,14 +629,18 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
       for (const timer of timers.splice(0)) clearInterval(timer)
       names.stop()
       events.dispatchEvent(new Event('stop'))
+      // Envelopes waiting for a slot stay in the outbox for the next start.
+      await cover?.stop().catch(() => {})
       await delivery?.idle().catch(() => {})
       await resync?.stop().catch(() => {})
+      // The onion service first (DEL_ONION): nothing new comes in through tor while the network closes.
+      await onion?.stop().catch(() => {})
       await network?.stop().catch(() => {})
       await pool?.close().catch(() => {})
       await store?.close().catch(() => {})
       await db?.close().catch(() => {})
       await lock?.release().catch(() => {})
-      delivery = undefined; resync = undefined; network = undefined; pool = undefined; store = undefined; db = undefined; lock = undefined
+      delivery = undefined; cover = undefined; resync = undefined; onion = undefined; network = undefined; pool = undefined; store = undefined; db = undefined; lock = undefined
     },
 
     get identity () { return publicIdentityOf(loadedIdentity()) },
@@ -658,8 +758,12 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
         meshPeers: netStatus.meshPeers,
         store: need(store).stats(),
         workPending: need(pool).pending,
+        cover: need(cover).status(),
         ...(lastSync === undefined ? {} : { lastSync }),
-        ...(registry === undefined ? {} : { registry })
+        ...(registry === undefined ? {} : { registry }),
+        ...(init.tor === undefined
+          ? {}
+          : { tor: { ...(netStatus.onion === undefined ? {} : { onion: netStatus.onion }), ...(onion === undefined ? {} : { onionPublished: onion.published }) } })
       }
     },
 

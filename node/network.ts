@@ -1,6 +1,7 @@
 /**
- * The network layer of a node: a libp2p 3 host (TCP, Noise, yamux) that
- * floods envelopes over one gossipsub topic (and, with an Operator
+ * The network layer of a node: a libp2p 3 host (TCP and, when configured,
+ * Tor's SOCKS port, see node/tor/; Noise, yamux) that floods envelopes
+ * over one gossipsub topic (and, with an Operator
  * configured, the Operator's signed tree heads over a second), finds peers
  * through bootstrap, kad-dht under the network's own protocol id and, when
  * asked, mDNS.
@@ -29,7 +30,10 @@ import {
   MAX_INBOUND_RPC_BYTES, MDNS_SERVICE_TAG, DISCOVERY_WALK_INTERVAL_MS, DISCOVERY_WALK_MAX_INTERVAL_MS, DISCOVERY_WALK_TIMEOUT_MS, NETWORK_NAME_PATTERN, REDIAL_BACKOFF_MS, SCORE_THRESHOLDS, USER_AGENT,
   dhtProtocol, envelopeTopic, peerScoreParams, treeHeadTopic
 } from './network-constants.js'
-import type { ComponentLogger, Libp2p, Logger, PeerId, PeerInfo, PrivateKey } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { ComponentLogger, Libp2p, Listener, Logger, PeerId, PeerInfo, PrivateKey } from '@libp2p/interface'
+import { torNetworkOptions, type NetworkTorInit } from './tor/tor-only.js'
 
 /** What the node's validation says about an envelope from the network. */
 export type EnvelopeVerdictForGossip = 'accept' | 'reject' | 'ignore'
@@ -76,6 +80,12 @@ export interface NetworkInit {
   treeHeads?: TreeHeadGossipInit
   /** Discovered peers are dialed until this many are connected. @default 8 */
   targetPeers?: number
+  /**
+   * Tor's SOCKS port: `/onion3` addresses are dialed through it; with
+   * `onlyTor`, every address is, the node listens on loopback only and
+   * announces only its onion address (node/tor/tor-only.ts). @default none
+   */
+  tor?: NetworkTorInit
   /** Logger for libp2p and this layer (`komrade:network`). @default libp2p's debug logger */
   logger?: ComponentLogger
 }
@@ -110,6 +120,8 @@ export interface NetworkStatus {
   topicPeers: number
   /** Our multiaddrs, with `/p2p/<peer id>`. */
   addresses: string[]
+  /** The onion address we announce (`/onion3/<id>:<port>/p2p/<peer id>`), once {@link Network.announceOnion} set it. */
+  onion?: string
 }
 
 /** A running (or startable) network host; see {@link createNetwork}. */
@@ -139,6 +151,18 @@ export interface Network {
    */
   publishTreeHead(head: Uint8Array, options?: { signal?: AbortSignal }): Promise<{ recipients: number }>
   status(): NetworkStatus
+  /**
+   * Where tor should forward our onion service: `host:port` of a TCP
+   * listener reachable from this machine (loopback preferred; `0.0.0.0`
+   * becomes 127.0.0.1). Undefined before start or without a TCP listener.
+   */
+  onionTarget(): string | undefined
+  /**
+   * Announces `address` (`/onion3/<56 chars>:<port>`) besides our other
+   * addresses (identify, the peer store, the DHT) and pushes it to connected
+   * peers; undefined withdraws it. Throws RangeError for anything else.
+   */
+  announceOnion(address: string | undefined): Promise<void>
   /** Gossipsub's score of a peer (0 for unknown peers; negative means misbehaving). */
   peerScore(peer: PeerId): number
 }
@@ -184,21 +208,41 @@ export async function createNetwork (init: NetworkInit): Promise<Network> {
   const crypto = nativeCrypto()
 
   const peerDiscovery = []
-  if (init.bootstrap !== undefined && init.bootstrap.length > 0) {
+  // @libp2p/bootstrap drops /onion3 entries (its matcher knows no onion): those are seeded at start instead.
+  const onionBootstrap = (init.bootstrap ?? []).filter(isOnionEntry).map(onionPeer)
+  const ipBootstrap = (init.bootstrap ?? []).filter((address) => !isOnionEntry(address))
+  if (ipBootstrap.length > 0) {
     // A tag starting with KEEP_ALIVE makes libp2p redial the peer when it drops.
-    peerDiscovery.push(bootstrap({ list: init.bootstrap, tagName: `${KEEP_ALIVE}-bootstrap` }))
+    peerDiscovery.push(bootstrap({ list: ipBootstrap, tagName: BOOTSTRAP_TAG }))
   }
   if (init.mdns === true) peerDiscovery.push(mdns({ serviceTag: MDNS_SERVICE_TAG }))
+  const tor = init.tor === undefined
+    ? undefined
+    : torNetworkOptions(init.tor, { listen: init.listen ?? DEFAULT_LISTEN, announce: init.announce ?? [], mdns: init.mdns === true })
 
+  /** The onion address tor serves for us (see announceOnion), with /p2p; read by announceFilter. */
+  let onionAddress: Multiaddr | undefined
   const libp2p = await createLibp2p<NetworkServices>({
     start: false,
     privateKey: init.privateKey ?? await generateKeyPair('Ed25519'),
     nodeInfo: { userAgent: USER_AGENT },
-    addresses: { listen: init.listen ?? DEFAULT_LISTEN, announce: init.announce ?? [] },
-    transports: [tcp()],
+    addresses: {
+      listen: init.listen ?? DEFAULT_LISTEN,
+      announce: init.announce ?? [],
+      // Called on every read of our addresses (identify, peer store, DHT): the onion address joins them once tor
+      // serves it, first, so lists cut short (an invite keeps 8) keep it.
+      announceFilter: (addresses) => {
+        const all = onionAddress === undefined ? addresses : [onionAddress, ...addresses]
+        return tor?.announceFilter === undefined ? all : tor.announceFilter(all) // tor-only: the onion address alone
+      }
+    },
+    // Tor-only: the SOCKS transport alone (tcp() beside it would dial IPs directly).
+    transports: tor === undefined ? [tcp()] : tor.onlyTor ? [tor.transport] : [tcp(), tor.transport],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionManager: { inboundConnectionThreshold: INBOUND_CONNECTION_THRESHOLD },
+    connectionManager: { inboundConnectionThreshold: INBOUND_CONNECTION_THRESHOLD, ...tor?.connectionManager },
+    ...(tor === undefined ? {} : { connectionMonitor: tor.connectionMonitor }),
+    ...(tor?.connectionGater === undefined ? {} : { connectionGater: tor.connectionGater }),
     peerDiscovery,
     ...(init.logger !== undefined ? { logger: init.logger } : {}),
     services: {
@@ -230,12 +274,16 @@ export async function createNetwork (init: NetworkInit): Promise<Network> {
         protocol: dhtProtocol(networkName),
         // Answer queries from the start; the default waits to learn it has a public address.
         clientMode: false,
-        peerInfoMapper: init.allowPrivateAddresses === false ? removePrivateAddressesMapper : passthroughMapper
+        peerInfoMapper: tor?.peerInfoMapper ?? (init.allowPrivateAddresses === false ? removePrivateAddressesMapper : passthroughMapper)
       })
     }
   })
 
   const log = (init.logger ?? libp2p.logger).forComponent('komrade:network')
+  // The actual listeners (with their real ports), for the onion service to forward to.
+  const listeners = new Set<Listener>()
+  libp2p.addEventListener('transport:listening', (event) => { listeners.add(event.detail) })
+  libp2p.addEventListener('transport:close', (event) => { listeners.delete(event.detail) })
   const pubsub = libp2p.services.pubsub
   const extras = pubsub as unknown as GossipSub & GossipSubExtras
   if (typeof extras.getMeshPeers !== 'function' || typeof extras.getScore !== 'function') {
@@ -287,6 +335,7 @@ export async function createNetwork (init: NetworkInit): Promise<Network> {
       if (headTopic !== undefined) pubsub.subscribe(headTopic)
       dialer.start()
       running = true
+      await seedOnionBootstrap(libp2p, onionBootstrap, log)
       log('started as %p on %s', libp2p.peerId, topic)
     },
     async stop () {
@@ -324,13 +373,96 @@ export async function createNetwork (init: NetworkInit): Promise<Network> {
         peers: libp2p.getPeers().length,
         meshPeers: extras.getMeshPeers(topic).length,
         topicPeers: pubsub.getSubscribers(topic).length,
-        addresses: libp2p.getMultiaddrs().map((address) => address.toString())
+        addresses: libp2p.getMultiaddrs().map((address) => address.toString()),
+        ...(onionAddress === undefined ? {} : { onion: onionAddress.toString() })
       }
+    },
+    onionTarget () {
+      return loopbackTarget([...listeners].flatMap((listener) => listener.getAddrs()))
+    },
+    async announceOnion (address) {
+      if (address !== undefined && !isOnionAddress(address)) {
+        throw new RangeError(`"address" expected /onion3/<56 characters>:<port>, got ${JSON.stringify(address)}`)
+      }
+      onionAddress = address === undefined ? undefined : multiaddr(address).encapsulate(`/p2p/${libp2p.peerId.toString()}`)
+      // Our own peer record changing is what makes identify push the new addresses to connected peers.
+      if (running) await libp2p.peerStore.patch(libp2p.peerId, { multiaddrs: libp2p.getMultiaddrs() })
+      log('announcing onion address %s', onionAddress?.toString() ?? 'none')
     },
     peerScore (peer) {
       return extras.getScore(peer.toString())
     }
   }
+}
+
+/** The tag of bootstrap peers; starting with KEEP_ALIVE, libp2p redials them when they drop. */
+const BOOTSTRAP_TAG = `${KEEP_ALIVE}-bootstrap`
+/** @libp2p/bootstrap's tag value, kept for the onion peers we seed ourselves. */
+const BOOTSTRAP_TAG_VALUE = 50
+
+function isOnionEntry (address: string): boolean {
+  try {
+    return multiaddr(address).getComponents().some((component) => component.name === 'onion3')
+  } catch {
+    return false
+  }
+}
+
+/** An /onion3 bootstrap entry, which must name its peer (`/p2p/<id>`) like every bootstrap entry. */
+function onionPeer (address: string): { id: PeerId, address: Multiaddr } {
+  const parsed = multiaddr(address)
+  const id = parsed.getComponents().findLast((component) => component.name === 'p2p')?.value
+  if (id === undefined) throw new RangeError(`"bootstrap" entry ${JSON.stringify(address)} expected to end in /p2p/<peer id>`)
+  return { id: peerIdFromString(id), address: parsed }
+}
+
+/**
+ * Does for /onion3 bootstrap peers what @libp2p/bootstrap does for the
+ * others: stores the address with the keep-alive bootstrap tag (libp2p then
+ * redials the peer whenever it drops) and dials it once now. The dial runs
+ * in the background: through Tor it takes seconds, or fails while tor has
+ * no circuits yet, and the keep-alive redial covers that.
+ */
+async function seedOnionBootstrap (libp2p: Libp2p, peers: ReadonlyArray<{ id: PeerId, address: Multiaddr }>, log: Logger): Promise<void> {
+  for (const { id, address } of peers) {
+    if (id.equals(libp2p.peerId)) continue
+    await libp2p.peerStore.merge(id, { multiaddrs: [address], tags: { [BOOTSTRAP_TAG]: { value: BOOTSTRAP_TAG_VALUE } } })
+    libp2p.dial(id).catch((err: unknown) => { log('could not dial onion bootstrap peer %p - %e', id, err) })
+  }
+}
+
+/** A bare onion address: `/onion3/<56 characters>:<port>`, nothing before or after it. */
+function isOnionAddress (address: string): boolean {
+  try {
+    const components = multiaddr(address).getComponents()
+    return components.length === 1 && components[0]!.name === 'onion3'
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Picks the `host:port` tor forwards to among our listeners' addresses: a
+ * loopback TCP address, else the loopback of a wildcard one, else any IP
+ * TCP address (tor forwards to it on this machine).
+ */
+function loopbackTarget (addresses: Multiaddr[]): string | undefined {
+  const candidates: Array<{ host: string, port: string, rank: number }> = []
+  for (const address of addresses) {
+    const components = address.getComponents()
+    const ip = components[0]
+    const tcp = components[1]
+    if (ip === undefined || tcp?.name !== 'tcp' || tcp.value === undefined || ip.value === undefined) continue
+    if (ip.name === 'ip4') {
+      const host = ip.value === '0.0.0.0' ? '127.0.0.1' : ip.value
+      candidates.push({ host, port: tcp.value, rank: host.startsWith('127.') ? 0 : 2 })
+    } else if (ip.name === 'ip6') {
+      const host = ip.value === '::' ? '::1' : ip.value
+      candidates.push({ host: `[${host}]`, port: tcp.value, rank: host === '::1' ? 1 : 2 })
+    }
+  }
+  const best = candidates.sort((a, b) => a.rank - b.rank)[0]
+  return best === undefined ? undefined : `${best.host}:${best.port}`
 }
 
 function checkInit (init: NetworkInit, networkName: string, targetPeers: number): void {

@@ -14,3 +14,10 @@ export const PRUNE_INTERVAL_MS = 60_000
 export const SUBSCRIPTION_PUMP_DELAY_MS = 200
 /** Wait this long after a connection or mesh change before reporting the peer counts: one 'peers' event per burst. */
 export const PEERS_EVENT_DEBOUNCE_MS = 250
+/** Cover traffic: envelopes per hour, real and cover together (issue 6: "default one per 60 s"). */
+export const DEFAULT_COVER_RATE_PER_HOUR = 60
+/**
+ * The default daily budget is this multiple of the expected emissions per day (24 x rate), so the schedule
+ * alone never reaches it (1,440 expected a day at 60/h, standard deviation 38); a user lowers it to cap bandwidth.
+ */
+export const COVER_BUDGET_HEADROOM = 2

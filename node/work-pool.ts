@@ -15,8 +15,12 @@ export interface WorkPoolInit {
 
 /** Solves proof of work in worker threads. */
 export interface WorkPool {
-  /** Returns a copy of `envelope` with a nonce meeting its target (SPEC §5). */
-  solve(envelope: Uint8Array, options?: { now?: number, signal?: AbortSignal }): Promise<Uint8Array>
+  /**
+   * Returns a copy of `envelope` with a nonce meeting its target (SPEC §5).
+   * `first` puts the job ahead of those waiting (cover envelopes: a late one
+   * would show in the emission pattern; a real one only waits).
+   */
+  solve(envelope: Uint8Array, options?: { now?: number, signal?: AbortSignal, first?: boolean }): Promise<Uint8Array>
   /** Jobs waiting or running. */
   readonly pending: number
   /** Terminates the workers; pending jobs reject with AbortError. */
@@ -29,6 +33,7 @@ interface Job {
   resolve: (solved: Uint8Array) => void
   reject: (error: Error) => void
   signal?: AbortSignal
+  first: boolean
 }
 
 interface Slot {
@@ -101,7 +106,7 @@ export function createWorkPool (init: WorkPoolInit = {}): WorkPool {
         return Promise.reject(new RangeError(`"envelope" expected Uint8Array of length ${ENVELOPE_SIZE}`))
       }
       return new Promise<Uint8Array>((resolve, reject) => {
-        const job: Job = { envelope: Uint8Array.from(envelope), now: options.now ?? Date.now(), resolve, reject, signal: options.signal }
+        const job: Job = { envelope: Uint8Array.from(envelope), now: options.now ?? Date.now(), resolve, reject, signal: options.signal, first: options.first === true }
         options.signal?.addEventListener('abort', () => {
           const queued = queue.indexOf(job)
           if (queued >= 0) queue.splice(queued, 1)
@@ -112,7 +117,10 @@ export function createWorkPool (init: WorkPoolInit = {}): WorkPool {
           }
           reject(new AbortError('Proof of work was cancelled'))
         }, { once: true })
-        queue.push(job)
+        // `first` jobs go after the other `first` ones, in order, ahead of the rest.
+        const at = options.first === true ? queue.findIndex((waiting) => waiting.first !== true) : -1
+        if (at >= 0) queue.splice(at, 0, job)
+        else queue.push(job)
         dispatch()
       })
     },

@@ -2,7 +2,8 @@
  * Who may use the API: whoever can read the token file (bitcoind's cookie
  * idea: file permissions are the access control), and browsers that signed
  * in with that token or a one-time login code and hold a session cookie.
- * Sessions and codes live in memory: they end when the daemon stops.
+ * Sessions and codes live in memory: they end when the daemon stops, when
+ * the browser signs out, and after {@link SESSION_IDLE_MS} unused.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { chmod, open, readFile, rename, rm, stat } from 'node:fs/promises'
@@ -16,8 +17,17 @@ export const TOKEN_BYTES = 32
 export const LOGIN_CODE_TTL_MS = 10 * 60_000
 /** Unused codes kept at most; the oldest is dropped first (each start prints one, a few more are made by hand). */
 export const MAX_LOGIN_CODES = 32
-/** Sessions kept at most; the oldest ends first. A person has a few browsers, not hundreds. */
+/** Sessions kept at most; the least recently used ends first. A person has a few browsers, not hundreds. */
 export const MAX_SESSIONS = 64
+/**
+ * A session unused this long ends: a browser sends the cookie to every port
+ * of 127.0.0.1 (cookies ignore ports), so one left behind in a profile, or
+ * read by another local web app, must not stay good for as long as the
+ * daemon runs. 12 hours covers a working day with the UI open.
+ */
+export const SESSION_IDLE_MS = 12 * 60 * 60_000
+/** Who {@link ApiAuth.authorize} found for a request carrying the token (session ids are never this). */
+export const TOKEN_PRINCIPAL = 'token'
 /** Random bytes of a login code and of a session id. */
 const SECRET_BYTES = 16
 const TOKEN_PATTERN = /^[0-9a-f]{64}$/
@@ -86,6 +96,19 @@ function sameSecret (a: string, b: string): boolean {
   return timingSafeEqual(digest(a), digest(b))
 }
 
+/** Why a session ended (also the close reason its event sockets get). */
+export type SessionEndReason = 'signed out' | 'session expired' | 'too many sessions'
+
+/** Options of {@link createApiAuth}. */
+export interface ApiAuthOptions {
+  /** The clock (tests of expiry move it). @default Date.now */
+  now?: () => number
+  /** @default SESSION_IDLE_MS */
+  sessionIdleMs?: number
+  /** Called once for every session that ends, however it ends (the event hub closes its sockets). */
+  onSessionEnd?: (id: string, reason: SessionEndReason) => void
+}
+
 /** The secrets of one API server. */
 export interface ApiAuth {
   /** A new one-time login code, valid for {@link LOGIN_CODE_TTL_MS}. */
@@ -96,10 +119,18 @@ export interface ApiAuth {
   isToken(candidate: string): boolean
   /** A new session id (the cookie's value). */
   createSession(): string
-  isSession(id: string): boolean
+  /** True for a live session; using it keeps it alive for another {@link SESSION_IDLE_MS}. */
+  useSession(id: string): boolean
+  /** Ends a session (signing out); unknown ids are ignored. */
   endSession(id: string): void
-  /** True when the headers carry the token (`Authorization: Bearer`) or a live session cookie named `cookieName`. */
-  isAuthorized(headers: IncomingHttpHeaders, cookieName: string): boolean
+  /** Ends every session unused for {@link SESSION_IDLE_MS} (the server calls this now and then). */
+  expireIdleSessions(): void
+  /**
+   * Who sent the request: {@link TOKEN_PRINCIPAL} for the token
+   * (`Authorization: Bearer`), the session id for a live session cookie named
+   * `cookieName` (which counts as a use of it), undefined for anyone else.
+   */
+  authorize(headers: IncomingHttpHeaders, cookieName: string): string | undefined
 }
 
 /** Reads one cookie from a Cookie header. */
@@ -117,12 +148,19 @@ export function bearerToken (headers: IncomingHttpHeaders): string | undefined {
   return match?.[1]
 }
 
-/** The auth state of an API server holding `token`. `now` is for tests of expiry. */
-export function createApiAuth (token: string, now: () => number = Date.now): ApiAuth {
+/** The auth state of an API server holding `token`. */
+export function createApiAuth (token: string, options: ApiAuthOptions = {}): ApiAuth {
   if (!TOKEN_PATTERN.test(token)) throw new TypeError('"token" expected 64 hex characters')
+  const now = options.now ?? Date.now
+  const idleMs = options.sessionIdleMs ?? SESSION_IDLE_MS
   const codes = new Map<string, number>() // code -> expiry; Map keeps insertion order: oldest first
-  const sessions = new Set<string>()
+  const sessions = new Map<string, number>() // id -> last use; re-inserted on use: least recently used first
   const newSecret = (): string => randomBytes(SECRET_BYTES).toString('base64url')
+
+  function end (id: string, reason: SessionEndReason): void {
+    if (!sessions.delete(id)) return
+    options.onSessionEnd?.(id, reason)
+  }
 
   const auth: ApiAuth = {
     createLoginCode () {
@@ -140,18 +178,36 @@ export function createApiAuth (token: string, now: () => number = Date.now): Api
     },
     isToken: (candidate) => sameSecret(candidate, token),
     createSession () {
-      while (sessions.size >= MAX_SESSIONS) sessions.delete(sessions.values().next().value!)
+      auth.expireIdleSessions()
+      while (sessions.size >= MAX_SESSIONS) end(sessions.keys().next().value!, 'too many sessions')
       const id = newSecret()
-      sessions.add(id)
+      sessions.set(id, now())
       return id
     },
-    isSession: (id) => sessions.has(id),
-    endSession (id) { sessions.delete(id) },
-    isAuthorized (headers, cookieName) {
+    useSession (id) {
+      const lastUse = sessions.get(id)
+      if (lastUse === undefined) return false
+      if (now() - lastUse >= idleMs) {
+        end(id, 'session expired')
+        return false
+      }
+      sessions.delete(id)
+      sessions.set(id, now())
+      return true
+    },
+    endSession (id) { end(id, 'signed out') },
+    expireIdleSessions () {
+      // Least recently used first: the first one still fresh ends the sweep.
+      for (const [id, lastUse] of sessions) {
+        if (now() - lastUse < idleMs) break
+        end(id, 'session expired')
+      }
+    },
+    authorize (headers, cookieName) {
       const bearer = bearerToken(headers)
-      if (bearer !== undefined) return auth.isToken(bearer)
+      if (bearer !== undefined) return auth.isToken(bearer) ? TOKEN_PRINCIPAL : undefined
       const session = cookieValue(headers, cookieName)
-      return session !== undefined && sessions.has(session)
+      return session !== undefined && auth.useSession(session) ? session : undefined
     }
   }
   return auth

@@ -26,6 +26,7 @@ export const API_ERROR_STATUS = {
   verification_failed: 502,
   unknown_contact: 404,
   node_not_running: 503,
+  too_many_clients: 503,
   internal: 500,
   // Client side only.
   no_daemon: 0,
@@ -55,6 +56,7 @@ export const API_ERROR_MESSAGES: Record<ApiErrorCode, string> = {
   verification_failed: 'The Operator\'s answer did not verify; do not trust this name, and tell the people who run your network',
   unknown_contact: 'There is no contact with this id; list them with `komrade contacts list`',
   node_not_running: 'The node is stopping or not started yet; start it again with `komrade start`',
+  too_many_clients: 'Too many windows and programs follow this node\'s live events; close some and try again',
   internal: 'The node failed unexpectedly; its log says more',
   no_daemon: 'No Komrade node is running for this data directory; start one with `komrade start`',
   bad_token: 'The node refused the API token; restart the node or check --data-dir'

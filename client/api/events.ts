@@ -27,6 +27,12 @@ export const PING_INTERVAL_MS = 30_000
 export const MAX_EVENT_CLIENTS = 64
 /** Clients send nothing; a frame larger than this from one is an abuse and closes it. */
 const MAX_INBOUND_FRAME_BYTES = 1024
+/**
+ * Close code for a client whose session ended (signed out, idle, evicted):
+ * 4000–4999 is for applications (RFC 6455 §7.4.2); 4401 reads as HTTP 401.
+ * A client then asks a plain request, gets 401, and signs in again.
+ */
+export const CLOSE_SESSION_ENDED = 4401
 
 /** Options of {@link createEventHub}. */
 export interface EventHubInit {
@@ -40,8 +46,13 @@ export interface EventHubInit {
 
 /** The WebSocket side of the API server. */
 export interface EventHub {
-  /** Takes over an authenticated upgrade request for `/api/events`. */
-  accept(req: IncomingMessage, socket: Duplex, head: Buffer): void
+  /**
+   * Takes over an authenticated upgrade request for `/api/events`.
+   * `principal` is who it came from (a session id, or 'token'): see `ApiAuth.authorize`.
+   */
+  accept(req: IncomingMessage, socket: Duplex, head: Buffer, principal: string): void
+  /** Closes the sockets opened with session `id` (4401): its events are no longer theirs to see. */
+  endSession(id: string, reason: string): void
   /** Sends an event to every client. */
   broadcast(event: ApiEvent): void
   /** Connected clients. */
@@ -58,6 +69,7 @@ export function createEventHub (init: EventHubInit): EventHub {
   const maxBuffer = init.maxClientBufferBytes ?? MAX_CLIENT_BUFFER_BYTES
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_INBOUND_FRAME_BYTES, perMessageDeflate: false, clientTracking: true })
   const awaitingPong = new WeakSet<WebSocket>()
+  const principals = new WeakMap<WebSocket, string>()
 
   function send (ws: WebSocket, frame: string): void {
     if (ws.readyState !== WebSocket.OPEN) return
@@ -100,8 +112,9 @@ export function createEventHub (init: EventHubInit): EventHub {
   pinger.unref()
 
   return {
-    accept (req, socket, head) {
+    accept (req, socket, head, principal) {
       wss.handleUpgrade(req, socket, head, (ws) => {
+        principals.set(ws, principal)
         ws.on('pong', () => { awaitingPong.delete(ws) })
         ws.on('error', (error) => { logger.debug('event client error', { error }) })
         // The hello is sent before this callback returns: no node event can come before it.
@@ -115,6 +128,11 @@ export function createEventHub (init: EventHubInit): EventHub {
         }
         send(ws, JSON.stringify(hello))
       })
+    },
+    endSession (id, reason) {
+      for (const ws of wss.clients) {
+        if (principals.get(ws) === id) ws.close(CLOSE_SESSION_ENDED, reason)
+      }
     },
     broadcast,
     get clients () { return wss.clients.size },

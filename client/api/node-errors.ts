@@ -10,11 +10,10 @@ import {
 import {
   NameNotFoundError, NoOperatorError, RegistryRejectedError, RegistryUnavailableError, RegistryVerificationError
 } from '../../node/registry/errors.js'
+import { NodeNotRunningError } from '../../node/errors.js'
 import type { Logger } from '../../node/logger.js'
+import { NetworkNotStartedError } from '../../node/network.js'
 import { KomradeApiError } from './errors.js'
-
-/** The node throws a plain Error when called before start or after stop. */
-const NOT_RUNNING = /not running|not been started/
 
 /** Maps what a node call threw to the API error to answer with. */
 export function apiErrorOf (error: unknown, logger: Logger): KomradeApiError {
@@ -31,7 +30,8 @@ export function apiErrorOf (error: unknown, logger: Logger): KomradeApiError {
     if (error.codeName === 'BAD_NAME' || error.codeName === 'NAME_RESERVED') return new KomradeApiError('bad_name', error.message)
     return new KomradeApiError('registry_refused', error.message, { details: { registryCode: error.codeName } })
   }
-  if (error instanceof Error && NOT_RUNNING.test(error.message)) return new KomradeApiError('node_not_running')
+  // A request that came in as the node stops (or before it started) finds it, or its network, not running.
+  if (error instanceof NodeNotRunningError || error instanceof NetworkNotStartedError) return new KomradeApiError('node_not_running')
   logger.error('an API request failed unexpectedly', { error, stack: error instanceof Error ? error.stack : undefined })
   return new KomradeApiError('internal')
 }

@@ -91,9 +91,22 @@ export function stringField (body: Record<string, unknown>, name: string, max: n
   return value.trim()
 }
 
+/**
+ * Longest way of naming someone (a name, a contact id, a hex identity, an
+ * invite code), as `POST /api/contacts` and `POST /api/messages` take it: an
+ * invite code with its most addresses is about 2,000 characters; the rest is
+ * room for the spaces and line breaks of a pasted one.
+ */
+export const MAX_PERSON_REFERENCE_LENGTH = 8192
+
+/** A contact id: the hex Ed25519 key of the contact, 64 hex characters (either case). */
+export function isContactId (value: string): boolean {
+  return /^[0-9a-fA-F]{64}$/.test(value)
+}
+
 /** A hex contact id (64 hex characters), lowercased. */
 export function contactId (value: string, name: string): string {
-  if (!/^[0-9a-fA-F]{64}$/.test(value)) throw new KomradeApiError('bad_request', `"${name}" expected a contact id: 64 hex characters`)
+  if (!isContactId(value)) throw new KomradeApiError('bad_request', `"${name}" expected a contact id: 64 hex characters`)
   return value.toLowerCase()
 }
 

@@ -16,7 +16,7 @@ import { createServer, STATUS_CODES, type IncomingMessage, type Server, type Ser
 import type { Duplex } from 'node:stream'
 import type { KomradeNode } from '../../node/komrade-node.js'
 import { silentLogger, type Logger } from '../../node/logger.js'
-import { createApiAuth, type ApiAuth } from './auth.js'
+import { createApiAuth, type ApiAuth, type ApiAuthOptions } from './auth.js'
 import { KomradeApiError } from './errors.js'
 import { createEventHub, type EventHub, type EventHubInit } from './events.js'
 import { isJsonContentType, MAX_BODY_BYTES, readJsonBody, securityHeaders, sendError, sendJson } from './http-io.js'
@@ -37,6 +37,29 @@ export const EVENTS_PATH = '/api/events'
 export const SESSION_COOKIE_PREFIX = 'komrade_session'
 /** In-flight requests get this long to finish when the server stops; then their connections are cut. */
 const STOP_GRACE_MS = 1000
+/**
+ * A client gets this long to send a request's headers: a local browser or
+ * CLI sends them at once; one that trickles them in holds a connection for
+ * nothing (slowloris).
+ */
+export const HEADERS_TIMEOUT_MS = 10_000
+/**
+ * ... and this long to send the whole request, body included (2 MiB over
+ * loopback takes milliseconds). It covers receiving only: a long answer (the
+ * proof of work of POST /api/register) is not cut by it, and an upgraded
+ * event socket is no longer a request.
+ */
+export const REQUEST_TIMEOUT_MS = 30_000
+/** Largest request head: ours are a few hundred bytes, cookies of other apps on 127.0.0.1 add some. */
+export const MAX_HEADER_BYTES = 16 * 1024
+/**
+ * Open connections at most, event sockets included (MAX_EVENT_CLIENTS of
+ * them): a few windows and scripts need tens; this bounds the file
+ * descriptors and memory a runaway local program can take from the node.
+ */
+export const MAX_CONNECTIONS = 256
+/** How often sessions unused for SESSION_IDLE_MS are ended (and their sockets closed). */
+export const SESSION_SWEEP_INTERVAL_MS = 60_000
 
 const ROUTES: readonly Route[] = [...sessionRoutes, ...nodeInfoRoutes, ...nameRoutes, ...contactRoutes, ...messageRoutes]
 
@@ -66,6 +89,8 @@ export interface ApiServerInit {
   maxBodyBytes?: number
   /** Limits of the event stream (tests make them small). */
   events?: Pick<EventHubInit, 'maxClientBufferBytes' | 'pingIntervalMs'>
+  /** Session expiry (tests move the clock and sweep often). @default SESSION_IDLE_MS, swept every SESSION_SWEEP_INTERVAL_MS */
+  sessions?: Pick<ApiAuthOptions, 'now' | 'sessionIdleMs'> & { sweepIntervalMs?: number }
   /** @default silent */
   logger?: Logger
 }
@@ -91,11 +116,16 @@ export function createApiServer (init: ApiServerInit): ApiServer {
   const logger = init.logger ?? silentLogger()
   const webRoot = init.webRoot ?? defaultWebRoot()
   const maxBodyBytes = init.maxBodyBytes ?? MAX_BODY_BYTES
-  const auth: ApiAuth = createApiAuth(init.token)
   let stopping = new AbortController()
   let server: Server | undefined
   let hub: EventHub | undefined
+  let sweeper: NodeJS.Timeout | undefined
   let port = 0
+  const auth: ApiAuth = createApiAuth(init.token, {
+    ...init.sessions,
+    // A session that ends takes its event sockets with it: they must not keep showing messages to a signed-out window.
+    onSessionEnd: (id, reason) => { hub?.endSession(id, reason) }
+  })
 
   const ownHosts = (): Set<string> => new Set([`127.0.0.1:${port}`, `localhost:${port}`])
   const cookieName = (): string => `${SESSION_COOKIE_PREFIX}_${port}`
@@ -120,7 +150,7 @@ export function createApiServer (init: ApiServerInit): ApiServer {
   async function handleApi (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const method = req.method ?? 'GET'
     const match = matchRoute(ROUTES, method, url.pathname)
-    if (match?.route.public !== true && !auth.isAuthorized(req.headers, cookieName())) {
+    if (match?.route.public !== true && auth.authorize(req.headers, cookieName()) === undefined) {
       throw new KomradeApiError('unauthorized')
     }
     if (match === undefined) {
@@ -188,9 +218,10 @@ export function createApiServer (init: ApiServerInit): ApiServer {
       const host = checkHostAndOrigin(req)
       const url = requestUrl(req, host)
       if (url.pathname !== EVENTS_PATH) throw new KomradeApiError('not_found', `WebSockets are served at ${EVENTS_PATH} only`)
-      if (!auth.isAuthorized(req.headers, cookieName())) throw new KomradeApiError('unauthorized')
-      if (hub!.full) throw new KomradeApiError('internal', 'Too many event clients are connected; close some windows and try again', { status: 503 })
-      hub!.accept(req, socket, head)
+      const principal = auth.authorize(req.headers, cookieName())
+      if (principal === undefined) throw new KomradeApiError('unauthorized')
+      if (hub!.full) throw new KomradeApiError('too_many_clients')
+      hub!.accept(req, socket, head, principal)
     } catch (caught) {
       refuseUpgrade(socket, apiErrorOf(caught, logger))
     }
@@ -206,7 +237,8 @@ export function createApiServer (init: ApiServerInit): ApiServer {
       // The hub exists before the first request can arrive.
       const events = createEventHub({ node: init.node, logger, ...init.events })
       hub = events
-      const created = createServer({ maxHeaderSize: 16 * 1024 }, (req, res) => { void handle(req, res) })
+      const created = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => { void handle(req, res) })
+      created.maxConnections = MAX_CONNECTIONS
       created.on('upgrade', handleUpgrade)
       created.on('clientError', (error, socket) => {
         logger.debug('bad HTTP from a client', { error })
@@ -227,6 +259,8 @@ export function createApiServer (init: ApiServerInit): ApiServer {
       }
       server = created
       port = (created.address() as { port: number }).port
+      sweeper = setInterval(() => { auth.expireIdleSessions() }, init.sessions?.sweepIntervalMs ?? SESSION_SWEEP_INTERVAL_MS)
+      sweeper.unref()
       logger.info('control API listening', { url: api.url })
     },
 
@@ -234,6 +268,7 @@ export function createApiServer (init: ApiServerInit): ApiServer {
       const running = server
       if (running === undefined) return
       server = undefined
+      clearInterval(sweeper)
       stopping.abort()
       await hub?.close()
       const closed = new Promise<void>((resolve) => { running.close(() => { resolve() }) })

@@ -16,7 +16,7 @@ import { COMMON_OPTIONS, DATA_DIR_HELP, dataDirOf, parseCommand, usageError } fr
 import { contactLabel, findContact } from './contacts.js'
 import { EXIT_NO_NODE, EXIT_OK } from './exit-codes.js'
 import { reportFailure } from './failures.js'
-import { formatTime, isFancy } from './terminal.js'
+import { formatTime, isFancy, MESSAGE_INDENT, printable } from './terminal.js'
 
 export const CHAT_HELP = `komrade chat: talk with a contact, live
 
@@ -45,9 +45,15 @@ const DEFAULT_WAIT_SECONDS = 60
 /** Characters of a sent message quoted in its receipt line. */
 const PREVIEW_LENGTH = 40
 
+/** A sent message shortened to one line for its receipt (escaped: it may be pasted text holding anything). */
 function preview (text: string): string {
   const line = text.replace(/\s+/g, ' ').trim()
-  return line.length <= PREVIEW_LENGTH ? line : `${line.slice(0, PREVIEW_LENGTH - 1)}…`
+  return printable(line.length <= PREVIEW_LENGTH ? line : `${line.slice(0, PREVIEW_LENGTH - 1)}…`)
+}
+
+/** A message's text as chat shows it. */
+function messageText (text: string): string {
+  return printable(text, { indent: MESSAGE_INDENT })
 }
 
 /** The contact to chat with: an existing one, else the name (or invite, or identity) added now. */
@@ -55,7 +61,7 @@ async function chatContact (client: KomradeClient, query: string, say: (line: st
   const found = findContact(await client.contacts(), query)
   if (found !== undefined) return found
   const added = await client.addContact(query)
-  say(`Added ${contactLabel(added)} to your contacts (fingerprint ${added.fingerprint}; compare it: komrade contacts verify ${added.name ?? added.id.slice(0, 12)})`)
+  say(`Added ${contactLabel(added)} to your contacts (fingerprint ${added.fingerprint}; compare it: komrade contacts verify ${printable(added.name ?? added.id.slice(0, 12))})`)
   return added
 }
 
@@ -111,7 +117,7 @@ async function runChat (client: KomradeClient, query: string, options: { history
   const handle = (event: ApiEvent): void => {
     if (event.type === 'message' && event.message.from === contact.id && !shown.has(event.message.id)) {
       shown.add(event.message.id)
-      say(`${formatTime(event.message.receivedAt)} ${label}: ${event.message.text}`)
+      say(`${formatTime(event.message.receivedAt)} ${label}: ${messageText(event.message.text)}`)
     } else if (event.type === 'outbox' && event.message.state === 'delivered') {
       const text = pending.get(event.message.id)
       if (text === undefined) { deliveredEarly.add(event.message.id); return }
@@ -140,7 +146,7 @@ async function runChat (client: KomradeClient, query: string, options: { history
     shown.add(message.id)
     const who = message.direction === 'in' ? label : 'you'
     const state = message.direction === 'out' && message.state !== undefined ? ` (${message.state})` : ''
-    process.stdout.write(`${formatTime(message.at)} ${who}: ${message.text}${state}\n`)
+    process.stdout.write(`${formatTime(message.at)} ${who}: ${messageText(message.text)}${state}\n`)
   }
   // On stderr, so a script reading stdout sees only the conversation (and can wait for this line to know chat listens).
   process.stderr.write(fancy
@@ -151,13 +157,13 @@ async function runChat (client: KomradeClient, query: string, options: { history
   let sending = Promise.resolve()
   const send = async (line: string): Promise<void> => {
     if (fancy) { moveCursor(process.stdout, 0, -1); clearLine(process.stdout, 0) } // the typed "> line" becomes the "you:" line
-    say(`${formatTime(Date.now())} you: ${line}`)
+    say(`${formatTime(Date.now())} you: ${messageText(line)}`)
     try {
       const sent = await client.send(contact.id, line)
       if (sent.state === 'delivered' || deliveredEarly.has(sent.id)) say(receipt(preview(line)))
       else pending.set(sent.id, preview(line))
     } catch (error) {
-      say(`komrade chat: not sent: ${(error as Error).message}`)
+      say(`komrade chat: not sent: ${printable((error as Error).message)}`)
     }
   }
   const left = new Promise<'eof' | 'interrupt'>((resolve) => {

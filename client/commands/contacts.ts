@@ -9,7 +9,7 @@ import type { ApiContact } from '../api/types.js'
 import { COMMON_OPTIONS, DATA_DIR_HELP, JSON_OPTION, dataDirOf, parseCommand, usageError } from './arguments.js'
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes.js'
 import { CommandError, reportFailure } from './failures.js'
-import { writeFields, writeJson, writeLine } from './terminal.js'
+import { printable, writeFields, writeJson, writeLine } from './terminal.js'
 
 export const CONTACTS_HELP = `komrade contacts: the people this node can write to and recognise
 
@@ -65,9 +65,9 @@ export async function needContact (client: KomradeClient, query: string): Promis
   throw new CommandError(`"${query}" is not one of your contacts; add it with komrade contacts add ${query}`)
 }
 
-/** How a contact is called on screen. */
+/** How a contact is called on screen (its name escaped: names come from the network). */
 export function contactLabel (contact: Pick<ApiContact, 'name' | 'fingerprint'>): string {
-  return contact.name ?? `[${contact.fingerprint.slice(0, 9)}]`
+  return contact.name === undefined ? `[${contact.fingerprint.slice(0, 9)}]` : printable(contact.name)
 }
 
 /** Fingerprints compared as people read them: case, spaces and dashes do not matter. */
@@ -101,8 +101,9 @@ export async function contactsCommand (argv: string[]): Promise<number> {
         const contact = await client.addContact(target!)
         if (values.json === true) writeJson(process.stdout, contact)
         else {
-          writeFields(process.stdout, `Added ${contactLabel(contact)}`, { name: contact.name, fingerprint: contact.fingerprint, id: contact.id })
-          writeLine(process.stdout, `Compare fingerprints with them (komrade contacts verify ${contact.name ?? contact.id.slice(0, 12)}), then: komrade chat ${contact.name ?? contact.id.slice(0, 12)}`)
+          const handle = printable(contact.name ?? contact.id.slice(0, 12))
+          writeFields(process.stdout, `Added ${contactLabel(contact)}`, { name: contact.name === undefined ? undefined : printable(contact.name), fingerprint: contact.fingerprint, id: contact.id })
+          writeLine(process.stdout, `Compare fingerprints with them (komrade contacts verify ${handle}), then: komrade chat ${handle}`)
         }
         return EXIT_OK
       }
@@ -135,7 +136,7 @@ export async function contactsCommand (argv: string[]): Promise<number> {
 async function verify (client: KomradeClient, query: string, spoken: string | undefined, json: boolean): Promise<number> {
   const contact = await needContact(client, query)
   const [detail, me] = await Promise.all([client.contact(contact.id), client.identity()])
-  const label = contact.name ?? query // a contact known by keys only is called what the user called it
+  const label = printable(contact.name ?? query) // a contact known by keys only is called what the user called it
   const match = spoken === undefined ? undefined : sameFingerprint(spoken, detail.fingerprint)
   if (json) {
     writeJson(process.stdout, { contact: label, theirs: detail.fingerprint, yours: me.fingerprint, safetyNumber: detail.safetyNumber, ...(match === undefined ? {} : { match }) })

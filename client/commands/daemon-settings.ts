@@ -22,6 +22,12 @@ export const SETTINGS_OPTIONS = {
   'quota-mib': { type: 'string' },
   'work-threads': { type: 'string' },
   'api-port': { type: 'string' },
+  'no-cover': { type: 'boolean' },
+  'cover-rate': { type: 'string' },
+  'cover-budget': { type: 'string' },
+  'tor-socks': { type: 'string' },
+  'tor-control': { type: 'string' },
+  'tor-only': { type: 'boolean' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' }
 } as const satisfies ParseArgsOptionsConfig
@@ -41,6 +47,14 @@ export const SETTINGS_HELP = `Settings (flags > KOMRADE_* environment > DATA_DIR
   --quota-mib N           envelope store quota in MiB                KOMRADE_QUOTA_MIB (default 512)
   --work-threads N        proof-of-work threads                      KOMRADE_WORK_THREADS
   --api-port PORT         control API and web UI on 127.0.0.1:PORT   KOMRADE_API_PORT (default 7717; 0 = any free)
+  --cover-rate PER_HOUR   envelopes per hour, real and cover         KOMRADE_COVER_RATE (default 60: a message waits ~1 min)
+  --cover-budget PER_DAY  envelopes per day at most                  KOMRADE_COVER_BUDGET (default 2 x 24 x rate)
+  --no-cover              no cover traffic: send at once, but an     KOMRADE_COVER=false
+                          observer sees when you write
+  --tor-socks HOST:PORT   Tor's SOCKS port: dial onion addresses     KOMRADE_TOR_SOCKS (tor 127.0.0.1:9050, Tor Browser 9150)
+  --tor-control HOST:PORT Tor's control port: run an onion service   KOMRADE_TOR_CONTROL (e.g. 127.0.0.1:9051)
+  --tor-only              everything through Tor: loopback listen,   KOMRADE_TOR_ONLY (needs --tor-socks)
+                          only the onion address announced, no mDNS
   --log-level LEVEL       debug, info, warn, error                   KOMRADE_LOG_LEVEL (default info)
   --log-format FORMAT     json, text, auto                           KOMRADE_LOG_FORMAT (default auto: JSON off a TTY)`
 
@@ -63,6 +77,12 @@ export function settingsFlags (values: SettingsValues): NonNullable<ConfigSource
     quotaMiB: values['quota-mib'],
     workThreads: values['work-threads'],
     apiPort: values['api-port'],
+    cover: values['no-cover'] === true ? false : undefined,
+    coverRate: values['cover-rate'],
+    coverBudget: values['cover-budget'],
+    torSocks: values['tor-socks'],
+    torControl: values['tor-control'],
+    torOnly: values['tor-only'],
     logLevel: values['log-level'],
     logFormat: values['log-format']
   }

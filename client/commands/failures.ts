@@ -13,6 +13,7 @@ import { TokenFileError } from '../api/auth.js'
 import { KomradeApiError } from '../api/client.js'
 import { EXIT_FAILURE, EXIT_NO_NODE } from './exit-codes.js'
 import { PassphraseInputError } from './passphrase.js'
+import { printable } from './terminal.js'
 
 /** Errors whose message is already the sentence to show. */
 const LOCAL_ERRORS = [
@@ -94,6 +95,6 @@ export function reportFailure (error: unknown, context: FailureContext): number 
   } else {
     message = String(error)
   }
-  process.stderr.write(`${context.command}: ${message}\n`)
+  process.stderr.write(`${context.command}: ${printable(message, { indent: '  ' })}\n`)
   return exitCode
 }

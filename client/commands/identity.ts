@@ -13,7 +13,7 @@ import { COMMON_OPTIONS, DATA_DIR_HELP, JSON_OPTION, dataDirOf, parseCommand } f
 import { EXIT_OK } from './exit-codes.js'
 import { reportFailure } from './failures.js'
 import { PASSPHRASE_ENV, PassphraseInputError, readPassphrase } from './passphrase.js'
-import { writeFields, writeJson } from './terminal.js'
+import { printable, writeFields, writeJson } from './terminal.js'
 
 export const INIT_HELP = `komrade init: create this device's identity (its keys) in the data directory
 
@@ -112,7 +112,7 @@ export async function whoamiCommand (argv: string[]): Promise<number> {
       return EXIT_OK
     }
     writeFields(process.stdout, fields.running ? 'This device' : 'This device (no node running)', {
-      name: fields.name ?? (fields.running ? '(none registered: komrade register NAME)' : '(ask a running node: komrade start)'),
+      name: fields.name !== undefined ? printable(fields.name) : (fields.running ? '(none registered: komrade register NAME)' : '(ask a running node: komrade start)'),
       fingerprint: fields.fingerprint,
       id: fields.id,
       invite: fields.invite ?? '(needs a running node: komrade start)'

@@ -12,7 +12,7 @@ import { COMMON_OPTIONS, DATA_DIR_HELP, JSON_OPTION, dataDirOf, parseCommand, us
 import { contactLabel, findContact, needContact } from './contacts.js'
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes.js'
 import { CommandError, reportFailure, tooLargeSentence } from './failures.js'
-import { formatTime, isFancy, writeJson, writeLine } from './terminal.js'
+import { formatTime, isFancy, MESSAGE_INDENT, printable, writeJson, writeLine } from './terminal.js'
 
 export const SEND_HELP = `komrade send: send a message
 
@@ -27,7 +27,7 @@ comes back (the delivery state shows in komrade chat and the web UI). At most 1 
 Options:
 ${DATA_DIR_HELP}
   --wait           wait until the recipient's node confirms delivery
-  --timeout SEC    with --wait: give up after SEC seconds (default 120; the message stays queued)
+  --timeout SEC    with --wait: give up after SEC seconds (default 600; the message stays queued)
   --json           print the sent message as JSON: { id, to, state, createdAt, text }
 
 Examples:
@@ -51,8 +51,11 @@ Examples:
   komrade inbox --from grace --limit 10
   komrade inbox --json | jq -r '.[].text'`
 
-/** Default --timeout of send --wait, seconds. */
-const DEFAULT_WAIT_SECONDS = 120
+/**
+ * Default --timeout of send --wait, seconds. With cover traffic at its default rate the message
+ * and its receipt each wait for a slot (about a minute each on average): ten minutes covers that.
+ */
+const DEFAULT_WAIT_SECONDS = 600
 
 /** Reads stdin up to one byte past the limit, so a huge file is refused without being held. */
 async function readStdin (): Promise<Uint8Array> {
@@ -131,7 +134,7 @@ export async function sendCommand (argv: string[]): Promise<number> {
         await events.next()
       }
       let sent = await client.send(to, text)
-      const label = contact === undefined ? name! : contactLabel(contact)
+      const label = contact === undefined ? printable(name!) : contactLabel(contact)
       if (events !== undefined && sent.state !== 'delivered') {
         if (isFancy(process.stderr)) process.stderr.write(`Waiting for ${label}'s node to confirm…\n`)
         const delivered = await waitDelivered(events, sent.id, seconds)
@@ -182,9 +185,7 @@ export async function inboxCommand (argv: string[]): Promise<number> {
     for (const message of messages) {
       const sender = byId.get(message.from)
       const who = sender === undefined ? `[stranger ${message.from.slice(0, 8)}]` : contactLabel(sender)
-      const [first, ...rest] = message.text.split('\n')
-      writeLine(process.stdout, `${formatTime(message.receivedAt)}  ${who}: ${first ?? ''}`)
-      for (const line of rest) writeLine(process.stdout, `       ${line}`)
+      writeLine(process.stdout, `${formatTime(message.receivedAt)}  ${who}: ${printable(message.text, { indent: MESSAGE_INDENT })}`)
     }
     return EXIT_OK
   } catch (error) {

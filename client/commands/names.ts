@@ -9,7 +9,7 @@ import { connectToDaemon } from '../api/discover.js'
 import { COMMON_OPTIONS, DATA_DIR_HELP, JSON_OPTION, dataDirOf, parseCommand, usageError } from './arguments.js'
 import { EXIT_OK } from './exit-codes.js'
 import { reportFailure } from './failures.js'
-import { createProgress, isFancy, writeFields, writeJson } from './terminal.js'
+import { createProgress, isFancy, printable, writeFields, writeJson } from './terminal.js'
 
 export const REGISTER_HELP = `komrade register: register a name for this node with the network's Operator
 
@@ -44,7 +44,7 @@ Examples:
 
 function writeRecord (heading: string, record: ApiNameRecord): void {
   writeFields(process.stdout, heading, {
-    name: record.name,
+    name: printable(record.name),
     fingerprint: record.fingerprint,
     identity: record.identity,
     registered: new Date(record.registeredAt).toISOString(),
@@ -96,7 +96,7 @@ export async function registerCommand (argv: string[]): Promise<number> {
       await progress
     }
     if (values.json === true) writeJson(process.stdout, record)
-    else writeRecord(`Registered "${record.name}": others can now add you with komrade contacts add ${record.name}`, record)
+    else writeRecord(`Registered "${printable(record.name)}": others can now add you with komrade contacts add ${printable(record.name)}`, record)
     return EXIT_OK
   } catch (error) {
     return reportFailure(error, { command: 'komrade register', dataDir, name })
@@ -118,7 +118,7 @@ export async function lookupCommand (argv: string[]): Promise<number> {
   try {
     const record = await (await connectToDaemon(dataDir)).lookup(name!)
     if (values.json === true) writeJson(process.stdout, record)
-    else writeRecord(`"${record.name}" is registered`, record)
+    else writeRecord(`"${printable(record.name)}" is registered`, record)
     return EXIT_OK
   } catch (error) {
     return reportFailure(error, { command: 'komrade lookup', dataDir, ...(name === undefined ? {} : { name }) })

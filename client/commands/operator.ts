@@ -35,6 +35,10 @@ Options of the Operator:
   --bootstrap ADDRS   other bootstrap peers (another Operator)
   --network NAME      network name (default komrade)
   --discovery-only    no name registry: only a bootstrap and DHT node
+  --tor-control ADDR  run as a Tor onion service through tor's control port (127.0.0.1:9051 or
+                      unix:/run/tor/control; KOMRADE_TOR_CONTROL); onion.key there: back it up
+  --tor-socks ADDR    tor's SOCKS port, to reach onion bootstrap peers (KOMRADE_TOR_SOCKS)
+  --tor-only          every connection through tor; announce the onion address alone (KOMRADE_TOR_ONLY)
   --work-trials N     proof of work a registration needs, in expected hash trials
                       (default ${DEFAULT_REGISTRATION_WORK_TRIALS}, about 0.4 s on one core)
   --log-level LEVEL   debug, info, warn, error (default info)
@@ -49,7 +53,7 @@ Examples:
 Nodes of the network then start with the line the Operator prints:
   komrade start --operator <identity> --bootstrap <address>`
 
-const RUN_OPTIONS = new Set(['data-dir', 'listen', 'announce', 'bootstrap', 'network', 'discovery-only', 'work-trials', 'log-level', 'log-format', 'json'])
+const RUN_OPTIONS = new Set(['data-dir', 'listen', 'announce', 'bootstrap', 'network', 'discovery-only', 'work-trials', 'log-level', 'log-format', 'json', 'tor-control', 'tor-socks', 'tor-only'])
 const EXPORT_OPTIONS = new Set(['data-dir', 'out'])
 const AUDIT_OPTIONS = new Set(['operator', 'no-signatures', 'json'])
 /** Environment variable overriding the Operator's default data directory. */
@@ -84,6 +88,9 @@ export async function operatorCommand (argv: string[]): Promise<number> {
         bootstrap: { type: 'string' },
         network: { type: 'string' },
         'discovery-only': { type: 'boolean' },
+        'tor-control': { type: 'string' },
+        'tor-socks': { type: 'string' },
+        'tor-only': { type: 'boolean' },
         'work-trials': { type: 'string' },
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
@@ -158,6 +165,9 @@ async function run (values: Flags): Promise<number> {
       announce: values.announce,
       bootstrap: values.bootstrap,
       networkName: values.network,
+      torControl: values['tor-control'],
+      torSocks: values['tor-socks'],
+      torOnly: values['tor-only'],
       logLevel: values['log-level'],
       logFormat: values['log-format']
     }
@@ -176,6 +186,15 @@ async function run (values: Flags): Promise<number> {
     ...(workTrials === undefined ? {} : { workTrials }),
     quotaBytes: config.quotaMiB * 1024 * 1024,
     ...(config.workThreads === undefined ? {} : { workThreads: config.workThreads }),
+    ...(config.torControl === undefined && config.torSocks === undefined
+      ? {}
+      : {
+          tor: {
+            ...(config.torControl === undefined ? {} : { control: config.torControl }),
+            ...(config.torSocks === undefined ? {} : { socks: config.torSocks }),
+            ...(config.torOnly ? { onlyTor: true } : {})
+          }
+        }),
     logger
   })
   await operator.start()

@@ -37,6 +37,8 @@ Examples:
   komrade start --api-port 7718 --data-dir ~/.komrade-work
   komrade start --listen /ip4/0.0.0.0/tcp/4001 --bootstrap /ip4/203.0.113.7/tcp/4001/p2p/12D3Koo...
   komrade start --operator 3f2a…(128 hex) --bootstrap /dns4/komrade.example.org/tcp/4001/p2p/12D3Koo...
+  komrade start --tor-socks 127.0.0.1:9150 --bootstrap /onion3/…(56 chars):4001/p2p/12D3Koo...   (Tor Browser running)
+  komrade start --tor-only --tor-socks 127.0.0.1:9050 --tor-control 127.0.0.1:9051 --bootstrap /onion3/…
   KOMRADE_DATA_DIR=/srv/komrade komrade start --passphrase-file /run/secrets/komrade-passphrase`
 
 /** `komrade start`. */
@@ -51,7 +53,13 @@ export async function startCommand (argv: string[]): Promise<number> {
   const dataDir = dataDirOf(values)
   try {
     const config = await resolveConfig({ flags: settingsFlags(values) })
-    const passphrase = await unlockPassphrase(config.dataDir, values['passphrase-file'])
+    let passphrase: string | undefined
+    try {
+      passphrase = await unlockPassphrase(config.dataDir, values['passphrase-file'])
+    } finally {
+      // Read once, then gone: the node's worker threads and anything it spawns inherit the environment.
+      delete process.env[PASSPHRASE_ENV]
+    }
     const stop = new AbortController()
     const onSignal = (): void => { stop.abort() }
     process.once('SIGINT', onSignal)

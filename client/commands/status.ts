@@ -6,9 +6,9 @@
 import type { ApiEvent, ApiStatus } from '../api/types.js'
 import { connectToDaemon } from '../api/discover.js'
 import { COMMON_OPTIONS, DATA_DIR_HELP, JSON_OPTION, dataDirOf, parseCommand } from './arguments.js'
-import { EXIT_OK } from './exit-codes.js'
+import { EXIT_NO_NODE, EXIT_OK } from './exit-codes.js'
 import { reportFailure } from './failures.js'
-import { formatBytes, formatTime, writeFields, writeJson, writeLine } from './terminal.js'
+import { formatBytes, formatTime, printable, writeFields, writeJson, writeLine } from './terminal.js'
 
 export const STATUS_HELP = `komrade status: what the running node is doing
 
@@ -37,7 +37,7 @@ function short (text: string, length = 16): string {
 export function writeStatus (stream: NodeJS.WritableStream, status: ApiStatus): void {
   const registry = status.registry
   writeFields(stream, `Komrade node ${status.running ? 'running' : 'stopping'}`, {
-    name: status.name ?? '(none registered)',
+    name: status.name === undefined ? '(none registered)' : printable(status.name),
     fingerprint: status.fingerprint,
     peers: `${status.peers} connected, ${status.meshPeers} in the gossip mesh`,
     addresses: status.addresses.join(' '),
@@ -64,7 +64,7 @@ function eventLine (event: ApiEvent): string | undefined {
       if (event.phase === 'failed') return `${formatTime(Date.now())} resync with ${short(event.peer)} failed (retried later)`
       return `${formatTime(Date.now())} resync with ${short(event.peer)} done: received ${event.received ?? 0}, sent ${event.sent ?? 0}`
     case 'split-view': return `${formatTime(Date.now())} WARNING: the Operator showed two different logs (evidence kept)`
-    case 'key-change': return `${formatTime(Date.now())} the name ${event.name} moved to new keys (a rotation signed by the old ones)`
+    case 'key-change': return `${formatTime(Date.now())} the name ${printable(event.name)} moved to new keys (a rotation signed by the old ones)`
     default: return undefined
   }
 }
@@ -105,8 +105,10 @@ export async function statusCommand (argv: string[]): Promise<number> {
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
     }
-    if (!stop.signal.aborted) writeLine(process.stderr, 'komrade status: the node stopped')
-    return EXIT_OK
+    if (stop.signal.aborted) return EXIT_OK
+    // Like chat: a script following the node learns that it is gone (3), not that all went well.
+    writeLine(process.stderr, 'komrade status: the node stopped; start it again with komrade start')
+    return EXIT_NO_NODE
   } catch (error) {
     return reportFailure(error, { command: 'komrade status', dataDir })
   }

@@ -15,6 +15,39 @@ export function isFancy (stream: OutputStream, env: NodeJS.ProcessEnv = process.
   return env.TERM !== 'dumb'
 }
 
+/**
+ * Characters a terminal acts on instead of showing: C0 controls (ESC starts
+ * sequences that set the window title, clear the screen, move the cursor,
+ * write the clipboard; CR overwrites a line; a line feed starts a line that
+ * can pass for one of ours), DEL, C1 controls (CSI and OSC in one character
+ * on some terminals), the bidirectional controls that reorder what follows
+ * them (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069), and the
+ * Unicode line separators.
+ */
+const UNPRINTABLE = /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu
+
+/** Start of each line of a message after its first: no line of ours starts with a space. */
+export const MESSAGE_INDENT = '       '
+
+/**
+ * `text` from the network (a message, a name) made safe to write to a
+ * terminal: every character it would act on is shown as `\u{1b}`, so a
+ * stranger can neither drive the terminal nor disguise text. One line by
+ * default (a line feed is shown as `\u{a}` too); with `indent`, a message's
+ * line feeds and tabs stay, and each line after the first starts with
+ * `indent`, so no line of a message can pass for a line of its own
+ * ("12:00 you: …").
+ */
+export function printable (text: string, options: { indent?: string } = {}): string {
+  const { indent } = options
+  if (indent === '') throw new RangeError('"indent" must not be empty: an unindented line of a message could pass for one of ours')
+  return text.replace(UNPRINTABLE, (char) => {
+    if (indent !== undefined && char === '\n') return `\n${indent}`
+    if (indent !== undefined && char === '\t') return char
+    return `\\u{${char.codePointAt(0)!.toString(16)}}`
+  })
+}
+
 /** Writes one line. */
 export function writeLine (stream: OutputStream, line = ''): void {
   stream.write(line + '\n')

@@ -17,7 +17,7 @@ import {
 import type { Logger } from '../logger.js'
 import { NameNotFoundError, RegistryRejectedError, RegistryUnavailableError, RegistryVerificationError } from './errors.js'
 import type { CachedName, NameCache } from './name-cache.js'
-import type { RegistryClient } from './registry-client.js'
+import type { RegistryClient, VerifiedLookup } from './registry-client.js'
 import type { TreeHeads } from './tree-heads.js'
 import { entryIdentity, entryIdentityHex, isRotationOf, type VerifiedEntry, type VerifiedTreeHead } from './verify.js'
 
@@ -106,7 +106,7 @@ export interface NameService {
   /** The registered name of a contact, if known. */
   contactName(contactId: string): string | undefined
   setContactName(contactId: string, name: string | undefined): Promise<void>
-  /** Looks up every contact's name again, to notice key changes. Errors are logged. */
+  /** Looks up every contact's name again (together, on one stream), to notice key changes. Errors are logged. */
   refreshContacts(options?: Options): Promise<void>
   /** A KIND_REGISTRY_RESPONSE from the flood. */
   onRegistryResponse(message: RegistryMessage): void
@@ -348,6 +348,56 @@ export function createNameService (init: NameServiceInit): NameService {
     return await run
   }
 
+  /**
+   * A lookup of `name` (normalised): `fetch` asks the Operator (the answer
+   * checked by the client), then the answer is checked against the head
+   * view and what we knew of the name, and cached. While the Operator is
+   * unreachable, busy or unproven, a cached name is answered `fromCache`.
+   */
+  async function settleLookup (name: string, knownSize: number, fetch: () => Promise<RegistryResponse<VerifiedLookup>>, options: Options): Promise<NameRecord> {
+    const cached = await cache.getName(name)
+    let answer
+    try {
+      answer = await fetch()
+    } catch (error) {
+      if (error instanceof RegistryUnavailableError && cached !== undefined) {
+        log.debug('the Operator is unreachable; answering from the cache', { name })
+        return recordOf(cached, true)
+      }
+      throw error
+    }
+    if (!answer.ok) {
+      if (answer.code === RegistryErrorCode.NOT_FOUND) {
+        if (cached !== undefined) {
+          throw new RegistryVerificationError(`The Operator says "${name}" is not registered, yet it certified entry ${cached.index} for it; ` +
+            'the answer was not used')
+        }
+        throw new NameNotFoundError(name)
+      }
+      if (answer.code === RegistryErrorCode.BAD_RANGE) {
+        // The Operator's log is smaller than a head it signed for us: fetch its head so the view keeps the evidence.
+        const info = await client.info(options)
+        await heads.offer(info.head)
+        throw new RegistryVerificationError(`The Operator's log has ${info.head.size} entries, fewer than the ${knownSize} of a head it signed before; ` +
+          'the answer was not used (see status().registry.splitViews)')
+      }
+      if ((answer.code === RegistryErrorCode.RATE_LIMITED || answer.code === RegistryErrorCode.UNAVAILABLE) && cached !== undefined) {
+        return recordOf(cached, true)
+      }
+      throw rejected(answer.code, answer.message, name)
+    }
+    try {
+      await heads.acceptLookupHead(answer.value.entry.head, knownSize, answer.value.consistency)
+    } catch (error) {
+      if (error instanceof RegistryUnavailableError && cached !== undefined) {
+        log.debug('the Operator did not prove its answer consistent; answering from the cache', { name })
+        return recordOf(cached, true)
+      }
+      throw error
+    }
+    return await accept(name, answer.value.entry, options)
+  }
+
   const api: NameService = {
     async load () {
       for (const [id, name] of await cache.contactNames()) contactNames.set(id, name)
@@ -386,52 +436,13 @@ export function createNameService (init: NameServiceInit): NameService {
 
     async lookup (input, options = {}) {
       const name = normalizeName(input)
-      const cached = await cache.getName(name)
       if (options.cacheOnly === true) {
+        const cached = await cache.getName(name)
         if (cached !== undefined) return recordOf(cached, true)
         throw new NameNotFoundError(name, `"${name}" is not in this node's cache; look it up while the Operator is reachable`)
       }
       const knownSize = heads.latest()?.size ?? 0
-      let answer
-      try {
-        answer = await client.lookup(name, knownSize, options)
-      } catch (error) {
-        if (error instanceof RegistryUnavailableError && cached !== undefined) {
-          log.debug('the Operator is unreachable; answering from the cache', { name })
-          return recordOf(cached, true)
-        }
-        throw error
-      }
-      if (!answer.ok) {
-        if (answer.code === RegistryErrorCode.NOT_FOUND) {
-          if (cached !== undefined) {
-            throw new RegistryVerificationError(`The Operator says "${name}" is not registered, yet it certified entry ${cached.index} for it; ` +
-              'the answer was not used')
-          }
-          throw new NameNotFoundError(name)
-        }
-        if (answer.code === RegistryErrorCode.BAD_RANGE) {
-          // The Operator's log is smaller than a head it signed for us: fetch its head so the view keeps the evidence.
-          const info = await client.info(options)
-          await heads.offer(info.head)
-          throw new RegistryVerificationError(`The Operator's log has ${info.head.size} entries, fewer than the ${knownSize} of a head it signed before; ` +
-            'the answer was not used (see status().registry.splitViews)')
-        }
-        if ((answer.code === RegistryErrorCode.RATE_LIMITED || answer.code === RegistryErrorCode.UNAVAILABLE) && cached !== undefined) {
-          return recordOf(cached, true)
-        }
-        throw rejected(answer.code, answer.message, name)
-      }
-      try {
-        await heads.acceptLookupHead(answer.value.entry.head, knownSize, answer.value.consistency)
-      } catch (error) {
-        if (error instanceof RegistryUnavailableError && cached !== undefined) {
-          log.debug('the Operator did not prove its answer consistent; answering from the cache', { name })
-          return recordOf(cached, true)
-        }
-        throw error
-      }
-      return await accept(name, answer.value.entry, options)
+      return await settleLookup(name, knownSize, async () => await client.lookup(name, knownSize, options), options)
     },
 
     ownName: () => ownName,
@@ -444,10 +455,26 @@ export function createNameService (init: NameServiceInit): NameService {
     },
 
     async refreshContacts (options = {}) {
-      for (const [contactId, name] of [...contactNames]) {
+      const contacts = [...contactNames]
+      if (contacts.length === 0) return
+      // Asked together, then each answer taken exactly as `lookup` takes it, one after the other.
+      const knownSize = heads.latest()?.size ?? 0
+      const names = contacts.map(([, name]) => { try { return normalizeName(name) } catch { return name } })
+      let outcomes
+      try {
+        outcomes = await client.lookupMany(names, knownSize, options)
+      } catch (error) {
+        log.debug('could not refresh the contacts\' names', { error }) // aborted, or a stop in between
+        return
+      }
+      for (const [i, [contactId, name]] of contacts.entries()) {
         if (options.signal?.aborted === true) return
+        const outcome = outcomes[i]!
         try {
-          await api.lookup(name, options)
+          await settleLookup(outcome.name, knownSize, async () => {
+            if (outcome.error !== undefined) throw outcome.error
+            return outcome.answer
+          }, options)
         } catch (error) {
           log.debug('could not refresh a contact\'s name', { contactId, name, error })
         }

@@ -6,6 +6,7 @@
  * it. Without an Operator configured, invites and identities still work and
  * the name operations throw NoOperatorError.
  */
+import { NodeNotRunningError } from '../errors.js'
 import type { Libp2p } from '@libp2p/interface'
 import {
   decodePublicIdentity, encodeInvite, encodePublicIdentity, fromHex, identityId, KIND_REGISTRY_REQUEST, KIND_REGISTRY_RESPONSE, publicIdentityOf, toHex,
@@ -89,7 +90,7 @@ export function createNodeNames (init: NodeNamesInit): NodeNames {
   let parts: NodeNamesParts | undefined
 
   function started (): NodeNamesParts {
-    if (parts === undefined) throw new Error('The node is not running; call start() first')
+    if (parts === undefined) throw new NodeNotRunningError()
     return parts
   }
 

@@ -1,9 +1,11 @@
 /**
- * The registry client: one stream per request to the Operator's registry
- * ops (SPEC §13.5), one request frame and one response frame, bounded in
- * size and time. It decodes every answer and makes the checks that need only
- * the pinned Operator key (verify.ts); what depends on earlier answers (head
- * consistency, key changes) is for the callers.
+ * The registry client: a stream per request to the Operator's registry ops
+ * (SPEC §13.5), one request frame and one response frame, bounded in size
+ * and time; `lookupMany` sends many lookups on one stream, a window of them
+ * in flight, each answer checked as `lookup` checks it. It decodes every
+ * answer and makes the checks that need only the pinned Operator key
+ * (verify.ts); what depends on earlier answers (head consistency, key
+ * changes) is for the callers.
  *
  * The addresses may hold peers that are not the Operator (the node's
  * bootstrap list is the default: a discovery-only anchor, another network's
@@ -27,16 +29,27 @@ import type { Connection, Libp2p } from '@libp2p/interface'
 import {
   decodeConsistencyRequest, decodeEntriesResponse, decodeInfoResponse, decodeLookupResponse, decodeProofResponse,
   decodeRegisterResponse, decodeRegistrationRequest, encodeConsistencyRequest, encodeEntriesRequest, encodeLookupRequest,
-  MAX_REGISTRY_RESPONSE_BYTES, RegistryErrorCode, registryErrorName, registryProtocol, verifyCertificate, verifyTreeHead,
+  MAX_REGISTRY_REQUESTS_PER_STREAM, MAX_REGISTRY_RESPONSE_BYTES, RegistryErrorCode, registryErrorName, registryProtocol, verifyCertificate, verifyTreeHead,
   type Certificate, type CryptoProvider, type ProvenEntry, type PublicIdentity, type RegistryOp, type RegistryResponse
 } from '../../protocol/index.js'
 import { equalBytes } from '../../protocol/bytes.js'
 import { RegistryRejectedError, RegistryUnavailableError, RegistryVerificationError } from './errors.js'
-import { BUFFER_ERROR, errorName, FRAME_PREFIX_BYTES, LENGTH_ERRORS } from '../frames.js'
+import { BUFFER_ERROR, END_OF_STREAM_ERROR, errorName, FRAME_PREFIX_BYTES, LENGTH_ERRORS } from '../frames.js'
 import { verifyHead, verifyProvenEntry, type VerifiedEntry, type VerifiedTreeHead } from './verify.js'
 
-/** How long one request may take, dial included: long enough for Tor, short enough for a person waiting. */
+/**
+ * How long one request may take, dial included: long enough for Tor, short
+ * enough for a person waiting. For requests sent together on one stream, the
+ * longest wait for the next answer.
+ */
 export const REGISTRY_TIMEOUT_MS = 10_000
+/**
+ * Lookups `lookupMany` keeps in flight on a stream: enough to hide a Tor
+ * round trip behind the Operator's work, few enough that the answers waiting
+ * to be read stay small (32 lookup answers are ~40 KB), and well inside the
+ * 64 KiB of requests the Operator buffers.
+ */
+export const REGISTRY_PIPELINE_WINDOW = 32
 
 /** Options of {@link createRegistryClient}. */
 export interface RegistryClientInit {
@@ -69,6 +82,16 @@ export interface VerifiedLookup {
   readonly consistency: Uint8Array[]
 }
 
+/**
+ * One name's outcome in {@link RegistryClient.lookupMany}: the answer
+ * `lookup` would have returned, or the error it would have thrown
+ * (RegistryVerificationError, RegistryUnavailableError, or BadNameError for
+ * a name that cannot be asked).
+ */
+export type LookupOutcome =
+  | { readonly name: string, readonly answer: RegistryResponse<VerifiedLookup>, readonly error?: undefined }
+  | { readonly name: string, readonly answer?: undefined, readonly error: Error }
+
 type Options = { signal?: AbortSignal }
 
 /** The registry client; see {@link createRegistryClient}. */
@@ -81,6 +104,14 @@ export interface RegistryClient {
   verifyRegisterResponse(request: Uint8Array, response: Uint8Array): RegistryResponse<VerifiedEntry>
   /** The latest entry of `name` (normalised), and a consistency proof from `knownSize` (0: none). */
   lookup(name: string, knownSize: number, options?: Options): Promise<RegistryResponse<VerifiedLookup>>
+  /**
+   * `lookup` of every name, in order, sent together on as few streams as the
+   * Operator allows. Each answer is checked as `lookup` checks it, and a
+   * failure is that name's alone; when the Operator stops answering, the
+   * names not answered get RegistryUnavailableError. Throws only when
+   * `options.signal` aborts, or for a `knownSize` that is not a size.
+   */
+  lookupMany(names: readonly string[], knownSize: number, options?: Options): Promise<LookupOutcome[]>
   /** A consistency proof between two sizes of the log. */
   consistency(from: number, to: number, options?: Options): Promise<RegistryResponse<Uint8Array[]>>
   /** Certificates `start`, `start + 1`... (at most `count`), each signed by the Operator. */
@@ -100,19 +131,44 @@ export function createRegistryClient (init: RegistryClientInit): RegistryClient 
   /** The address that answered last: asked first next time. */
   let preferred: string | undefined
 
-  /** One request frame and one response frame on a new stream of `connection`. */
-  async function exchange (connection: Connection, op: RegistryOp, request: Uint8Array, signal: AbortSignal): Promise<Uint8Array> {
+  /**
+   * Request frames on a new stream of `connection`, at most
+   * REGISTRY_PIPELINE_WINDOW unanswered, and their response frames in order.
+   * Returns the answers to a prefix of the requests, at least one; `cut` is
+   * why the stream ended before the rest were answered (an Operator that
+   * answers one request per stream ends it after the first). Throws when the
+   * stream ends before any answer.
+   */
+  async function exchange (connection: Connection, op: RegistryOp, requests: readonly Uint8Array[], signal: AbortSignal,
+    onAnswer?: () => void): Promise<{ responses: Uint8Array[], cut?: unknown }> {
     const stream = await connection.newStream(registryProtocol(init.networkName, op), { signal })
+    const window = Math.min(REGISTRY_PIPELINE_WINDOW, requests.length)
+    const responses: Uint8Array[] = []
     try {
-      // One frame and its varint prefix: a peer cannot make us buffer more.
-      const lp = lpStream(stream, { maxDataLength: MAX_REGISTRY_RESPONSE_BYTES, maxBufferSize: MAX_REGISTRY_RESPONSE_BYTES + FRAME_PREFIX_BYTES })
-      await lp.write(request, { signal })
-      const response = (await lp.read({ signal })).subarray()
-      await stream.close({ signal }).catch(() => {})
-      return response
+      // The window's frames and their varint prefixes (8 MiB at the frame bound; 32 lookup answers are at most ~150 KB): a peer cannot make us buffer more.
+      const lp = lpStream(stream, { maxDataLength: MAX_REGISTRY_RESPONSE_BYTES, maxBufferSize: window * (MAX_REGISTRY_RESPONSE_BYTES + FRAME_PREFIX_BYTES) })
+      let sent = 0
+      let closed = false
+      while (responses.length < requests.length) {
+        if (sent < requests.length && sent - responses.length <= window / 2) {
+          // The window refilled once half of it is answered: requests go out in few frames, not one each.
+          const upTo = Math.min(requests.length, responses.length + window)
+          await lp.writeV(requests.slice(sent, upTo), { signal })
+          sent = upTo
+        }
+        if (sent === requests.length && !closed) {
+          // All sent: closing our side tells the Operator it may end the stream after the last answer.
+          closed = true
+          await stream.close({ signal }).catch(() => {})
+        }
+        responses.push((await lp.read({ signal })).subarray())
+        onAnswer?.()
+      }
+      return { responses }
     } catch (error) {
       stream.abort(error instanceof Error ? error : new Error(String(error)))
-      throw error
+      if (responses.length === 0) throw error
+      return { responses, cut: error }
     }
   }
 
@@ -136,69 +192,87 @@ export function createRegistryClient (init: RegistryClientInit): RegistryClient 
   }
 
   /**
-   * One request, one response, from the first address whose peer is the
-   * Operator (checked with `info` once per peer), until the deadline.
-   * Returns the NO_REGISTRY frame when every address answered that.
+   * Requests of one op, from the first address whose peer is the Operator
+   * (checked with `info` once per peer), until the deadline: `timeoutMs`
+   * for the dial and the first answer, and again for each next one. Returns
+   * the answers to a prefix of the requests (see {@link exchange}), or the
+   * NO_REGISTRY frame alone (`noRegistry`) when every address answered that.
    */
-  async function call (op: RegistryOp, request: Uint8Array, options: Options): Promise<Uint8Array> {
+  async function callMany (op: RegistryOp, requests: readonly Uint8Array[], options: Options): Promise<{ responses: Uint8Array[], cut?: unknown, noRegistry?: true }> {
     options.signal?.throwIfAborted()
     if (init.addresses.length === 0) {
       throw new RegistryUnavailableError('No address is configured for the Operator; set its addresses (--operator-addresses) and try again')
     }
-    const timeout = AbortSignal.timeout(timeoutMs)
-    const signal = options.signal === undefined ? timeout : AbortSignal.any([timeout, options.signal])
+    const deadline = new AbortController()
+    const timer = setTimeout(() => { deadline.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')) }, timeoutMs)
+    timer.unref()
+    const timedOut = deadline.signal
+    const signal = options.signal === undefined ? timedOut : AbortSignal.any([timedOut, options.signal])
     const failures: string[] = []
     let unreachable = 0
     let noRegistry: { frame: Uint8Array, count: number } | undefined
     const addresses = preferred === undefined ? init.addresses : [preferred, ...init.addresses.filter((a) => a !== preferred)]
-    for (const address of addresses) {
-      let trusted = false
-      try {
-        const connection = await init.libp2p.dial(multiaddr(address), { signal })
-        const peer = connection.remotePeer.toString()
-        trusted = operatorPeers.has(peer)
-        if (op === 'info' || !trusted) {
-          const info = await exchange(connection, 'info', new Uint8Array(0), signal)
-          const not = notTheOperator(info)
-          if (not !== undefined) {
-            operatorPeers.delete(peer)
-            if (not.noRegistry) noRegistry = { frame: info, count: (noRegistry?.count ?? 0) + 1 }
-            failures.push(`${address}: ${not.reason}`)
+    try {
+      for (const address of addresses) {
+        let trusted = false
+        try {
+          const connection = await init.libp2p.dial(multiaddr(address), { signal })
+          const peer = connection.remotePeer.toString()
+          trusted = operatorPeers.has(peer)
+          if (op === 'info' || !trusted) {
+            const [info] = (await exchange(connection, 'info', [new Uint8Array(0)], signal)).responses as [Uint8Array]
+            const not = notTheOperator(info)
+            if (not !== undefined) {
+              operatorPeers.delete(peer)
+              if (not.noRegistry) noRegistry = { frame: info, count: (noRegistry?.count ?? 0) + 1 }
+              failures.push(`${address}: ${not.reason}`)
+              continue
+            }
+            operatorPeers.add(peer)
+            trusted = true
+            if (op === 'info') { preferred = address; return { responses: [info] } }
+          }
+          const exchanged = await exchange(connection, op, requests, signal, () => { timer.refresh() })
+          const stopped = exchanged.responses.findIndex((response) => response[0] === RegistryErrorCode.NO_REGISTRY)
+          if (stopped !== -1) operatorPeers.delete(peer) // it stopped keeping the registry since it answered info
+          if (stopped === 0) {
+            noRegistry = { frame: exchanged.responses[0]!, count: (noRegistry?.count ?? 0) + 1 }
+            failures.push(`${address}: it answers ${op} with NO_REGISTRY`)
             continue
           }
-          operatorPeers.add(peer)
-          trusted = true
-          if (op === 'info') { preferred = address; return info }
+          preferred = address
+          // Answers after a NO_REGISTRY are not the Operator's: the caller asks them again, and info is checked anew.
+          return stopped === -1 ? exchanged : { responses: exchanged.responses.slice(0, stopped), cut: new Error(`${address} stopped keeping the registry`) }
+        } catch (error) {
+          options.signal?.throwIfAborted()
+          const name = errorName(error)
+          if ((LENGTH_ERRORS.has(name) || name === BUFFER_ERROR) && trusted) throw oversized(op, error)
+          unreachable++
+          failures.push(`${address}: ${(error as Error | undefined)?.message ?? String(error)}`)
+          if (timedOut.aborted) break
         }
-        const response = await exchange(connection, op, request, signal)
-        if (response[0] === RegistryErrorCode.NO_REGISTRY) {
-          operatorPeers.delete(peer) // it stopped keeping the registry since it answered info
-          noRegistry = { frame: response, count: (noRegistry?.count ?? 0) + 1 }
-          failures.push(`${address}: it answers ${op} with NO_REGISTRY`)
-          continue
-        }
-        preferred = address
-        return response
-      } catch (error) {
-        options.signal?.throwIfAborted()
-        const name = errorName(error)
-        if ((LENGTH_ERRORS.has(name) || name === BUFFER_ERROR) && trusted) {
-          throw new RegistryVerificationError(`The Operator's answer to ${op} is larger than ${MAX_REGISTRY_RESPONSE_BYTES} bytes; it was not used`, { cause: error })
-        }
-        unreachable++
-        failures.push(`${address}: ${(error as Error | undefined)?.message ?? String(error)}`)
-        if (timeout.aborted) break
       }
+    } finally {
+      clearTimeout(timer)
     }
     // Every address a discovery-only Operator: its own answer says best what to do.
-    if (noRegistry?.count === addresses.length) return noRegistry.frame
+    if (noRegistry?.count === addresses.length) return { responses: [noRegistry.frame], noRegistry: true }
     if (unreachable === 0) {
       throw new RegistryUnavailableError(`No peer at the Operator addresses is the pinned Operator (${failures.join('; ')}); ` +
         'check the Operator identity and addresses (--operator, --operator-addresses)')
     }
-    const waited = timeout.aborted ? ` within ${timeoutMs / 1000} s` : ''
+    const waited = timedOut.aborted ? ` within ${timeoutMs / 1000} s` : ''
     throw new RegistryUnavailableError(`The Operator did not answer${waited} (${failures.join('; ')}); ` +
       'check the network connection and the Operator addresses, or try again later')
+  }
+
+  /** One request, one response: {@link callMany} of one. */
+  async function call (op: RegistryOp, request: Uint8Array, options: Options): Promise<Uint8Array> {
+    return (await callMany(op, [request], options)).responses[0]!
+  }
+
+  function oversized (op: RegistryOp, cause: unknown): RegistryVerificationError {
+    return new RegistryVerificationError(`The Operator's answer to ${op} is larger than ${MAX_REGISTRY_RESPONSE_BYTES} bytes; it was not used`, { cause })
   }
 
   /** Decodes with `decode`; a malformed frame is a verification failure, not a refusal. */
@@ -208,6 +282,14 @@ export function createRegistryClient (init: RegistryClientInit): RegistryClient 
     } catch (error) {
       throw new RegistryVerificationError(`The Operator's answer to ${op} is malformed: ${(error as Error).message}`, { cause: error })
     }
+  }
+
+  /** Decodes and checks a lookup answer for `name`: the checks of {@link verifyProvenEntry}. */
+  function verifyLookup (name: string, bytes: Uint8Array): RegistryResponse<VerifiedLookup> {
+    const response = decoded('lookup', bytes, decodeLookupResponse)
+    if (!response.ok) return response
+    const entry = verifyProvenEntry(crypto, operatorKey, response.value, name)
+    return { ok: true, value: { entry, consistency: response.value.consistency } }
   }
 
   function verifyRegistered (request: Uint8Array, response: RegistryResponse<ProvenEntry>): RegistryResponse<VerifiedEntry> {
@@ -237,10 +319,65 @@ export function createRegistryClient (init: RegistryClientInit): RegistryClient 
     },
 
     async lookup (name, knownSize, options = {}) {
-      const response = decoded('lookup', await call('lookup', encodeLookupRequest(name, knownSize), options), decodeLookupResponse)
-      if (!response.ok) return response
-      const entry = verifyProvenEntry(crypto, operatorKey, response.value, name)
-      return { ok: true, value: { entry, consistency: response.value.consistency } }
+      return verifyLookup(name, await call('lookup', encodeLookupRequest(name, knownSize), options))
+    },
+
+    async lookupMany (names, knownSize, options = {}) {
+      if (!Number.isSafeInteger(knownSize) || knownSize < 0) throw new RangeError(`"knownSize" expected a size of the log, got ${String(knownSize)}`)
+      const outcomes: LookupOutcome[] = new Array(names.length)
+      const settle = (at: number, outcome: () => RegistryResponse<VerifiedLookup>): void => {
+        const name = names[at]!
+        try {
+          outcomes[at] = { name, answer: outcome() }
+        } catch (error) {
+          outcomes[at] = { name, error: error instanceof Error ? error : new Error(String(error)) }
+        }
+      }
+      const pending: Array<{ at: number, request: Uint8Array }> = []
+      for (const [at, name] of names.entries()) {
+        try {
+          pending.push({ at, request: encodeLookupRequest(name, knownSize) })
+        } catch (error) {
+          settle(at, () => { throw error }) // a name that cannot be asked (BadNameError): `lookup` would throw it too
+        }
+      }
+      let next = 0
+      const failRest = (error: Error): void => { for (const { at } of pending.slice(next)) settle(at, () => { throw error }) }
+      while (next < pending.length) {
+        const batch = pending.slice(next, next + MAX_REGISTRY_REQUESTS_PER_STREAM)
+        let exchanged
+        try {
+          exchanged = await callMany('lookup', batch.map((p) => p.request), options)
+        } catch (error) {
+          options.signal?.throwIfAborted()
+          if (!(error instanceof RegistryVerificationError)) { failRest(error as Error); break }
+          // Its first answer was oversized: that name's failure; the rest go on a new stream.
+          settle(batch[0]!.at, () => { throw error })
+          next++
+          continue
+        }
+        if (exchanged.noRegistry === true) {
+          // No address keeps the registry: every name gets that answer.
+          for (const { at } of pending.slice(next)) settle(at, () => verifyLookup(names[at]!, exchanged.responses[0]!))
+          break
+        }
+        for (const [i, response] of exchanged.responses.entries()) settle(batch[i]!.at, () => verifyLookup(names[batch[i]!.at]!, response))
+        next += exchanged.responses.length
+        if (exchanged.cut === undefined || next === pending.length) continue
+        options.signal?.throwIfAborted()
+        const cut = errorName(exchanged.cut)
+        if (LENGTH_ERRORS.has(cut) || cut === BUFFER_ERROR) {
+          // An oversized answer cannot be skipped on its stream: its name's failure; the rest go on a new stream.
+          settle(pending[next]!.at, () => { throw oversized('lookup', exchanged.cut) })
+          next++
+        } else if (cut !== END_OF_STREAM_ERROR) {
+          failRest(new RegistryUnavailableError(`The Operator stopped answering after ${next} of ${pending.length} lookups ` +
+            `(${(exchanged.cut as Error | undefined)?.message ?? String(exchanged.cut)}); try again later`, { cause: exchanged.cut }))
+          break
+        }
+        // Else the Operator ended the stream early (one that answers one request per stream): a new one for the rest.
+      }
+      return outcomes
     },
 
     async consistency (from, to, options = {}) {

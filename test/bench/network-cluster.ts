@@ -4,6 +4,7 @@
  * phases share (spread-out proof of work, arrival collection, percentiles).
  */
 import { join } from 'node:path'
+import type { CoverTrafficInit } from '../../node/cover-traffic.js'
 import { spawnWorker, type BenchWorker, type WireBytes, type WorkerMode } from './network-ipc.js'
 
 /**
@@ -67,6 +68,8 @@ export async function startCluster (init: {
   resyncIntervalMs: number
   /** Komrade only: the synchronous diagnostic validator (see the worker's `start`). */
   syncValidator?: boolean
+  /** Komrade only: cover traffic of every node (default off). */
+  cover?: CoverTrafficInit | false
   log: (message: string) => void
   firstIndex: number
   /** Connections to make, as [dialer, listener] pairs, instead of the ring (to copy another cluster's topology). */
@@ -105,7 +108,8 @@ export async function startCluster (init: {
         workers.push(worker)
         const started = await worker.request('start', {
           mode, dataDir: join(init.root, `${mode}-${i + j}`), epoch: init.epoch.toString(), resyncIntervalMs: init.resyncIntervalMs,
-          ...(init.syncValidator === true ? { syncValidator: true } : {})
+          ...(init.syncValidator === true ? { syncValidator: true } : {}),
+          ...(init.cover === undefined ? {} : { cover: init.cover })
         })
         return { worker, ...started }
       }))

@@ -11,6 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { CoverTrafficInit } from '../../node/cover-traffic.js'
 
 /** Which node a worker runs. */
 export type WorkerMode = 'komrade' | 'raw'
@@ -60,6 +61,8 @@ export interface WorkerStatus {
   rss: number
   /** CPU time of the process (all threads), ms. */
   cpuMs: number
+  /** Komrade: envelopes the node emitted today (cover traffic's count, real and cover). */
+  coverEmitted?: number
 }
 
 /** Commands a worker answers: `[arguments, reply]`. Times are ms since the run's common epoch. */
@@ -69,8 +72,9 @@ export interface Commands {
    * decimal string. `syncValidator` (a diagnostic) swaps the Komrade gossip
    * validator for a synchronous one: checkEnvelope plus an in-memory set of
    * the ids this node accepted, instead of the store lookup in LevelDB.
+   * `cover`: the node's cover traffic (default false, off).
    */
-  start: [{ mode: WorkerMode, dataDir: string, epoch: string, resyncIntervalMs: number, syncValidator?: boolean },
+  start: [{ mode: WorkerMode, dataDir: string, epoch: string, resyncIntervalMs: number, syncValidator?: boolean, cover?: CoverTrafficInit | false },
     { peerId: string, address: string, publicIdentity?: string }]
   /** Dials these multiaddrs (each ending in /p2p/<id>); returns those that failed. */
   dial: [{ addresses: string[] }, { failed: string[], firstError?: string }]

@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { TopicValidatorResult, type GossipsubMessage, type TopicValidatorFn } from '@libp2p/gossipsub'
 import { checkEnvelope, ENVELOPE_SIZE, envelopeId, minuteOf, nativeCrypto, sealCover, solveWork } from '../../protocol/index.js'
-import { createKomradeNode, type KomradeNode, type ReceivedMessage } from '../../node/komrade-node.js'
+import { createKomradeNode, type KomradeNode, type KomradeNodeInit, type ReceivedMessage } from '../../node/komrade-node.js'
 import { openLocalDb } from '../../node/local-state.js'
 import { createEnvelopeStore } from '../../node/store/envelope-store.js'
 import type { Logger } from '../../node/logger.js'
@@ -37,6 +37,8 @@ let mode: WorkerMode = 'komrade'
 let dataDir = ''
 let resyncIntervalMs = 0
 let syncValidator = false
+/** Cover traffic of the Komrade node: off unless the parent asks (the cover benchmark). */
+let cover: KomradeNodeInit['cover'] = false
 let komrade: KomradeNode | undefined
 let raw: RawNode | undefined
 const queue: Uint8Array[] = []
@@ -94,6 +96,7 @@ async function startKomrade (): Promise<KomradeNode> {
     listen: ['/ip4/127.0.0.1/tcp/0'],
     workThreads: 1,
     resyncIntervalMs,
+    cover,
     logger: captureLogger()
   })
   await node.start()
@@ -159,6 +162,7 @@ const handlers: { [C in CommandName]: (args: Commands[C][0]) => Promise<Commands
     dataDir = args.dataDir
     resyncIntervalMs = args.resyncIntervalMs
     syncValidator = args.syncValidator === true
+    cover = args.cover ?? false
     if (mode === 'raw') {
       raw = await startRawNode()
       raw.services.pubsub.addEventListener('gossipsub:message', recordArrival)
@@ -182,7 +186,7 @@ const handlers: { [C in CommandName]: (args: Commands[C][0]) => Promise<Commands
     }
     if (komrade === undefined) return { running: false, peers: 0, meshPeers: 0, storeCount: 0, rss, cpuMs }
     const status = komrade.status()
-    return { running: true, peers: status.peers, meshPeers: status.meshPeers, storeCount: status.store.count, rss, cpuMs }
+    return { running: true, peers: status.peers, meshPeers: status.meshPeers, storeCount: status.store.count, rss, cpuMs, coverEmitted: status.cover.emittedToday }
   },
 
   async peers () {

@@ -29,7 +29,8 @@ const REGISTRY: RegistryEntry[] = [
   { name: 'screening', load: async () => await import('./screening.js') },
   { name: 'work', load: async () => await import('./work.js') },
   { name: 'network', load: async () => await import('./network.js') },
-  { name: 'registry', load: async () => await import('./registry.js') }
+  { name: 'registry', load: async () => await import('./registry.js') },
+  { name: 'cover', load: async () => await import('./cover.js') }
 ]
 
 // ---- machine ---------------------------------------------------------------

@@ -80,9 +80,16 @@ describe('the Operator as discovery anchor', () => {
     const d = await startNode({ bootstrap: [loopbackAddress(a.node)] })
     await waitFor('d connected to a', () => connected(d.node, a.node))
     expect(connected(b.node, d.node)).toBe(false)
-    const found = await b.node.network.libp2p.peerRouting.findPeer(d.node.network.peerId, { signal: AbortSignal.timeout(30_000) })
-    expect(found.id.equals(d.node.network.peerId)).toBe(true)
-    expect(found.multiaddrs.map((m) => `${m.toString()}/p2p/${found.id.toString()}`)).toContain(loopbackAddress(d.node))
+    // d's record reaches the DHT once d has joined a's routing table: ask until it is there.
+    let found: Awaited<ReturnType<typeof b.node.network.libp2p.peerRouting.findPeer>> | undefined
+    await waitFor('b finds d through the DHT', async () => {
+      found = await b.node.network.libp2p.peerRouting.findPeer(d.node.network.peerId, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined)
+      return found !== undefined
+    }, 60_000)
+    const record = found
+    if (record === undefined) throw new Error('unreachable: waitFor returned without a record')
+    expect(record.id.equals(d.node.network.peerId)).toBe(true)
+    expect(record.multiaddrs.map((m) => `${m.toString()}/p2p/${record.id.toString()}`)).toContain(loopbackAddress(d.node))
     await b.node.network.libp2p.dial(d.node.network.peerId)
     await waitFor('b connected to d', () => connected(b.node, d.node))
 

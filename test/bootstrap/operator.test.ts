@@ -97,7 +97,7 @@ describe('an Operator with a registry', () => {
     const secret = await createIdentityFile(crypto, dataDir) // the Operator's identity, before any Operator ran
     const identity = toHex(encodePublicIdentity(secret))
     // The Operator's node alone (no Operator around it) takes two requests into its inbox.
-    const bare = createKomradeNode({ dataDir, listen: ['/ip4/127.0.0.1/tcp/0'], workThreads: 1, operator: { identity, addresses: [] } })
+    const bare = createKomradeNode({ dataDir, listen: ['/ip4/127.0.0.1/tcp/0'], workThreads: 1, cover: false, operator: { identity, addresses: [] } })
     await bare.start()
     const bareAddress = bare.status().addresses[0]!
     const { node: sender, dataDir: senderDir } = await startNode({ bootstrap: [bareAddress] })

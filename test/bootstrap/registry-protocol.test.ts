@@ -1,13 +1,14 @@
 /**
  * The registry protocol over real libp2p streams on 127.0.0.1: every op,
  * every error code, oversize and garbage frames, silent clients, rate
- * limits, and a discovery-only Operator.
+ * limits, a discovery-only Operator, and streams that carry several
+ * requests.
  */
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { tcp } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
-import type { Libp2p } from '@libp2p/interface'
+import type { Libp2p, Stream } from '@libp2p/interface'
 import { Level } from 'level'
 import { createLibp2p } from 'libp2p'
 import { join } from 'node:path'
@@ -15,7 +16,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { createRegistryService, openRegistry, type Registry, type RegistryService, type RateLimits } from '../../bootstrap/index.js'
 import {
   createIdentity, createRegistration, decodeEntriesResponse, decodeInfoResponse, decodeLookupResponse, decodeProofResponse,
-  decodeRegisterResponse, encodeConsistencyRequest, encodeEntriesRequest, encodeLookupRequest, MAX_REGISTRY_RESPONSE_BYTES,
+  decodeRegisterResponse, encodeConsistencyRequest, encodeEntriesRequest, encodeLookupRequest, MAX_REGISTRY_REQUESTS_PER_STREAM, MAX_REGISTRY_RESPONSE_BYTES,
   RegistryErrorCode, registryProtocol, verifyConsistency, verifyTreeHead, type Identity, type RegistryOp
 } from '../../protocol/index.js'
 import { craftRequest, crypto, expectProven, removeTempDirs, tempDir, TEST_WORK_TRIALS } from './registry-helpers.js'
@@ -65,6 +66,25 @@ async function ask (client: Libp2p, server: Libp2p, op: RegistryOp, request: Uin
 }
 
 const statusOf = (response: Uint8Array): number => response[0]!
+
+/** A stream of `op` on which a test writes request frames and reads answers as it likes. */
+async function openStream (client: Libp2p, server: Libp2p, op: RegistryOp): Promise<{
+  stream: Stream, write: (requests: Uint8Array[]) => Promise<void>, read: (timeoutMs?: number) => Promise<Uint8Array>
+}> {
+  const stream = await client.dialProtocol(server.getMultiaddrs()[0]!, registryProtocol(NETWORK, op))
+  const lp = lpStream(stream, { maxDataLength: MAX_REGISTRY_RESPONSE_BYTES })
+  return {
+    stream,
+    write: async (requests) => { await lp.writeV(requests) },
+    read: async (timeoutMs = 20_000) => (await lp.read({ signal: AbortSignal.timeout(timeoutMs) })).subarray()
+  }
+}
+
+/** The name a lookup answer certifies, or its status when it is an error frame. */
+function answered (response: Uint8Array): string | number {
+  const decoded = decodeLookupResponse(response)
+  return decoded.ok ? decoded.value.certificate.entry.request.name : decoded.code
+}
 
 let dir: string
 let operator: Identity
@@ -218,5 +238,93 @@ describe('hostile clients', () => {
     for (const [op, request] of Object.entries(requests) as Array<[RegistryOp, Uint8Array]>) {
       expect(statusOf(await ask(client, discoveryOnly, op, request)), op).toBe(RegistryErrorCode.NO_REGISTRY)
     }
+  })
+})
+
+describe('several requests on one stream', () => {
+  beforeAll(async () => {
+    for (const name of ['pipe_one', 'pipe_two']) expect(statusOf(await ask(client, server, 'register', await registration(name)))).toBe(0)
+  })
+
+  it('answers lookups in order, one answer each, and ends when the client closes its side', async () => {
+    const uppercase = new Uint8Array([5, 0x41, 0x6c, 0x69, 0x63, 0x65, 0, 0, 0, 0, 0, 0, 0, 0])
+    const { stream, write, read } = await openStream(client, server, 'lookup')
+    await write([encodeLookupRequest('pipe_one', 0), encodeLookupRequest('pipe_nobody', 0), uppercase])
+    // Answers come before the client is done: a window refilled as they arrive.
+    const first = [await read(), await read(), await read()]
+    await write([new Uint8Array(3), encodeLookupRequest('pipe_two', 0), encodeLookupRequest('pipe_one', 0)])
+    await stream.close()
+    const rest = [await read(), await read(), await read()]
+    expect([...first, ...rest].map(answered)).toEqual([
+      'pipe_one', RegistryErrorCode.NOT_FOUND, RegistryErrorCode.BAD_NAME, RegistryErrorCode.MALFORMED, 'pipe_two', 'pipe_one'
+    ])
+    await expect(read()).rejects.toThrow(/EOF/) // the Operator ended it too
+  })
+
+  it('carries several consistency and entries requests too, but one info or register request', async () => {
+    const size = registry.size
+    const consistency = await openStream(client, server, 'consistency')
+    await consistency.write([encodeConsistencyRequest(1, size), encodeConsistencyRequest(size, size + 1), encodeConsistencyRequest(size, size)])
+    await consistency.stream.close()
+    expect([await consistency.read(), await consistency.read(), await consistency.read()].map(statusOf)).toEqual([0, RegistryErrorCode.BAD_RANGE, 0])
+
+    const entries = await openStream(client, server, 'entries')
+    await entries.write([encodeEntriesRequest(0, 1), encodeEntriesRequest(1, 1)])
+    await entries.stream.close()
+    const certified = [decodeEntriesResponse(await entries.read()), decodeEntriesResponse(await entries.read())]
+    expect(certified.map((answer) => answer.ok && answer.value[0]!.entry.index)).toEqual([0, 1])
+
+    for (const [op, request] of [['info', new Uint8Array(0)], ['register', await registration('pipe_three')]] as Array<[RegistryOp, Uint8Array]>) {
+      const single = await openStream(client, server, op)
+      await single.write([request, request])
+      expect(statusOf(await single.read()), op).toBe(0)
+      await expect(single.read(), op).rejects.toThrow(/EOF/) // the second request is not answered
+      await single.stream.close().catch(() => {})
+    }
+  })
+
+  it(`answers at most ${MAX_REGISTRY_REQUESTS_PER_STREAM} requests, then ends the stream`, async () => {
+    const { stream, write, read } = await openStream(client, server, 'lookup')
+    const request = encodeLookupRequest('pipe_nobody', 0)
+    await write(Array.from({ length: MAX_REGISTRY_REQUESTS_PER_STREAM + 1 }, () => request))
+    for (let i = 0; i < MAX_REGISTRY_REQUESTS_PER_STREAM; i++) expect(statusOf(await read())).toBe(RegistryErrorCode.NOT_FOUND)
+    await expect(read()).rejects.toThrow(/EOF/)
+    await stream.close().catch(() => {})
+  })
+
+  it('gives each request the silent-client timeout: a client that pauses between requests is served, one that stops is cut off', async () => {
+    const impatient = await serve(registry, false, 300)
+    const { stream, write, read } = await openStream(client, impatient, 'lookup')
+    const started = Date.now()
+    for (let i = 0; i < 4; i++) {
+      await write([encodeLookupRequest('pipe_one', 0)])
+      expect(answered(await read())).toBe('pipe_one')
+      await new Promise((resolve) => setTimeout(resolve, 150))
+    }
+    expect(Date.now() - started).toBeGreaterThan(600) // longer than one timeout: it counts per request, not per stream
+    // Then silence, without closing: reset by the Operator, well before the 5 s this read would wait.
+    const error = await read(5000).catch((e: unknown) => e)
+    expect((error as Error).name).not.toBe('TimeoutError')
+    expect(stream.status).toBe('reset')
+  })
+
+  it('takes a token of the peer\'s bucket per request, not per stream', async () => {
+    const limited = await serve(registry, { requests: { perSecond: 0.001, burst: 3 } })
+    const { stream, write, read } = await openStream(client, limited, 'lookup')
+    await write(Array.from({ length: 5 }, () => encodeLookupRequest('pipe_two', 0)))
+    await stream.close()
+    const statuses: number[] = []
+    for (let i = 0; i < 5; i++) statuses.push(statusOf(await read()))
+    expect(statuses).toEqual([0, 0, 0, RegistryErrorCode.RATE_LIMITED, RegistryErrorCode.RATE_LIMITED])
+    expect(statusOf(await ask(client, limited, 'lookup', encodeLookupRequest('pipe_two', 0)))).toBe(RegistryErrorCode.RATE_LIMITED)
+  })
+
+  it('serves a client of before unchanged: one request, its answer, then the client closes and the stream ends', async () => {
+    const { stream, write, read } = await openStream(client, server, 'lookup')
+    await write([encodeLookupRequest('pipe_two', 0)])
+    expect(answered(await read())).toBe('pipe_two')
+    await stream.close()
+    await expect(read()).rejects.toThrow(/EOF/)
+    expect(stream.status).toBe('closed') // closed by both sides, not reset
   })
 })

@@ -26,8 +26,11 @@ export interface RunOptions {
 
 const running = new Set<KomradeRun>()
 
-/** Environment of every run: no terminal-only behaviour leaks in from the one running the tests. */
-const BASE_ENV: Record<string, string | undefined> = { KOMRADE_PASSPHRASE: undefined, KOMRADE_DATA_DIR: undefined, NO_COLOR: undefined }
+/**
+ * Environment of every run: no terminal-only behaviour leaks in from the one running the tests.
+ * Cover traffic off (a test sets KOMRADE_COVER to turn it on): each message would wait about a minute for its slot.
+ */
+const BASE_ENV: Record<string, string | undefined> = { KOMRADE_PASSPHRASE: undefined, KOMRADE_DATA_DIR: undefined, NO_COLOR: undefined, KOMRADE_COVER: 'false' }
 
 /** Starts `komrade ARGS` as a process. */
 export function komrade (args: string[], options: RunOptions = {}): KomradeRun {

@@ -15,8 +15,8 @@ import { createKomradeNode } from '../../node/komrade-node.js'
 import { createIdentity, encodeIdentity, nativeCrypto } from '../../protocol/index.js'
 
 const crypto = nativeCrypto()
-/** Cheaper scrypt for most cases; one case below uses the default cost. */
-const FAST = { scryptLogN: 10 }
+/** Cheaper scrypt for most cases (one step above the least accepted); one case below uses the default cost. */
+const FAST = { scryptLogN: 15 }
 const dirs: string[] = []
 
 async function tempDir (): Promise<string> {
@@ -53,15 +53,19 @@ describe('the identity file', () => {
     const plain = encodeIdentity(createIdentity(crypto))
     const sealed = await encryptIdentityBytes(plain, 'pass', FAST)
     expect(await decryptIdentityBytes(sealed, 'pass')).toEqual(plain)
-    // Past the magic and version: scrypt r, salt, nonce, ciphertext and tag (log2 N kept: a bigger one is only slower).
-    for (const offset of [13, 15, 30, 40, 60, 80, sealed.length - 1]) {
+    // Past the magic, the version and the scrypt parameters: salt, nonce, ciphertext and tag.
+    for (const offset of [15, 30, 40, 60, 80, sealed.length - 1]) {
       const altered = sealed.slice()
       altered[offset]! ^= 0x01
       await expect(decryptIdentityBytes(altered, 'pass'), `offset ${offset}`).rejects.toThrow(WrongPassphraseError)
     }
+    // Parameters still within the limits, but not the ones written: the header is authenticated.
     const weaker = sealed.slice()
-    weaker[12] = 11
+    weaker[12] = 14
     await expect(decryptIdentityBytes(weaker, 'pass')).rejects.toThrow(WrongPassphraseError)
+    const moreParallel = sealed.slice()
+    moreParallel[14] = 2
+    await expect(decryptIdentityBytes(moreParallel, 'pass')).rejects.toThrow(WrongPassphraseError)
     const newer = sealed.slice()
     newer[11] = 2
     await expect(decryptIdentityBytes(newer, 'pass')).rejects.toThrow(/newer than this komrade knows/)
@@ -69,6 +73,25 @@ describe('the identity file', () => {
     absurd[12] = 40
     await expect(decryptIdentityBytes(absurd, 'pass')).rejects.toThrow(BadIdentityFileError)
     await expect(decryptIdentityBytes(sealed.subarray(0, 60), 'pass')).rejects.toThrow(/too short/)
+  })
+
+  it('refuses scrypt parameters beyond the limits before running scrypt (no header makes it allocate gigabytes)', async () => {
+    const sealed = await encryptIdentityBytes(encodeIdentity(createIdentity(crypto)), 'pass', FAST)
+    const header = (logN: number, r: number, p: number): Uint8Array => {
+      const altered = sealed.slice()
+      altered.set([logN, r, p], 12)
+      return altered
+    }
+    // 128 · 2^20 · 32 bytes: 4 GiB, what the old limits let a file ask for.
+    for (const [logN, r, p, why] of [
+      [20, 32, 16, /block size r is 32/], [15, 32, 1, /block size r is 32/], [15, 1, 1, /block size r is 1/], [15, 8, 5, /parallelism p is 5/],
+      [15, 8, 0, /parallelism p is 0/], [18, 8, 1, /log2 N is 18/], [13, 8, 1, /log2 N is 13/], [255, 8, 1, /log2 N is 255/]
+    ] as const) {
+      const refused = await decryptIdentityBytes(header(logN, r, p), 'pass').catch((error: unknown) => error)
+      expect(refused, `log2 N ${logN}, r ${r}, p ${p}`).toBeInstanceOf(BadIdentityFileError)
+      expect((refused as Error).message).toMatch(why)
+    }
+    await expect(encryptIdentityBytes(encodeIdentity(createIdentity(crypto)), 'x', { scryptLogN: 18 })).rejects.toThrow(/scryptLogN/)
   })
 
   it('reads plain files as before, ignoring a passphrase, and refuses empty passphrases', async () => {

@@ -165,6 +165,31 @@ describe('two daemons and the CLI', () => {
     expect(terminal.screen).toContain('Enter sends; Ctrl-D or Ctrl-C leaves')
   })
 
+  it('shows a stranger\'s escape sequences and bidi overrides as visible text, never to the terminal', async () => {
+    // A window title, a cleared screen, a right-to-left override; then a line break with a forged "you:" line after it.
+    const hostile = 'hi\x1b]0;PWNED\x07\x1b[2J\u202e\x9b31m\r\n12:00 you: forged'
+    const graceChat = komrade(['chat', 'ada', '--history', '0', '--data-dir', graceDir], { stdin: 'pipe' })
+    await until('grace\'s chat listening', () => graceChat.stderr.includes('Chatting with ada'))
+    const sent = await runKomrade(['send', 'grace', hostile, '--wait', '--data-dir', adaDir])
+    expect(sent.code, sent.stderr).toBe(0)
+    await until('the live line', () => graceChat.stdout.includes('PWNED'))
+    graceChat.child.stdin!.end()
+    expect(await graceChat.exited).toBe(0)
+    const [inbox, history] = await Promise.all([
+      runKomrade(['inbox', '--from', 'ada', '--limit', '1', '--data-dir', graceDir]),
+      runKomrade(['chat', 'ada', '--history', '1', '--data-dir', graceDir])
+    ])
+    expect(history.code, history.stderr).toBe(0)
+    for (const [what, output] of [['inbox', inbox.stdout], ['live chat', graceChat.stdout], ['chat history', history.stdout]] as const) {
+      expect(output, what).toContain('PWNED')
+      expect(output, what).not.toMatch(/[\x1b\x07\r\x9b\u202e]/)
+      expect(output, what).toContain('\\u{1b}]0;PWNED\\u{7}\\u{1b}[2J\\u{202e}')
+      // The line after the break is indented: it cannot pass for a line of its own.
+      expect(output, what).not.toMatch(/^12:00 you: forged/m)
+      expect(output, what).toMatch(/^ +12:00 you: forged/m)
+    }
+  })
+
   it('reports status and configuration, and names a wrong token', async () => {
     const [status, text, config] = await Promise.all([
       runKomrade(['status', '--data-dir', adaDir, '--json']),
@@ -194,8 +219,13 @@ describe('two daemons and the CLI', () => {
   })
 
   it('stops cleanly on SIGTERM and removes api.json; then commands say no node runs (exit 3)', async () => {
+    const watching = komrade(['status', '--watch', '--data-dir', graceDir])
+    await until('status --watch following', () => watching.stdout.includes('peers'))
     grace.child.kill('SIGTERM')
     expect(await grace.exited).toBe(0)
+    // Following the node's events, status --watch says the node stopped, like chat: exit 3.
+    expect(await watching.exited).toBe(3)
+    expect(watching.stderr).toContain('komrade start')
     await expect(stat(join(graceDir, 'api.json'))).rejects.toThrow()
     const [status, send] = await Promise.all([
       runKomrade(['status', '--data-dir', graceDir]),

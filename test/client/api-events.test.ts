@@ -6,7 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
+import { SESSION_IDLE_MS } from '../../client/api/auth.js'
 import { createKomradeClient, KomradeApiError } from '../../client/api/client.js'
+import { MAX_EVENT_CLIENTS } from '../../client/api/events.js'
 import { createApiServer } from '../../client/api/server.js'
 import type { ApiEvent } from '../../client/api/types.js'
 import type { ReceivedMessage } from '../../node/komrade-node.js'
@@ -52,6 +54,57 @@ describe('the event WebSocket', () => {
     withCookie.socket!.close()
   })
 
+  it('closes the event sockets of a session that signs out, and only those', async () => {
+    const url = `ws://127.0.0.1:${alice.server.port}/api/events`
+    const signIn = async (): Promise<string> => {
+      const login = await fetch(`${alice.server.url}/api/session`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: alice.token })
+      })
+      return login.headers.get('set-cookie')!.split(';')[0]!
+    }
+    const [leaving, staying] = [await signIn(), await signIn()]
+    const [leavingSocket, stayingSocket, tokenSocket] = await Promise.all([
+      handshake(url, { cookie: leaving }), handshake(url, { cookie: staying }), handshake(url, { authorization: `Bearer ${alice.token}` })
+    ])
+    const closed = new Promise<{ code: number, reason: string }>((resolve) => {
+      leavingSocket.socket!.once('close', (code, reason) => { resolve({ code, reason: reason.toString() }) })
+    })
+    const logout = await fetch(`${alice.server.url}/api/session`, { method: 'DELETE', headers: { cookie: leaving } })
+    expect(logout.status).toBe(204)
+    expect(await closed).toEqual({ code: 4401, reason: 'signed out' })
+    // The other session and the token's socket still get events.
+    const stillThere = Promise.all([stayingSocket.socket!, tokenSocket.socket!].map(async (socket) => await new Promise<unknown>((resolve) => {
+      socket.on('message', (data: Buffer) => { const event = JSON.parse(data.toString()) as ApiEvent; if (event.type === 'peers') resolve(event) })
+    })))
+    alice.node.dispatchEvent(new CustomEvent('peers', { detail: { peers: 7, meshPeers: 6 } }))
+    expect(await stillThere).toEqual([{ type: 'peers', peers: 7, meshPeers: 6 }, { type: 'peers', peers: 7, meshPeers: 6 }])
+    stayingSocket.socket!.close()
+    tokenSocket.socket!.close()
+  })
+
+  it('closes the event sockets of a session left unused for 12 hours, and refuses its cookie', async () => {
+    let now = Date.now()
+    const server = createApiServer({
+      node: alice.node, token: alice.token, webRoot: await makeWebRoot(), sessions: { now: () => now, sweepIntervalMs: 20 }
+    })
+    await server.start()
+    try {
+      const login = await fetch(`${server.url}/api/session`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: alice.token })
+      })
+      const cookie = login.headers.get('set-cookie')!.split(';')[0]!
+      const { socket } = await handshake(`ws://127.0.0.1:${server.port}/api/events`, { cookie })
+      const closed = new Promise<{ code: number, reason: string }>((resolve) => {
+        socket!.once('close', (code, reason) => { resolve({ code, reason: reason.toString() }) })
+      })
+      now += SESSION_IDLE_MS
+      expect(await closed).toEqual({ code: 4401, reason: 'session expired' })
+      expect((await fetch(`${server.url}/api/status`, { headers: { cookie } })).status).toBe(401)
+    } finally {
+      await server.stop()
+    }
+  })
+
   it('sends hello with the status first; the typed client explains a refused socket', async () => {
     const events = alice.client.events()[Symbol.asyncIterator]()
     const { value: hello } = await events.next()
@@ -73,18 +126,22 @@ describe('the event WebSocket', () => {
     await carol.send(alice.node.publicIdentity, 'stored at carol, synced to alice')
     await waitFor('the envelope solved', async () => (await carol.outbox())[0]?.state === 'queued')
     await connect(alice.node, carol) // alice dials: alice runs the resync
-    // The resync starts as the connection opens; the peer count follows a moment later (debounced): wait for both.
+    // The resync starts as the connection opens; the peer count follows a moment later (debounced), and the
+    // gossip mesh at a heartbeat after that (carol grafted): wait for all three.
     const seen: ApiEvent[] = []
     const carolPeer = carol.network.peerId.toString()
     const syncEnd = (e: ApiEvent): boolean => e.type === 'sync' && e.peer === carolPeer && e.phase !== 'start'
-    const peersUp = (e: ApiEvent): boolean => e.type === 'peers' && e.peers >= 1
+    const peersUp = (e: ApiEvent): boolean => e.type === 'peers' && e.peers >= 1 && e.meshPeers >= 1
     while (!(seen.some(syncEnd) && seen.some(peersUp))) seen.push(await nextEvent(events, () => true, 'the resync and the peer count'))
     const syncs = seen.filter((e): e is Extract<ApiEvent, { type: 'sync' }> => e.type === 'sync' && e.peer === carolPeer)
     expect(syncs.map((e) => e.phase)).toEqual(['start', 'done'])
     expect(syncs[1]!.received).toBeGreaterThanOrEqual(1) // carol's envelope
     expect(typeof syncs[1]!.sent).toBe('number')
     const peers = seen.find(peersUp) as Extract<ApiEvent, { type: 'peers' }>
-    expect(peers.meshPeers).toBeGreaterThanOrEqual(0)
+    expect(peers.meshPeers).toBeLessThanOrEqual(peers.peers) // the mesh is made of connected peers
+    // Every count reported is a change from the one before (no repeats).
+    const counts = seen.filter((e) => e.type === 'peers').map((e) => JSON.stringify(e))
+    expect(counts.every((count, i) => i === 0 || count !== counts[i - 1])).toBe(true)
     controller.abort()
     expect(await events.next()).toEqual({ value: undefined, done: true })
   })
@@ -121,6 +178,23 @@ describe('the event WebSocket', () => {
       expect(await Promise.race([slow.closed.then(() => 'closed'), everything])).toBe('closed')
       expect(received).toBeLessThan(count * text.length)
       await reader.return!()
+    } finally {
+      await server.stop()
+    }
+  })
+
+  it('refuses an event client beyond the limit with 503 too_many_clients', async () => {
+    const server = createApiServer({ node: alice.node, token: alice.token, webRoot: await makeWebRoot() })
+    await server.start()
+    try {
+      const url = `ws://127.0.0.1:${server.port}/api/events`
+      const open = await Promise.all(Array.from({ length: MAX_EVENT_CLIENTS }, async () => await handshake(url, { authorization: `Bearer ${alice.token}` })))
+      expect(open.map((client) => client.status)).toEqual(Array(MAX_EVENT_CLIENTS).fill(101))
+      const refused = await rawWebSocket(server, { authorization: `Bearer ${alice.token}` })
+      expect(refused.status).toBe(503)
+      await refused.closed
+      expect(refused.head).toContain('"code":"too_many_clients"')
+      for (const client of open) client.socket!.close()
     } finally {
       await server.stop()
     }

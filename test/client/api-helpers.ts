@@ -135,6 +135,8 @@ export interface RawSocket {
   socket: Socket
   /** The HTTP status of the handshake answer (101 when upgraded). */
   status: number
+  /** The first bytes of the answer (its head, and the body of a refusal when it came in the same chunk). */
+  head: string
   /** Resolves when the server closed or cut the connection. */
   closed: Promise<void>
 }
@@ -155,5 +157,5 @@ export async function rawWebSocket (server: ApiServer, headers: Record<string, s
     const [chunk] = await once(socket, 'data') as [Buffer]
     head += chunk.toString('latin1')
   }
-  return { socket, status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]), closed }
+  return { socket, status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]), head, closed }
 }

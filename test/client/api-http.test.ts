@@ -4,16 +4,19 @@
  * Origin checks, no CORS ever, JSON bodies (type, syntax, size), unknown
  * routes, the node's read endpoints, and the web UI's files.
  */
-import { chmod, mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { API_TOKEN_FILE } from '../../client/api/discover.js'
-import { createApiAuth, LOGIN_CODE_TTL_MS, loadOrCreateToken, TokenFileError } from '../../client/api/auth.js'
+import {
+  createApiAuth, LOGIN_CODE_TTL_MS, loadOrCreateToken, MAX_SESSIONS, SESSION_IDLE_MS, TOKEN_PRINCIPAL, TokenFileError
+} from '../../client/api/auth.js'
 import { createKomradeClient, KomradeApiError } from '../../client/api/client.js'
+import { createApiServer } from '../../client/api/server.js'
 import { defaultWebRoot } from '../../client/api/static-files.js'
 import { resolveConfig } from '../../node/config.js'
-import { bearer, cleanupApi, expectApiError, raw, rawResponses, startApiNode, type ApiNode } from './api-helpers.js'
+import { bearer, cleanupApi, expectApiError, makeWebRoot, raw, rawResponses, startApiNode, type ApiNode } from './api-helpers.js'
 
 let alice: ApiNode
 
@@ -134,7 +137,7 @@ describe('signing in', () => {
 
   it('expires login codes after 10 minutes', () => {
     let now = 1_000_000
-    const auth = createApiAuth('a'.repeat(64), () => now)
+    const auth = createApiAuth('a'.repeat(64), { now: () => now })
     const fresh = auth.createLoginCode()
     const stale = auth.createLoginCode()
     now += LOGIN_CODE_TTL_MS - 1
@@ -142,6 +145,38 @@ describe('signing in', () => {
     now += 1
     expect(auth.redeemLoginCode(stale)).toBe(false)
     expect(auth.redeemLoginCode(stale)).toBe(false)
+  })
+
+  it('ends sessions on sign-out, after 12 hours unused, and the least recently used beyond 64, saying so each time', () => {
+    let now = 1_000_000
+    const ended: Array<[string, string]> = []
+    const auth = createApiAuth('a'.repeat(64), { now: () => now, onSessionEnd: (id, reason) => { ended.push([id, reason]) } })
+    const cookie = (id: string): { cookie: string } => ({ cookie: `komrade_session_1=${id}` })
+    const [used, unused, leaving] = [auth.createSession(), auth.createSession(), auth.createSession()]
+    expect(auth.authorize(cookie(used), 'komrade_session_1')).toBe(used)
+    expect(auth.authorize({ authorization: `Bearer ${'a'.repeat(64)}` }, 'komrade_session_1')).toBe(TOKEN_PRINCIPAL)
+    auth.endSession(leaving)
+    auth.endSession(leaving) // once only
+    expect(ended).toEqual([[leaving, 'signed out']])
+    expect(auth.useSession(leaving)).toBe(false)
+
+    // Each use keeps a session alive for another 12 hours; one unused that long ends, on use or on a sweep.
+    now += SESSION_IDLE_MS - 1
+    expect(auth.useSession(used)).toBe(true)
+    now += 1
+    auth.expireIdleSessions()
+    expect(ended.at(-1)).toEqual([unused, 'session expired'])
+    expect(auth.authorize(cookie(unused), 'komrade_session_1')).toBeUndefined()
+    now += SESSION_IDLE_MS
+    expect(auth.authorize(cookie(used), 'komrade_session_1')).toBeUndefined()
+    expect(ended.at(-1)).toEqual([used, 'session expired'])
+
+    // At the limit, the session used longest ago makes room (one used recently is kept).
+    const sessions = Array.from({ length: MAX_SESSIONS }, () => auth.createSession())
+    expect(auth.useSession(sessions[0]!)).toBe(true)
+    auth.createSession()
+    expect(ended.at(-1)).toEqual([sessions[1], 'too many sessions'])
+    expect(auth.useSession(sessions[0]!)).toBe(true)
   })
 })
 
@@ -238,6 +273,15 @@ describe('routes', () => {
     expect((await raw(alice.server, { path: '/api/status', headers: bearer(alice) })).headers['cache-control']).toBe('no-store')
   })
 
+  it('answers 503 node_not_running when the node has stopped under the API', async () => {
+    const stopped = await startApiNode()
+    await stopped.node.stop()
+    await expect(stopped.node.inbox()).rejects.toMatchObject({ name: 'NodeNotRunningError' })
+    for (const path of ['/api/status', '/api/inbox', '/api/contacts']) {
+      expectApiError(await raw(stopped.server, { path, headers: bearer(stopped) }), 503, 'node_not_running')
+    }
+  })
+
   it('raises KomradeApiError on the client with code, status and message', async () => {
     const stranger = createKomradeClient({ url: alice.server.url, token: 'b'.repeat(64) })
     const error = await stranger.status().catch((e: unknown) => e)
@@ -282,6 +326,31 @@ describe('the web UI files', () => {
       expect(response.status, path).toBe(404)
       expect(response.text).not.toContain('dotfiles')
       expect(response.text).not.toContain('"name": "komrade"')
+    }
+  })
+
+  it('serves no symlink that leads out of the root, a file or a directory, and follows one that stays inside', async () => {
+    const root = await makeWebRoot()
+    const outside = await mkdtemp(join(tmpdir(), 'komrade-outside-'))
+    try {
+      await writeFile(join(outside, 'secret.txt'), 'outside the web root')
+      await symlink(join(outside, 'secret.txt'), join(root, 'linked-file.txt'))
+      await symlink(outside, join(root, 'linked-dir'))
+      await symlink(join(root, 'assets', 'app.js'), join(root, 'inside.js'))
+      const server = createApiServer({ node: alice.node, token: alice.token, webRoot: root })
+      await server.start()
+      try {
+        for (const path of ['/linked-file.txt', '/linked-dir/secret.txt', '/linked-dir/', '/linked-dir']) {
+          const response = await raw(server, { path })
+          expect(response.status, path).toBe(404)
+          expect(response.text).not.toContain('outside the web root')
+        }
+        expect((await raw(server, { path: '/inside.js' })).text).toBe('console.log("komrade")')
+      } finally {
+        await server.stop()
+      }
+    } finally {
+      await rm(outside, { recursive: true, force: true })
     }
   })
 

@@ -14,10 +14,14 @@ export interface TestNode {
 
 const cleanups: Array<() => Promise<void>> = []
 
-/** Starts a node in a fresh temp directory (or `dataDir`), listening on loopback only. */
+/**
+ * Starts a node in a fresh temp directory (or `dataDir`), listening on
+ * loopback only. Cover traffic is off unless `init.cover` says otherwise:
+ * at the default rate each message would wait about a minute for its slot.
+ */
 export async function startNode (init: Partial<KomradeNodeInit> = {}): Promise<TestNode> {
   const dataDir = init.dataDir ?? await mkdtemp(join(tmpdir(), 'komrade-node-'))
-  const full: KomradeNodeInit = { listen: ['/ip4/127.0.0.1/tcp/0'], workThreads: 1, resyncIntervalMs: 60_000, ...init, dataDir }
+  const full: KomradeNodeInit = { listen: ['/ip4/127.0.0.1/tcp/0'], workThreads: 1, resyncIntervalMs: 60_000, cover: false, ...init, dataDir }
   const node = createKomradeNode(full)
   await node.start()
   if (init.dataDir === undefined) cleanups.push(async () => { await rm(dataDir, { recursive: true, force: true }) })

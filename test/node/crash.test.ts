@@ -63,7 +63,7 @@ it(`loses nothing acknowledged across ${KILLS} SIGKILLs mid-traffic`, async () =
       }
     }
     // Restart in-process and check the data directory holds everything acknowledged.
-    const restarted = createKomradeNode({ dataDir, listen: ['/ip4/127.0.0.1/tcp/0'], workThreads: 1 })
+    const restarted = createKomradeNode({ dataDir, listen: ['/ip4/127.0.0.1/tcp/0'], workThreads: 1, cover: false })
     await restarted.start()
     try {
       const outbox = new Set((await restarted.outbox()).map((m) => m.id))

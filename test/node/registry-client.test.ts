@@ -7,12 +7,12 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createNetwork, type Network } from '../../node/network.js'
-import { createRegistryClient, type RegistryClient } from '../../node/registry/registry-client.js'
-import { NameNotFoundError, RegistryUnavailableError, RegistryVerificationError, type KeyChange } from '../../node/index.js'
+import { createRegistryClient, type LookupOutcome, type RegistryClient } from '../../node/registry/registry-client.js'
+import { createKomradeNode, NameNotFoundError, RegistryUnavailableError, RegistryVerificationError, type KeyChange } from '../../node/index.js'
 import { treeHeadTopic } from '../../node/network-constants.js'
 import {
   createIdentity, createRegistration, createRotation, decodeConsistencyRequest, decodePublicIdentity, fromHex, decodeLookupRequest, decodeLookupResponse, encodeError,
-  encodeInfoResponse, encodeLookupRequest, RegistryErrorCode, encodeLookupResponse, encodePublicIdentity, MAX_REGISTRY_RESPONSE_BYTES, publicIdentityOf,
+  encodeInfoResponse, encodeLookupRequest, RegistryErrorCode, encodeLookupResponse, encodePublicIdentity, MAX_REGISTRY_REQUESTS_PER_STREAM, MAX_REGISTRY_RESPONSE_BYTES, publicIdentityOf,
   signCertificate, signTreeHead, toHex, type Identity
 } from '../../protocol/index.js'
 import { cleanup, startNode, waitFor } from './cluster.js'
@@ -139,6 +139,113 @@ describe('the registry client against forged answers', () => {
     await expect(client.lookup('alice', 0)).rejects.toThrow(RegistryUnavailableError)
     const nowhere = createRegistryClient({ libp2p: host.libp2p, networkName: 'komrade', operator: publicIdentityOf(fake.identity), addresses: [], crypto })
     await expect(nowhere.info()).rejects.toThrow(/No address is configured/)
+  })
+})
+
+describe('lookupMany: many lookups on one stream', () => {
+  let fake: FakeOperator
+  let client: RegistryClient
+
+  beforeEach(async () => {
+    fake = await fakeOperator()
+    for (const name of ['alice', 'bob', 'carol']) fake.append(await registration(createIdentity(crypto), name))
+    const host = await clientHost()
+    client = createRegistryClient({
+      libp2p: host.libp2p, networkName: 'komrade', operator: publicIdentityOf(fake.identity), addresses: fake.config.addresses, crypto, timeoutMs: 1000
+    })
+  })
+
+  /** Each outcome as the name certified, the error code, or the error's name. */
+  const summary = (outcomes: LookupOutcome[]): Array<string | number> => outcomes.map((outcome) => {
+    if (outcome.error !== undefined) return outcome.error.name
+    return outcome.answer.ok ? outcome.answer.value.entry.certificate.entry.request.name : outcome.answer.code
+  })
+  const nameOf = (request: Uint8Array): string => decodeLookupRequest(request).name
+
+  it('answers every name in order on one stream, each verified, refusals and bad names included', async () => {
+    const outcomes = await client.lookupMany(['alice', 'nobody', 'bob', 'Bad-Name', 'carol', 'alice'], 0)
+    expect(summary(outcomes)).toEqual(['alice', RegistryErrorCode.NOT_FOUND, 'bob', 'BadNameError', 'carol', 'alice'])
+    expect(outcomes.map((outcome) => outcome.name)).toEqual(['alice', 'nobody', 'bob', 'Bad-Name', 'carol', 'alice'])
+    const carol = outcomes[4]!
+    expect(carol.answer?.ok === true && carol.answer.value.entry.head.size).toBe(3)
+    expect(fake.streams.lookup).toBe(1)
+    expect(await client.lookupMany([], 0)).toEqual([])
+    await expect(client.lookupMany(['alice'], -1)).rejects.toThrow(RangeError)
+  })
+
+  it('refuses a forged answer in the middle of a batch for that name only', async () => {
+    fake.tamper.lookup = (honest, request) => nameOf(request) === 'bob' ? fake.answer('lookup', encodeLookupRequest('carol', 0)) : honest
+    const outcomes = await client.lookupMany(['alice', 'bob', 'carol'], 0)
+    expect(summary(outcomes)).toEqual(['alice', 'RegistryVerificationError', 'carol'])
+    expect(outcomes[1]!.error?.message).toMatch(/certificate for "carol"/)
+    expect(fake.streams.lookup).toBe(1)
+  })
+
+  it('refuses an oversized answer in the middle for that name only, and asks the rest on a new stream', async () => {
+    fake.tamper.lookup = (honest, request) => nameOf(request) === 'bob' ? new Uint8Array(MAX_REGISTRY_RESPONSE_BYTES + 1) : honest
+    const outcomes = await client.lookupMany(['alice', 'bob', 'carol'], 0)
+    expect(summary(outcomes)).toEqual(['alice', 'RegistryVerificationError', 'carol'])
+    expect(outcomes[1]!.error?.message).toMatch(/larger than/)
+    expect(fake.streams.lookup).toBe(2)
+  })
+
+  it('gives the names not answered RegistryUnavailableError when the Operator stops answering', async () => {
+    fake.tamper.lookup = (honest, request) => nameOf(request) === 'bob' ? undefined : honest
+    const outcomes = await client.lookupMany(['alice', 'bob', 'carol'], 0)
+    expect(summary(outcomes)).toEqual(['alice', 'RegistryUnavailableError', 'RegistryUnavailableError'])
+    await fake.stop()
+    expect(summary(await client.lookupMany(['alice', 'bob'], 0))).toEqual(['RegistryUnavailableError', 'RegistryUnavailableError'])
+  })
+
+  it('works with an Operator that answers one request per stream, and spreads a long list over streams', async () => {
+    fake.onePerStream = true
+    expect(summary(await client.lookupMany(['alice', 'bob', 'carol'], 0))).toEqual(['alice', 'bob', 'carol'])
+    expect(fake.streams.lookup).toBe(3)
+    fake.onePerStream = false
+    const many = Array.from({ length: MAX_REGISTRY_REQUESTS_PER_STREAM + 10 }, (_, i) => ['alice', 'bob', 'carol', 'nobody'][i % 4]!)
+    const outcomes = await client.lookupMany(many, 0)
+    expect(summary(outcomes)).toEqual(many.map((name) => name === 'nobody' ? RegistryErrorCode.NOT_FOUND : name))
+    expect(fake.streams.lookup).toBe(3 + 2)
+  })
+
+  it('stops when its signal aborts', async () => {
+    fake.tamper.lookup = () => undefined
+    const controller = new AbortController()
+    setTimeout(() => { controller.abort() }, 100)
+    await expect(client.lookupMany(['alice', 'bob'], 0, { signal: controller.signal })).rejects.toThrow(/abort/i)
+  })
+})
+
+describe('a node re-checking its contacts\' names', () => {
+  it('asks them all on one stream and takes each answer by the usual rules: a signed rotation moves a name, a rebinding does not', async () => {
+    const fake = await fakeOperator()
+    const keys = { alice: createIdentity(crypto), bob: createIdentity(crypto), carol: createIdentity(crypto) }
+    const index: Record<string, number> = {}
+    for (const [name, identity] of Object.entries(keys)) index[name] = fake.append(await registration(identity, name))
+    const run = await startNode({ operator: fake.config })
+    for (const name of Object.keys(keys)) await run.node.contacts.add(name)
+    await run.node.stop()
+
+    // While the node is down: alice rotates her keys properly, bob's name is rebound with no rotation at all.
+    const next = createIdentity(crypto)
+    const rotated = fake.append(await createRotation(crypto, keys.alice, next, 'alice', index.alice!, { workTrials: TEST_WORK_TRIALS }))
+    fake.append(await registration(createIdentity(crypto), 'bob'))
+    const streamsBefore = fake.streams.lookup
+    const node = createKomradeNode(run.init)
+    const changes: KeyChange[] = []
+    node.addEventListener('key-change', (event) => { changes.push((event as CustomEvent<KeyChange>).detail) })
+    await node.start() // it re-checks its contacts' names when it starts
+    try {
+      await waitFor('the key change', () => changes.length > 0)
+      const hex = (id: Identity): string => toHex(encodePublicIdentity(id))
+      expect(changes).toEqual([{ name: 'alice', previous: hex(keys.alice), current: hex(next), index: rotated }])
+      expect(fake.streams.lookup - streamsBefore).toBe(1)
+      const names = new Map(node.contacts.list().map((c) => [c.identity, c.name]))
+      expect([names.get(hex(next)), names.get(hex(keys.bob)), names.get(hex(keys.carol))]).toEqual(['alice', 'bob', 'carol'])
+      expect((await node.lookup('bob', { cacheOnly: true })).identity).toBe(hex(keys.bob))
+    } finally {
+      await node.stop()
+    }
   })
 })
 

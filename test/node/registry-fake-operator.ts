@@ -11,7 +11,7 @@ import {
   createIdentity, decodeConsistencyRequest, decodeEntriesRequest, decodeLookupRequest, encodeEntriesResponse, encodeError,
   encodeInfoResponse, encodeLogEntry, encodeLookupResponse, encodeProofResponse, encodeRegisterResponse, merkleLeafHash,
   publicIdentityOf, registryProtocol, RegistryErrorCode, signCertificate, signTreeHead, toHex, encodePublicIdentity,
-  createMerkleTree, decodeCertificate, type Identity, type RegistryOp, type TreeHead
+  createMerkleTree, decodeCertificate, MAX_REGISTRY_REQUESTS_PER_STREAM, type Identity, type RegistryOp, type TreeHead
 } from '../../protocol/index.js'
 import { crypto, TEST_WORK_TRIALS } from './registry-operators.js'
 
@@ -34,6 +34,13 @@ export interface FakeOperator {
   answer(op: RegistryOp, request: Uint8Array): Uint8Array
   /** Per-op answer replacements. */
   readonly tamper: Partial<Record<RegistryOp, Tamper>>
+  /**
+   * Answers one request per stream and ends it, as Operators did before
+   * streams carried several lookups (SPEC §13.5). @default false
+   */
+  onePerStream: boolean
+  /** Streams opened to it so far, per op. */
+  readonly streams: Record<RegistryOp, number>
   stop(): Promise<void>
 }
 
@@ -93,18 +100,28 @@ export async function startFakeOperator (identity: Identity = createIdentity(cry
 
   const network = await createNetwork({ listen: ['/ip4/127.0.0.1/tcp/0'], validate: async () => 'ignore', onEnvelope: () => {} })
   await network.start()
+  const streams: Record<RegistryOp, number> = { info: 0, register: 0, lookup: 0, consistency: 0, entries: 0 }
   for (const op of OPS) {
     await network.libp2p.handle(registryProtocol('komrade', op), async (stream) => {
+      streams[op]++
       const lp = lpStream(stream)
-      const request = (await lp.read()).subarray()
-      const answer = tamper[op] === undefined ? honest(op, request) : tamper[op](honest(op, request), request)
-      if (answer === undefined) return // hold the stream open, say nothing
-      await lp.write(answer)
+      const limit = fake.onePerStream || op === 'info' || op === 'register' ? 1 : MAX_REGISTRY_REQUESTS_PER_STREAM
+      for (let i = 0; i < limit; i++) {
+        let request: Uint8Array
+        try {
+          request = (await lp.read()).subarray()
+        } catch {
+          break // the client closed its side
+        }
+        const answer = tamper[op] === undefined ? honest(op, request) : tamper[op](honest(op, request), request)
+        if (answer === undefined) return // hold the stream open, say nothing
+        await lp.write(answer)
+      }
       await stream.close()
     })
   }
   const address = network.status().addresses.find((a) => a.includes('/127.0.0.1/'))!
-  return {
+  const fake: FakeOperator = {
     identity,
     config: { identity: toHex(encodePublicIdentity(identity)), addresses: [address] },
     network,
@@ -113,6 +130,9 @@ export async function startFakeOperator (identity: Identity = createIdentity(cry
     certificate: (index) => certificates[index]!,
     answer: honest,
     tamper,
+    onePerStream: false,
+    streams,
     stop: async () => { await network.stop() }
   }
+  return fake
 }

@@ -22,6 +22,19 @@ describe('work pool', () => {
     expect(pool.pending).toBe(0)
   })
 
+  it('runs `first` jobs ahead of the waiting ones, in the order given (cover envelopes before real ones)', async () => {
+    pool = createWorkPool({ threads: 1 })
+    const now = Date.now()
+    const done: string[] = []
+    const job = async (name: string, first: boolean): Promise<void> => {
+      await pool!.solve(sealCover(crypto, expiryFor(now, 60)), { now, first })
+      done.push(name)
+    }
+    // The first job takes the only thread at once; the rest wait in the queue.
+    await Promise.all([job('a', false), job('b', false), job('c', false), job('first 1', true), job('first 2', true)])
+    expect(done).toEqual(['a', 'first 1', 'first 2', 'b', 'c'])
+  })
+
   it('cancels a running search with AbortError and keeps working afterwards', async () => {
     pool = createWorkPool({ threads: 1 })
     const now = Date.now()

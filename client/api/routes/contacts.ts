@@ -1,10 +1,7 @@
 /** Contacts: list, add (by name, invite code or hex identity), show with the safety number, remove. */
 import { KomradeApiError } from '../errors.js'
-import { contactId, stringField, type Route } from '../router.js'
+import { contactId, MAX_PERSON_REFERENCE_LENGTH, stringField, type Route } from '../router.js'
 import { apiContact, safetyNumber } from '../shapes.js'
-
-/** An invite code with its most addresses is about 2,000 characters; room for spaces and line breaks. */
-const MAX_CONTACT_INPUT = 8192
 
 function unknownContact (id: string): KomradeApiError {
   return new KomradeApiError('unknown_contact', `There is no contact with id ${id}; list them with GET /api/contacts (\`komrade contacts list\`)`)
@@ -16,7 +13,7 @@ export const contactRoutes: Route[] = [
     method: 'POST',
     path: '/api/contacts',
     async handle ({ body, services, signal }) {
-      const contact = stringField(await body(), 'contact', MAX_CONTACT_INPUT)
+      const contact = stringField(await body(), 'contact', MAX_PERSON_REFERENCE_LENGTH)
       return { body: apiContact(await services.node.contacts.add(contact, { signal })) }
     }
   },

@@ -5,16 +5,13 @@
 import type { KomradeNode } from '../../../node/komrade-node.js'
 import { FIRST_CONTACT_BODY_CAPACITY, isInviteCode, MAX_PAYLOAD_LENGTH, normalizeName, PUBLIC_IDENTITY_HEX_PATTERN } from '../../../protocol/index.js'
 import { KomradeApiError } from '../errors.js'
-import { contactId, integerParam, stringField, type Route } from '../router.js'
+import { contactId, integerParam, isContactId, MAX_PERSON_REFERENCE_LENGTH, stringField, type Route } from '../router.js'
 import { apiReceived, apiSent } from '../shapes.js'
 import type { ApiConversationMessage } from '../types.js'
 
-/** Longest `to`: an invite code with room for spaces; every other form is far shorter. */
-const MAX_RECIPIENT_INPUT = 8192
 /** Messages per conversation page. */
 const DEFAULT_PAGE = 50
 const MAX_PAGE = 1000
-const HEX_CONTACT_ID = /^[0-9a-fA-F]{64}$/
 
 /**
  * The hex public identity to send to. A name already held by a contact is
@@ -23,7 +20,7 @@ const HEX_CONTACT_ID = /^[0-9a-fA-F]{64}$/
  */
 async function recipientIdentity (node: KomradeNode, to: string, signal: AbortSignal): Promise<string> {
   if (PUBLIC_IDENTITY_HEX_PATTERN.test(to)) return to.toLowerCase()
-  if (HEX_CONTACT_ID.test(to)) {
+  if (isContactId(to)) {
     const contact = node.contacts.list().find((c) => c.id === to.toLowerCase())
     if (contact === undefined) {
       throw new KomradeApiError('unknown_contact', `There is no contact with id ${to}; send to a name or a hex public identity (128 hex) instead`)
@@ -42,7 +39,7 @@ export const messageRoutes: Route[] = [
     path: '/api/messages',
     async handle ({ body, services, signal }) {
       const input = await body()
-      const to = stringField(input, 'to', MAX_RECIPIENT_INPUT)
+      const to = stringField(input, 'to', MAX_PERSON_REFERENCE_LENGTH)
       const text = input.text
       if (typeof text !== 'string' || text === '') throw new KomradeApiError('bad_request', 'The field "text" is required and must be a non-empty string')
       const bytes = Buffer.byteLength(text)
