@@ -66,8 +66,10 @@ describe('split view', () => {
     for (const result of lookups) {
       if (result.status === 'rejected') expect(result.reason).toBeInstanceOf(RegistryVerificationError)
     }
+    // The second node may learn the other log's head only by relay, from the other Operator's
+    // gossip through the first node: several gossip heartbeats, slow on a loaded machine.
     await waitFor('both nodes to find the split view', () =>
-      (x.node.status().registry?.splitViews ?? 0) > 0 && (y.node.status().registry?.splitViews ?? 0) > 0)
+      (x.node.status().registry?.splitViews ?? 0) > 0 && (y.node.status().registry?.splitViews ?? 0) > 0, 75_000)
     for (const evidence of [...xEvidence, ...yEvidence]) {
       expect(evidence.kind).toBe('same-size')
       checkEvidence(evidence, op1.operator.identity)
@@ -98,8 +100,10 @@ describe('split view', () => {
     const yEvidence = evidenceOf(y.node)
 
     await Promise.allSettled([x.node.lookup('mallory'), y.node.lookup('eve')])
+    // The second node may learn the other log's head only by relay, from the other Operator's
+    // gossip through the first node: several gossip heartbeats, slow on a loaded machine.
     await waitFor('both nodes to find the split view', () =>
-      (x.node.status().registry?.splitViews ?? 0) > 0 && (y.node.status().registry?.splitViews ?? 0) > 0)
+      (x.node.status().registry?.splitViews ?? 0) > 0 && (y.node.status().registry?.splitViews ?? 0) > 0, 75_000)
     const all = [...xEvidence, ...yEvidence]
     expect(all.length).toBeGreaterThanOrEqual(2)
     for (const evidence of all) {
