@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { access, constants, readdir, readFile, readlink } from 'node:fs/promises'
 import { connect, createServer, type Server, type Socket } from 'node:net'
+import { freePort } from './tor-process.js'
 
 /** Where Debian's package puts the binary. */
 export const MICROSOCKS_BINARY = '/usr/bin/microsocks'
@@ -25,18 +26,7 @@ export async function requireMicrosocks (): Promise<void> {
   }
 }
 
-/** A TCP port free on 127.0.0.1 right now. */
-export async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', resolve)
-  })
-  const address = server.address()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  if (address === null || typeof address === 'string') throw new Error('could not get a free port')
-  return address.port
-}
+export { freePort }
 
 /** A running microsocks. */
 export interface Microsocks {
