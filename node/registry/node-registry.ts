@@ -140,7 +140,15 @@ export async function openNodeRegistry (init: NodeRegistryInit): Promise<NodeReg
     crypto, operatorKey, cache, logger: log,
     fetchConsistency: async (from, to) => await client.consistency(from, to),
     onAdopted: () => { publishLatest() },
-    onSplitView: (evidence) => { init.onSplitView(evidence) }
+    onSplitView: (evidence) => {
+      init.onSplitView(evidence)
+      // Pass the contradiction on: a peer that was shown only one of the two heads (say, by gossip
+      // from us before our own lookup's answer) learns of the other and keeps the evidence too.
+      if (!running) return
+      for (const head of evidence.heads) {
+        init.publishTreeHead(fromHex(head)).catch((error: unknown) => { log.debug('could not gossip a split-view head', { error }) })
+      }
+    }
   })
   await heads.load()
   const names = createNameService({
