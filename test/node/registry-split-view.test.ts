@@ -84,7 +84,8 @@ describe('split view', () => {
     try {
       expect(again.status().registry?.splitViews).toBe(splitViews)
       // And it keeps refusing the other view's head.
-      await expect(again.offerTreeHead(fromHex(yEvidence[0]?.heads[0] ?? xEvidence[0]!.heads[1]))).resolves.toBe('split-view')
+      // (x's own evidence names the other view's head second: heads are [ours, theirs].)
+      await expect(again.offerTreeHead(fromHex(xEvidence[0]!.heads[1]!))).resolves.toBe('split-view')
     } finally {
       await again.stop()
     }
