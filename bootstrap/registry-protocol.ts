@@ -183,6 +183,12 @@ export function createRegistryService (init: RegistryServiceInit): RegistryServi
     let scheduled: NodeJS.Immediate | undefined
     /** The last write: false once one failed (the stream is aborted then). One write at a time. */
     let written = Promise.resolve(true)
+    // The silent-client timeout, counted anew for each request: one timer per stream (not one per request,
+    // thousands pending at once), and it cuts off only a wait for a request, never the Operator's own work.
+    let waiting = false
+    const silent = new AbortController()
+    const silentTimer = setTimeout(() => { if (waiting) silent.abort(new DOMException(`No request within ${requestTimeoutMs} ms`, 'TimeoutError')) }, requestTimeoutMs)
+    const readSignal = AbortSignal.any([shutdown.signal, silent.signal])
     const flush = async (): Promise<boolean> => {
       if (scheduled !== undefined) clearImmediate(scheduled)
       scheduled = undefined
@@ -198,7 +204,9 @@ export function createRegistryService (init: RegistryServiceInit): RegistryServi
         let response: Uint8Array
         let last = answered + 1 === limit
         try {
-          const request = (await lp.read({ signal: AbortSignal.any([shutdown.signal, AbortSignal.timeout(requestTimeoutMs)]) })).subarray()
+          silentTimer.refresh()
+          waiting = true
+          const request = (await lp.read({ signal: readSignal }).finally(() => { waiting = false })).subarray()
           consumed += varintLength(request.length) + request.length
           response = allowed(op, peer)
             ? await answerRegistryRequest(init.registry, op, request, log)
@@ -230,6 +238,7 @@ export function createRegistryService (init: RegistryServiceInit): RegistryServi
       if (!await flush()) return
       await deliver(op, peer, stream, async () => { await stream.close({ signal: answerSignal() }) })
     } finally {
+      clearTimeout(silentTimer)
       stream.removeEventListener('message', countReceived)
       if (scheduled !== undefined) clearImmediate(scheduled)
     }

@@ -308,6 +308,21 @@ describe('several requests on one stream', () => {
     expect(stream.status).toBe('reset')
   })
 
+  it('does not count the Operator\'s own time to answer against the client', async () => {
+    const slowLookup: Registry['lookup'] = async (name, knownSize) => {
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      return await registry.lookup(name, knownSize)
+    }
+    const slow = new Proxy(registry, { get: (target, key) => key === 'lookup' ? slowLookup : Reflect.get(target, key) })
+    const patient = await serve(slow, false, 200) // each answer takes longer than the client may stay silent
+    const { stream, write, read } = await openStream(client, patient, 'lookup')
+    for (const name of ['pipe_one', 'pipe_two']) {
+      await write([encodeLookupRequest(name, 0)]) // the next request only once the answer came: the Operator waits for it
+      expect(answered(await read())).toBe(name)
+    }
+    await stream.close()
+  })
+
   it('takes a token of the peer\'s bucket per request, not per stream', async () => {
     const limited = await serve(registry, { requests: { perSecond: 0.001, burst: 3 } })
     const { stream, write, read } = await openStream(client, limited, 'lookup')
