@@ -70,10 +70,17 @@ export const WORK_TRIALS_PER_MINUTE = 80
 // Sessions (SPEC §4).
 /** Tags derived ahead, and skipped keys kept, per receiving chain. */
 export const REORDER_WINDOW = 32
-/** Sessions kept per contact (old ones still open late envelopes). */
-export const MAX_SESSIONS_PER_CONTACT = 4
 /** First-contact handshakes a sender keeps open per contact, waiting for an accept. */
 export const MAX_PENDING_HANDSHAKES = 8
+/**
+ * Sessions kept per contact (old ones still open late envelopes). Every first
+ * contact in flight becomes a session once accepted, and both sides may write
+ * first: up to 2 x MAX_PENDING_HANDSHAKES sessions arise from one burst. The
+ * sender writes on whichever of them it knows when it writes, so the receiver
+ * must keep them all; keeping fewer (4, before) lost the messages sent on a
+ * session the receiver had already dropped (SPEC §4.5).
+ */
+export const MAX_SESSIONS_PER_CONTACT = 2 * MAX_PENDING_HANDSHAKES
 
 // Inner kinds (SPEC §3).
 /** Application message: the body is opaque bytes chosen by the application. */
@@ -133,3 +140,59 @@ export const MAX_REGISTRY_ERROR_MESSAGE_BYTES = 512
 export const MAX_INVITE_ADDRESSES = 8
 /** Longest address in an invite, in UTF-8 bytes; real multiaddrs are under 200 (SPEC §13.7). */
 export const MAX_INVITE_ADDRESS_BYTES = 512
+
+// Posts, circles and profiles (SPEC §14).
+/** A post to the world or the circle: the body is a post payload (SPEC §14.6). Only inside signed post envelopes. */
+export const KIND_POST = 0x20
+/** A profile: the body is a profile payload (SPEC §14.6). Only inside signed post envelopes. */
+export const KIND_PROFILE = 0x21
+/** A circle's chain handed to a member (SPEC §14.4). Only inside pairwise sessions or a first contact. */
+export const KIND_CIRCLE_KEY = 0x22
+/** Body bytes one post envelope carries: it holds the author's sender block, as a first contact does (SPEC §14.3). */
+export const POST_BODY_CAPACITY = FIRST_CONTACT_BODY_CAPACITY // 1787
+/** Length of a circle id, which names one epoch of an author's circle (SPEC §14.4). */
+export const CIRCLE_ID_LENGTH = 16
+/** A KIND_CIRCLE_KEY body: version (1), circle id (16), index (u32), chain key (32) (SPEC §14.4). */
+export const CIRCLE_KEY_LENGTH = 1 + CIRCLE_ID_LENGTH + 4 + 32 // 53
+/** Longest post text in Unicode code points (issue 8: "posts of up to 1,000 characters"). */
+export const MAX_POST_TEXT_CHARS = 1000
+/** Longest post text in UTF-8 bytes: a code point takes at most 4, so this follows from the above. */
+export const MAX_POST_TEXT_BYTES = 4 * MAX_POST_TEXT_CHARS
+/** Largest image of a post: 256 KiB, after the client shrinks it (issue 8). */
+export const MAX_POST_IMAGE_BYTES = 262_144
+/** Longest display name in code points. */
+export const MAX_DISPLAY_NAME_CHARS = 64
+/** Longest display name in UTF-8 bytes: its length is one byte (reached only by 64 characters outside the BMP). */
+export const MAX_DISPLAY_NAME_BYTES = 255
+/** Longest bio in code points. */
+export const MAX_BIO_CHARS = 500
+/** Longest bio in UTF-8 bytes (4 per code point). */
+export const MAX_BIO_BYTES = 4 * MAX_BIO_CHARS
+/** Largest avatar: a small image, 32 KiB. */
+export const MAX_AVATAR_BYTES = 32_768
+/**
+ * Longest registry certificate a post or profile may carry: log entry header
+ * (19) + a rotate request with a 32-character name (219 + 32) + the
+ * Operator's signature (64) (SPEC §13.3, §13.4).
+ */
+export const MAX_POST_CERTIFICATE_LENGTH = 19 + 219 + MAX_NAME_LENGTH + SIGNATURE_LENGTH // 334
+/** The image types a post or avatar may carry: those every browser shows (SPEC §14.6). */
+export const POST_IMAGE_MIMES = ['image/jpeg', 'image/png', 'image/webp', 'image/gif'] as const
+/** Longest MIME type of {@link POST_IMAGE_MIMES}. */
+const MAX_POST_MIME_LENGTH = 10
+/** Bytes of an image trailer besides the image: mime length (1), mime, image length (4). */
+const IMAGE_TRAILER_OVERHEAD = 1 + MAX_POST_MIME_LENGTH + 4
+/** Longest post payload: version, flags, certificate and its length, text and its length, image trailer. */
+export const MAX_POST_PAYLOAD_LENGTH = 1 + 1 + 2 + MAX_POST_CERTIFICATE_LENGTH + 2 + MAX_POST_TEXT_BYTES +
+  IMAGE_TRAILER_OVERHEAD + MAX_POST_IMAGE_BYTES // 266,499
+/** Longest profile payload. */
+export const MAX_PROFILE_PAYLOAD_LENGTH = 1 + 1 + 2 + MAX_POST_CERTIFICATE_LENGTH + 1 + MAX_DISPLAY_NAME_BYTES + 2 +
+  MAX_BIO_BYTES + IMAGE_TRAILER_OVERHEAD + MAX_AVATAR_BYTES // 35,379
+/** Most envelopes of one post or profile; openers refuse a larger part count, which bounds receive windows. */
+export const MAX_POST_PARTS = Math.ceil(MAX_POST_PAYLOAD_LENGTH / POST_BODY_CAPACITY) // 150
+/** Epochs of one author's circle a receiver keeps: the newest, and the one before for late envelopes (SPEC §14.4). */
+export const MAX_CIRCLE_EPOCHS = 2
+/** Authors whose circle chains a receiver holds at most, by default; new authors are refused beyond it. */
+export const MAX_CIRCLE_AUTHORS = 1024
+/** Skipped keys kept per circle epoch: a whole post plus the reorder window. */
+export const MAX_CIRCLE_SKIPPED_KEYS = MAX_POST_PARTS + REORDER_WINDOW // 182

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest'
 import {
   createIdentity, createKeyring, createReassembler, createScreener, decodeReceipt, encodeReceipt,
-  FIRST_CONTACT_BODY_CAPACITY, identityId, KIND_HANDSHAKE, KIND_RECEIPT, MAX_PAYLOAD_LENGTH, nativeCrypto,
+  FIRST_CONTACT_BODY_CAPACITY, identityId, KIND_HANDSHAKE, KIND_RECEIPT, MAX_PAYLOAD_LENGTH, MAX_PENDING_HANDSHAKES, nativeCrypto,
   NONCE_OFFSET, REORDER_WINDOW, type Identity, type Keyring, type KeyringJSON, type OpenedEnvelope
 } from '../../protocol/index.js'
 
@@ -220,6 +220,57 @@ describe('sessions', () => {
     expect(a.id).toBe(b.id)
     expect(read(bob.keyring.screenByTag(alice.keyring.seal(bob.identity, text('x')).envelopes[0]!)!.message.body)).toBe('x')
     expect(read(alice.keyring.screenByTag(bob.keyring.seal(alice.identity, text('y')).envelopes[0]!)!.message.body)).toBe('y')
+  })
+
+  it('opens every message of a burst of first contacts from both sides, whatever the order', () => {
+    // Before any accept comes back, every message is a new first contact, and each becomes a session
+    // once accepted. The sender writes on whichever session it prefers at that moment, so the receiver
+    // must keep every session of the burst: with 4 per contact it dropped some, and lost what was sent
+    // on them (test/reliability/eclipse.test.ts found it).
+    let seed = 7
+    const random = (): number => { seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31; return seed / 2 ** 31 }
+    const shuffle = <T>(items: T[]): T[] => items.map((item) => [random(), item] as const).sort((a, b) => a[0] - b[0]).map(([, item]) => item)
+    for (let round = 0; round < 6; round++) {
+      const sender = party()
+      const receiver = party()
+      const sent = new Map<string, Uint8Array>() // text -> envelope, everything the sender wrote to the receiver
+      const burst = MAX_PENDING_HANDSHAKES
+      for (let i = 0; i < burst; i++) {
+        const body = `first ${i}`
+        sent.set(body, sender.keyring.seal(receiver.identity, text(body), { now: 1_000 + i }).envelopes[0]!)
+      }
+      // Odd rounds: the receiver writes first contacts too, older than the sender's (so the sender keeps
+      // preferring its own sessions); even rounds: one direction only.
+      const fromReceiver = round % 2 === 0 ? [] : Array.from({ length: burst }, (_, i) => receiver.keyring.seal(sender.identity, text(`back ${i}`), { now: 500 + i }).envelopes[0]!)
+      // The receiver accepts the sender's first contacts in some order, and the sender the receiver's.
+      const acceptsToSender: Uint8Array[] = []
+      for (const envelope of shuffle([...sent.values()])) {
+        const opened = receiver.keyring.screenFirstContact(envelope, { now: 2_000 })!
+        acceptsToSender.push(receiver.keyring.accept(opened.offer!, new Uint8Array(0), { now: 2_000 }).envelopes[0]!)
+      }
+      const acceptsToReceiver: Uint8Array[] = []
+      for (const envelope of shuffle(fromReceiver)) {
+        const opened = sender.keyring.screenFirstContact(envelope, { now: 2_000 })!
+        acceptsToReceiver.push(sender.keyring.accept(opened.offer!, new Uint8Array(0), { now: 2_000 }).envelopes[0]!)
+      }
+      // The sender takes the accepts one by one, writing after each, on whatever session it then prefers.
+      let written = 0
+      for (const accept of shuffle(acceptsToSender)) {
+        expect(sender.keyring.screenByTag(accept)?.via).toBe('accept')
+        for (let k = 0; k < 2; k++) {
+          const body = `later ${written++}`
+          sent.set(body, sender.keyring.seal(receiver.identity, text(body), { now: 3_000 }).envelopes[0]!)
+        }
+      }
+      for (const accept of acceptsToReceiver) expect(receiver.keyring.screenByTag(accept)?.via).toBe('accept')
+      const opened = new Set<string>()
+      for (const [body, envelope] of shuffle([...sent])) {
+        if (body.startsWith('first')) continue // already opened as first contacts above
+        const result = receiver.keyring.screenByTag(envelope)
+        if (result !== undefined) opened.add(read(result.message.body))
+      }
+      expect([...opened].sort()).toEqual([...sent.keys()].filter((b) => !b.startsWith('first')).sort())
+    }
   })
 
   it('stops recognising a removed contact', () => {
