@@ -27,6 +27,10 @@ const COMMANDS: Record<string, { usage: string, load: () => Promise<Runner> }> =
   send: { usage: 'send NAME TEXT            send a message (TEXT or stdin)', load: async () => (await import('./commands/messages.js')).sendCommand },
   inbox: { usage: 'inbox                     messages received', load: async () => (await import('./commands/messages.js')).inboxCommand },
   chat: { usage: 'chat NAME                 talk live: incoming messages, a prompt, receipts', load: async () => (await import('./commands/chat.js')).chatCommand },
+  post: { usage: 'post TEXT [--image FILE]   post to the world or (--to circle) to your trusted circle', load: async () => (await import('./commands/posts.js')).postCommand },
+  feed: { usage: 'feed [world|home]         read a feed (--follow: live, until Ctrl-C)', load: async () => (await import('./commands/posts.js')).feedCommand },
+  profile: { usage: 'profile [show|set]        your profile, or someone else\'s', load: async () => (await import('./commands/profile.js')).profileCommand },
+  circle: { usage: 'circle [list|add|remove]  who reads your circle posts', load: async () => (await import('./commands/profile.js')).circleCommand },
   config: { usage: 'config show               the settings start would use, and where each comes from', load: async () => (await import('./commands/config.js')).configCommand },
   operator: { usage: 'operator [...]            run a community\'s Operator (name registry, bootstrap)', load: async () => (await import('./commands/operator.js')).operatorCommand }
 }
@@ -41,7 +45,7 @@ ${Object.values(COMMANDS).map((command) => `  komrade ${command.usage}`).join('\
 
 Options of every command that works on a node:
   --data-dir DIR   data directory (default: $KOMRADE_DATA_DIR, else ~/.komrade)
-  --json           machine-readable output (status, whoami, contacts list, inbox, lookup, config show)
+  --json           machine-readable output (status, whoami, contacts list, inbox, lookup, feed, profile, circle, config show)
 
 Getting started:
   komrade demo                          see a network working, with two web UI links
@@ -49,6 +53,8 @@ Getting started:
   komrade register ada                  in another terminal: claim a name
   komrade contacts add grace            add someone by name or invite code
   komrade chat grace                    talk
+  komrade post "hello, world"           post to the world (needs a registered name)
+  komrade feed --follow                 read the world feed, live
 
 Output is plain text off a terminal or with NO_COLOR set: no colours, no progress redraws.
 

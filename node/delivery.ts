@@ -16,18 +16,52 @@
  * in the outbox, which a restart resumes: a crash loses nothing.
  * An envelope that reached no peer stays queued; the next successful publish
  * or resync with a peer marks it sent. A receipt marks it delivered.
+ *
+ * The social layer (node/social/) plugs in through {@link DeliverySocial}:
+ * screening also tries the circle chains handed to us and the world tag
+ * (SPEC §14); a post part that opens is committed, with the ring's state and
+ * the feed, in the same one batch; a circle key handed by a contact goes to
+ * the ring, not to the inbox. Posts and circle keys leave through
+ * {@link Delivery.queue}, the same outbox and pump as messages.
  */
 import {
-  checkEnvelope, decodeReceipt, encodeReceipt, envelopeId, fromHex, identityId, KIND_HANDSHAKE, KIND_MESSAGE,
-  KIND_RECEIPT, toHex, type CryptoProvider, type Keyring, type PublicIdentity, type Screener, type ScreenResult,
-  encodePublicIdentity, envelopeExpiryMinute, minuteOf, MAX_RECEIPT_IDS
+  checkEnvelope, decodeReceipt, encodeReceipt, envelopeId, fromHex, identityId, KIND_CIRCLE_KEY, KIND_HANDSHAKE, KIND_MESSAGE,
+  KIND_RECEIPT, toHex, type CircleScreenResult, type CryptoProvider, type InnerMessage, type Keyring, type PublicIdentity, type Screener,
+  type ScreenResult, type WorldScreenResult, encodePublicIdentity, envelopeExpiryMinute, minuteOf, MAX_RECEIPT_IDS
 } from '../protocol/index.js'
-import type { LocalState, InboxMessage, OutboxMessage, StateChange } from './local-state.js'
+import type { LocalState, InboxMessage, LocalOp, OutboxMessage, StateChange } from './local-state.js'
 import type { Logger } from './logger.js'
 import type { WorkPool } from './work-pool.js'
 
 /** How long receipts wait to be coalesced into one envelope per contact. */
 const RECEIPT_DELAY_MS = 250
+
+/** What the social layer does with what screening opened (node/social/incoming.ts). */
+export interface DeliverySocial {
+  /**
+   * A post envelope (world or circle) opened. `payload` is the whole payload
+   * once this part completed it, else undefined (the part is already in
+   * `change`). Adds the feed's writes and the ring's state to `change`; what
+   * must wait for the commit (events) goes to `after`.
+   */
+  absorbPost(result: CircleScreenResult | WorldScreenResult, payload: Uint8Array | undefined, change: StateChange, after: Array<() => void>): Promise<void>
+  /**
+   * A whole KIND_CIRCLE_KEY payload from a contact. Adds the ring's state to
+   * `change`; returns the tags the ring started watching (stored envelopes are
+   * re-screened with them).
+   */
+  absorbCircleKey(from: PublicIdentity, body: Uint8Array, sentAt: number, change: StateChange): Uint8Array[]
+}
+
+/** What one {@link Delivery.queue} step puts in the outbox, in one batch. */
+export interface QueuedSend {
+  /** Pairwise messages, sealed with the keyring (circle keys). */
+  direct?: Array<{ to: PublicIdentity, body: Uint8Array, kind: number, ttlMinutes?: number }>
+  /** Envelopes sealed already (posts, profiles); `to` labels the outbox entry ('world', 'circle'). */
+  sealed?: Array<{ to: string, kind: number, messageId: Uint8Array, envelopes: Uint8Array[] }>
+  /** Other writes of the same step (the circle's chain, our own post in the feed). */
+  ops?: LocalOp[]
+}
 
 /** Result of offering an envelope to the node. */
 export type IngestResult = 'accepted' | 'duplicate' | 'rejected'
@@ -54,6 +88,8 @@ export interface DeliveryComponents {
   acceptStrangers: boolean
   onMessage(message: InboxMessage): void
   onOutboxChange(message: OutboxMessage): void
+  /** The social layer; without it, circle and world results are ignored. */
+  social?: DeliverySocial
 }
 
 /** The delivery engine. */
@@ -62,6 +98,13 @@ export interface Delivery {
   ingest(envelope: Uint8Array, options?: { validated?: boolean }): Promise<IngestResult>
   /** Seals and queues a payload; resolves once it is committed to the outbox. */
   send(to: PublicIdentity, body: Uint8Array, options?: { kind?: number, ttlMinutes?: number }): Promise<OutboxMessage>
+  /**
+   * Runs `build` in the engine's turn (nothing else seals or screens
+   * meanwhile), seals its direct messages, commits every outbox entry, the
+   * keyring and `ops` in one batch, calls `committed`, then works and
+   * publishes the envelopes. If `build` throws, nothing is written.
+   */
+  queue(build: () => QueuedSend | Promise<QueuedSend>, committed?: () => void): Promise<OutboxMessage[]>
   /** Solves, stores and publishes whatever the outbox still holds (after a restart, or to retry). */
   pump(): Promise<void>
   /** Marks every solved, stored outbox envelope as having reached a peer (after a complete resync). */
@@ -102,11 +145,11 @@ export function createDelivery (components: DeliveryComponents): Delivery {
     return promise
   }
 
-  function outboxEntry (to: PublicIdentity, sealed: { messageId: Uint8Array, envelopes: Uint8Array[] }, kind: number, body: Uint8Array, now: number): OutboxMessage {
+  function outboxEntry (to: PublicIdentity | string, sealed: { messageId: Uint8Array, envelopes: Uint8Array[] }, kind: number, body: Uint8Array, now: number): OutboxMessage {
     return {
       id: toHex(sealed.messageId),
-      to: identityId(to),
-      toIdentity: toHex(encodePublicIdentity(to)),
+      to: typeof to === 'string' ? to : identityId(to),
+      toIdentity: typeof to === 'string' ? '' : toHex(encodePublicIdentity(to)),
       kind,
       body: Buffer.from(body).toString('base64'),
       createdAt: now,
@@ -148,24 +191,34 @@ export function createDelivery (components: DeliveryComponents): Delivery {
     }
   }
 
-  /** Turns an opened envelope into state changes; returns what to do after the commit. */
-  async function absorb (result: ScreenResult, change: StateChange, after: Array<() => void>): Promise<void> {
+  /**
+   * Adds a part to those stored for (`scope`, message id): returns the whole
+   * payload when this part completes it (their records deleted in `change`),
+   * else undefined (this part stored in `change`).
+   */
+  async function collectPart (scope: string, message: InnerMessage, change: StateChange, expiryMinute?: number): Promise<Uint8Array | undefined> {
+    if (message.partCount === 1) return message.body
+    const id = toHex(message.messageId)
+    const held = await state.parts(scope, id)
+    const byIndex = new Map(held.filter((p) => p.count === message.partCount && p.kind === message.kind).map((p) => [p.index, p]))
+    byIndex.set(message.partIndex, {
+      index: message.partIndex, count: message.partCount, kind: message.kind, body: Buffer.from(message.body).toString('base64'),
+      ...(expiryMinute === undefined ? {} : { expiryMinute })
+    })
+    if (byIndex.size < message.partCount) {
+      change.part = { from: scope, id, part: byIndex.get(message.partIndex)! }
+      return undefined
+    }
+    change.removeParts = { from: scope, id, count: message.partCount }
+    return Buffer.concat([...byIndex.values()].sort((a, b) => a.index - b.index).map((p) => Buffer.from(p.body, 'base64')))
+  }
+
+  /** Turns an opened envelope into state changes; returns tags to re-screen stored envelopes with (a circle key's). */
+  async function absorb (result: ScreenResult, change: StateChange, after: Array<() => void>): Promise<Uint8Array[]> {
     const { opened } = result
     const message = opened.message
     const id = toHex(message.messageId)
-    let payload: Uint8Array | undefined = message.body
-    if (message.partCount > 1) {
-      const held = await state.parts(opened.contactId, id)
-      const byIndex = new Map(held.filter((p) => p.count === message.partCount && p.kind === message.kind).map((p) => [p.index, p]))
-      byIndex.set(message.partIndex, { index: message.partIndex, count: message.partCount, kind: message.kind, body: Buffer.from(message.body).toString('base64') })
-      if (byIndex.size < message.partCount) {
-        change.part = { from: opened.contactId, id, part: byIndex.get(message.partIndex)! }
-        payload = undefined
-      } else {
-        payload = Buffer.concat([...byIndex.values()].sort((a, b) => a.index - b.index).map((p) => Buffer.from(p.body, 'base64')))
-        change.removeParts = { from: opened.contactId, id, count: message.partCount }
-      }
-    }
+    const payload = await collectPart(opened.contactId, message, change)
 
     if (opened.via === 'first-contact' && components.acceptStrangers && opened.offer !== undefined) {
       // The accept doubles as the receipt of the first message.
@@ -176,7 +229,12 @@ export function createDelivery (components: DeliveryComponents): Delivery {
       after.push(() => { void track(pumpEntry(entry)) })
     }
 
-    if (payload === undefined) return
+    if (payload === undefined) return []
+    if (message.kind === KIND_CIRCLE_KEY) {
+      // From contacts only (a stranger's first contact we did not answer is not one): never in the inbox.
+      if (components.social === undefined || keyring.contact(opened.contactId) === undefined) return []
+      return components.social.absorbCircleKey(opened.from, payload, message.timestamp, change)
+    }
     if (message.kind === KIND_RECEIPT) {
       for (const acknowledged of decodeReceipt(payload) ?? []) {
         const ackId = toHex(acknowledged)
@@ -187,10 +245,10 @@ export function createDelivery (components: DeliveryComponents): Delivery {
         if (!(change.outbox ?? []).includes(entry)) (change.outbox ??= []).push(entry)
         after.push(() => { components.onOutboxChange(entry) })
       }
-      return
+      return []
     }
-    if (message.kind === KIND_HANDSHAKE) return
-    if (await state.hasInbox(opened.contactId, id)) return // a duplicate payload (resent, or from another session)
+    if (message.kind === KIND_HANDSHAKE) return []
+    if (await state.hasInbox(opened.contactId, id)) return [] // a duplicate payload (resent, or from another session)
     const inbox: InboxMessage = {
       id,
       from: opened.contactId,
@@ -206,23 +264,36 @@ export function createDelivery (components: DeliveryComponents): Delivery {
     if (message.kind === KIND_MESSAGE && opened.via !== 'first-contact') {
       after.push(() => { queueReceipt(opened.from, message.messageId) })
     }
+    return []
   }
 
-  /** Screens, commits and stores one envelope; inside `exclusive`. */
+  /**
+   * Screens, commits and stores one envelope; inside `exclusive`. A stored
+   * envelope re-screened (`storeIt` false) is tried by tag only: pairwise and
+   * circle tags, never the world or first contact again.
+   */
   async function screenAndStore (envelope: Uint8Array, storeIt: boolean): Promise<void> {
-    const result = screener.screen(envelope)
+    const result = storeIt ? screener.screenAny(envelope) : screener.screenAnyByTag(envelope)
+    const newTags: Uint8Array[] = []
     if (result !== undefined) {
       const change: StateChange = {}
       const after: Array<() => void> = []
-      await absorb(result, change, after)
-      change.keyring = { identityId: keyring.id, state: keyring.toJSON() }
+      if (result.type === 'direct') {
+        newTags.push(...result.opened.newTags, ...await absorb(result, change, after))
+        change.keyring = { identityId: keyring.id, state: keyring.toJSON() }
+        log.debug('opened', { via: result.opened.via, from: result.opened.contactId, kind: result.opened.message.kind })
+      } else if (components.social !== undefined) {
+        if (result.type === 'circle') newTags.push(...result.opened.newTags)
+        const payload = await collectPart(result.opened.authorId, result.opened.message, change, result.opened.expiryMinute)
+        await components.social.absorbPost(result, payload, change, after)
+        log.debug('opened a post', { type: result.type, from: result.opened.authorId, kind: result.opened.message.kind })
+      }
       await state.commit(change)
       for (const step of after) step()
-      log.debug('opened', { via: result.opened.via, from: result.opened.contactId, kind: result.opened.message.kind })
     }
     if (storeIt) await store.put(envelope)
-    // Tags the keyring started watching may match envelopes stored earlier (SPEC §4.4).
-    for (const tag of result?.opened.newTags ?? []) {
+    // Tags the keyring or the circle ring started watching may match envelopes stored earlier (SPEC §4.4).
+    for (const tag of newTags) {
       for (const stored of await store.withTag(tag)) await screenAndStore(stored, false)
     }
   }
@@ -304,6 +375,27 @@ export function createDelivery (components: DeliveryComponents): Delivery {
         await state.commit({ outbox: [entry], keyring: { identityId: keyring.id, state: keyring.toJSON() } })
         void track(pumpEntry(entry))
         return entry
+      })
+    },
+
+    async queue (build, committed) {
+      return await exclusive(async () => {
+        const now = Date.now()
+        const planned = await build()
+        const entries: OutboxMessage[] = []
+        for (const message of planned.direct ?? []) {
+          const sealed = keyring.seal(message.to, message.body, { kind: message.kind, now, ...(message.ttlMinutes === undefined ? {} : { ttlMinutes: message.ttlMinutes }) })
+          entries.push(outboxEntry(message.to, sealed, message.kind, message.body, now))
+        }
+        // The post itself is in the feed: the outbox keeps only its envelopes.
+        for (const sealed of planned.sealed ?? []) entries.push(outboxEntry(sealed.to, sealed, sealed.kind, new Uint8Array(0), now))
+        await state.commit({
+          outbox: entries, ops: planned.ops ?? [],
+          ...((planned.direct ?? []).length > 0 ? { keyring: { identityId: keyring.id, state: keyring.toJSON() } } : {})
+        })
+        committed?.()
+        for (const entry of entries) void track(pumpEntry(entry))
+        return entries
       })
     },
 

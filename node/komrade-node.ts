@@ -9,8 +9,8 @@ import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import {
-  checkEnvelope, createKeyring, createScreener, decodePublicIdentity, encodePublicIdentity, envelopeId, fingerprint,
-  fromHex, identityId, KIND_MESSAGE, KIND_RECEIPT, KIND_REGISTRY_REQUEST, KIND_REGISTRY_RESPONSE, nativeCrypto, PUBLIC_IDENTITY_HEX_PATTERN,
+  checkEnvelope, createKeyring, createScreener, decodeInvite, decodePublicIdentity, encodePublicIdentity, envelopeId, fingerprint,
+  fromHex, identityId, KIND_MESSAGE, KIND_RECEIPT, KIND_REGISTRY_REQUEST, KIND_REGISTRY_RESPONSE, minuteOf, nativeCrypto, PUBLIC_IDENTITY_HEX_PATTERN,
   publicIdentityOf, toHex,
   type CryptoProvider, type Identity, type Keyring, type PublicIdentity
 } from '../protocol/index.js'
@@ -27,6 +27,8 @@ import { createNodeNames, REGISTRY_KINDS } from './registry/node-api.js'
 import type { OperatorConfig, RegistryStatus } from './registry/node-registry.js'
 import type { HeadOutcome, SplitViewEvidence } from './registry/tree-heads.js'
 import { createResync, type Resync } from './resync/resync-protocol.js'
+import { createNodeSocial, SOCIAL_KINDS } from './social/node-social.js'
+import type { SocialApi } from './social/types.js'
 import { acquireDataLock, type DataLock } from './store/data-lock.js'
 import { createEnvelopeStore, type EnvelopeStore } from './store/envelope-store.js'
 import { createWorkPool, type WorkPool } from './work-pool.js'
@@ -113,6 +115,13 @@ export interface KomradeNodeInit {
    * at once. @default { ratePerHour: 60 }
    */
   cover?: CoverTrafficInit | false
+  /**
+   * Read and write the world feed (SPEC §14): screening tries the world tag
+   * (one HMAC per envelope). `false` skips it; world envelopes are still
+   * stored and forwarded. A node without an `operator` has no world feed
+   * either: it could not check the names world posts carry. @default true
+   */
+  worldFeed?: boolean
   /** Crypto provider. @default nativeCrypto() */
   crypto?: CryptoProvider
   /** Logger. @default silent */
@@ -196,6 +205,11 @@ export interface PeerCounts {
   readonly meshPeers: number
 }
 
+/** Kinds `outbox()` and the `outbox` event show: not receipts, registry messages, posts or circle keys (the node's own traffic). */
+function isApplicationMessage (kind: number): boolean {
+  return kind !== KIND_RECEIPT && !REGISTRY_KINDS.has(kind) && !SOCIAL_KINDS.has(kind)
+}
+
 /** The inner kinds `send` accepts: application messages, and the registry's (for an Operator's answers). */
 const SENDABLE_KINDS: ReadonlySet<number> = new Set([KIND_MESSAGE, KIND_REGISTRY_REQUEST, KIND_REGISTRY_RESPONSE])
 
@@ -203,9 +217,10 @@ const SENDABLE_KINDS: ReadonlySet<number> = new Set([KIND_MESSAGE, KIND_REGISTRY
  * The node. Events: `message` (detail: ReceivedMessage), `outbox` (detail:
  * SentMessage; the messages `outbox()` lists, not receipts), `key-change`
  * (detail: KeyChange), `split-view` (detail: SplitViewEvidence), `sync`
- * (detail: SyncProgress), `peers` (detail: PeerCounts; debounced), and on an
- * Operator's node `registry-request` (detail: ReceivedMessage of kind
- * KIND_REGISTRY_REQUEST).
+ * (detail: SyncProgress), `peers` (detail: PeerCounts; debounced), `post`
+ * (detail: Post; every post a feed gains, ours included), `profile` (detail:
+ * Profile; a newer profile replaced an older one), and on an Operator's node
+ * `registry-request` (detail: ReceivedMessage of kind KIND_REGISTRY_REQUEST).
  */
 export interface KomradeNode extends EventTarget {
   /** Opens the data directory (refusing one another node holds), joins the network. */
@@ -267,6 +282,8 @@ export interface KomradeNode extends EventTarget {
   status(): NodeStatus
   /** Resyncs with every connected peer now. */
   syncNow(options?: { signal?: AbortSignal }): Promise<void>
+  /** Posts to the world and to the trusted circle, feeds, profiles (SPEC §14; node/social/). */
+  readonly social: SocialApi
   /** The libp2p node (for embedding and tests). */
   readonly network: Network
 }
@@ -358,6 +375,11 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
   const networkName = init.networkName ?? 'komrade'
   // Names, invites and registry messages (node/registry/node-api.ts); checks the `operator` option now.
   const names = createNodeNames({ crypto, logger, networkName, events, ...(init.operator === undefined ? {} : { operator: init.operator }) })
+  // Feeds, circle and profiles (node/social/); the pinned Operator key checks the names world posts carry.
+  const social = createNodeSocial({
+    crypto, logger, networkName, events, worldFeed: init.worldFeed ?? true,
+    ...(init.operator === undefined ? {} : { operatorKey: decodePublicIdentity(fromHex(init.operator.identity)).signingKey })
+  })
   const coverInit = coverSettings(init.cover ?? {}) // checked now: a bad value fails here, not halfway through start()
   const networkTor = networkTorOf(init.tor) // likewise
 
@@ -387,6 +409,16 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
     const ring = need(keyring)
     ring.addContact(peer)
     await need(state).commit({ keyring: { identityId: ring.id, state: ring.toJSON() } })
+  }
+
+  /** Our registered name and its certificate, from the names cache (no network): what world posts carry. */
+  async function ownNameCertificate (): Promise<{ name: string, certificate: Uint8Array } | undefined> {
+    // Our own name is the one our invite carries (the names part keeps it).
+    const name = decodeInvite(names.invite(need(identity), []), crypto).name
+    if (name === undefined) return undefined
+    const record = await names.lookup(name, { cacheOnly: true }).catch(() => undefined)
+    if (record === undefined || record.identity !== toHex(encodePublicIdentity(need(identity)))) return undefined
+    return { name: record.name, certificate: fromHex(record.certificate) }
   }
 
   /** Drops registry messages left from a previous run that no one here will read (answers nobody waits for any more). */
@@ -493,6 +525,8 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
     const now = Date.now()
     await need(store).prune(now)
     need(keyring).prune(now)
+    await need(state).pruneParts(minuteOf(now))
+    await social.housekeeping(now)
     if (init.autoDeleteAfterMs !== undefined) {
       const cutoff = now - init.autoDeleteAfterMs
       const old = (await need(state).inbox()).filter((m) => m.receivedAt < cutoff)
@@ -513,7 +547,13 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
         state = localState(db)
         const saved = await state.loadKeyring(identityId(identity))
         keyring = createKeyring({ crypto, identity, ...(saved === undefined ? {} : { state: saved }) })
-        const screener = createScreener({ keyrings: [keyring], contactsOnly: init.contactsOnly ?? false })
+        const screening = await social.open({
+          identity, db,
+          ownCertificate: ownNameCertificate,
+          contactName: (id) => names.contactName(id),
+          addContact: async (contact, options) => await node.contacts.add(contact, options)
+        })
+        const screener = createScreener({ keyrings: [keyring], contactsOnly: init.contactsOnly ?? false, crypto, ...screening })
         store = await createEnvelopeStore({
           db: db.sublevel<Uint8Array, Uint8Array>('envelopes', { keyEncoding: 'view', valueEncoding: 'view' }),
           crypto,
@@ -552,17 +592,19 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
           crypto, keyring, screener, state, store, pool, logger,
           publish: async (envelope, options) => await scheduler.publish(envelope, options),
           acceptStrangers: init.acceptStrangers ?? true,
+          social: social.hooks,
           onMessage: (message) => {
             // Registry messages are the node's business, not the application's: never shown as chat.
             if (REGISTRY_KINDS.has(message.kind)) names.route(toReceived(message))
             else events.dispatchEvent(new CustomEvent('message', { detail: toReceived(message) }))
           },
           onOutboxChange: (message) => {
-            // Receipts and registry messages are the node's own traffic: outbox() does not list them either.
-            if (message.kind !== KIND_RECEIPT && !REGISTRY_KINDS.has(message.kind)) events.dispatchEvent(new CustomEvent('outbox', { detail: toSent(message) }))
+            // Receipts, registry messages, posts and circle keys are the node's own traffic: outbox() does not list them either.
+            if (isApplicationMessage(message.kind)) events.dispatchEvent(new CustomEvent('outbox', { detail: toSent(message) }))
           }
         })
         const engine = delivery
+        social.attach(engine)
         resync = createResync({
           libp2p: network.libp2p,
           snapshot: async () => envelopeStore.items(),
@@ -637,6 +679,8 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
       await onion?.stop().catch(() => {})
       await network?.stop().catch(() => {})
       await pool?.close().catch(() => {})
+      // Only now: an envelope still being absorbed commits its feed and chain writes together.
+      social.close()
       await store?.close().catch(() => {})
       await db?.close().catch(() => {})
       await lock?.release().catch(() => {})
@@ -649,6 +693,7 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
       return toHex(new Uint8Array([...id.signingKey, ...id.sealingKey]))
     },
     get network () { return need(network) },
+    social: social.api,
 
     async send (to: string | PublicIdentity, body: string | Uint8Array, options: { signal?: AbortSignal, ttlMinutes?: number, kind?: number } = {}) {
       options.signal?.throwIfAborted()
@@ -700,7 +745,7 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
       const wanted = options.kind === undefined ? all.filter((m) => !REGISTRY_KINDS.has(m.kind)) : all.filter((m) => m.kind === options.kind)
       return wanted.map(toReceived)
     },
-    async outbox () { return (await need(state).outbox()).filter((m) => m.kind !== KIND_RECEIPT && !REGISTRY_KINDS.has(m.kind)).map(toSent) },
+    async outbox () { return (await need(state).outbox()).filter((m) => isApplicationMessage(m.kind)).map(toSent) },
 
     async deleteMessages (ids: string[]) {
       if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string')) throw new TypeError('"ids" expected an array of message ids')

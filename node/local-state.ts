@@ -58,9 +58,25 @@ export interface StoredPart {
   readonly count: number
   readonly kind: number
   readonly body: string
+  /** Expiry minute of the part's envelope: housekeeping deletes parts of payloads that never completed. */
+  readonly expiryMinute?: number
 }
 
-type Json = Record<string, unknown>
+/** A JSON record of the local database. */
+export type Json = Record<string, unknown>
+
+/** A sublevel of the local database holding JSON records (the social layer keeps its own). */
+export type LocalSublevel = ReturnType<typeof jsonSublevel>
+
+/** Opens (or reopens) the JSON sublevel `name` of the local database. */
+export function jsonSublevel (db: Level<string, Json>, name: string) {
+  return db.sublevel<string, Json>(name, { valueEncoding: 'json' })
+}
+
+/** One write to a sublevel of the local database, committed in the batch of a {@link StateChange}. */
+export type LocalOp =
+  | { readonly type: 'put', readonly sublevel: LocalSublevel, readonly key: string, readonly value: Json }
+  | { readonly type: 'del', readonly sublevel: LocalSublevel, readonly key: string }
 
 /** Opens the node database at `path`. */
 export async function openLocalDb (path: string): Promise<Level<string, Json>> {
@@ -78,6 +94,8 @@ export interface LocalState {
   outbox(): Promise<OutboxMessage[]>
   getOutbox(id: string): Promise<OutboxMessage | undefined>
   parts(from: string, id: string): Promise<StoredPart[]>
+  /** Deletes stored parts whose envelopes expired before `nowMinute` (payloads that never completed); returns how many. */
+  pruneParts(nowMinute: number): Promise<number>
   /** Writes everything in `change` atomically. */
   commit(change: StateChange): Promise<void>
 }
@@ -91,6 +109,8 @@ export interface StateChange {
   removeOutbox?: string[]
   part?: { from: string, id: string, part: StoredPart }
   removeParts?: { from: string, id: string, count: number }
+  /** Writes of other parts of the node (the social layer's feeds, circle and chains) that belong to the same step. */
+  ops?: LocalOp[]
 }
 
 const inboxKey = (from: string, id: string): string => `${from}/${id}`
@@ -98,10 +118,10 @@ const partKey = (from: string, id: string, index: number): string => `${from}/${
 
 /** Wraps an open database in the node's record helpers. */
 export function localState (db: Level<string, Json>): LocalState {
-  const keyrings = db.sublevel<string, Json>('keyring', { valueEncoding: 'json' })
-  const inbox = db.sublevel<string, Json>('inbox', { valueEncoding: 'json' })
-  const outbox = db.sublevel<string, Json>('outbox', { valueEncoding: 'json' })
-  const parts = db.sublevel<string, Json>('parts', { valueEncoding: 'json' })
+  const keyrings = jsonSublevel(db, 'keyring')
+  const inbox = jsonSublevel(db, 'inbox')
+  const outbox = jsonSublevel(db, 'outbox')
+  const parts = jsonSublevel(db, 'parts')
 
   return {
     db,
@@ -126,8 +146,17 @@ export function localState (db: Level<string, Json>): LocalState {
       const prefix = `${from}/${id}/`
       return (await parts.values({ gte: prefix, lt: `${prefix}\uffff` }).all()) as unknown as StoredPart[]
     },
+    async pruneParts (nowMinute) {
+      const stale: string[] = []
+      for await (const [key, part] of parts.iterator()) {
+        const expiry = (part as unknown as StoredPart).expiryMinute
+        if (expiry !== undefined && expiry < nowMinute) stale.push(key)
+      }
+      if (stale.length > 0) await parts.batch(stale.map((key) => ({ type: 'del' as const, key })))
+      return stale.length
+    },
     async commit (change) {
-      const ops: Array<{ type: 'put', sublevel: typeof inbox, key: string, value: Json } | { type: 'del', sublevel: typeof inbox, key: string }> = []
+      const ops: LocalOp[] = []
       if (change.keyring !== undefined) ops.push({ type: 'put', sublevel: keyrings, key: change.keyring.identityId, value: change.keyring.state as unknown as Json })
       for (const message of change.inbox ?? []) ops.push({ type: 'put', sublevel: inbox, key: inboxKey(message.from, message.id), value: message as unknown as Json })
       for (const { from, id } of change.removeInbox ?? []) ops.push({ type: 'del', sublevel: inbox, key: inboxKey(from, id) })
@@ -141,6 +170,7 @@ export function localState (db: Level<string, Json>): LocalState {
         const { from, id, count } = change.removeParts
         for (let i = 0; i < count; i++) ops.push({ type: 'del', sublevel: parts, key: partKey(from, id, i) })
       }
+      for (const op of change.ops ?? []) ops.push(op)
       if (ops.length > 0) await db.batch(ops as never)
     }
   }

@@ -21,3 +21,24 @@ export const DEFAULT_COVER_RATE_PER_HOUR = 60
  * alone never reaches it (1,440 expected a day at 60/h, standard deviation 38); a user lowers it to cap bandwidth.
  */
 export const COVER_BUDGET_HEADROOM = 2
+
+// The social layer (SPEC §14, node/social/).
+/** World posts from others a node keeps; past it the oldest go (SPEC §14: a bounded feed store). */
+export const MAX_WORLD_POSTS_FROM_OTHERS = 10_000
+/**
+ * Bytes of world posts from others a node keeps (images included, base64 on disk); past it the oldest go.
+ * 10,000 posts with 256 KiB images would be 2.6 GB: the count alone does not bound the disk.
+ */
+export const MAX_WORLD_FEED_BYTES = 256 * 1024 * 1024
+/** Posts kept per author per day (by the author's clock): one flooder with a name cannot push everyone else out. */
+export const MAX_POSTS_PER_AUTHOR_PER_DAY = 64
+/** Posts in a feed page when `limit` is not given. */
+export const DEFAULT_FEED_PAGE = 20
+/** Largest feed page. */
+export const MAX_FEED_PAGE = 100
+/** A profile envelope lives the longest lifetime, 7 days (SPEC §14). */
+export const PROFILE_TTL_MINUTES = 7 * 24 * 60
+/** A node republishes its own profile once its last publication is this old, so it never expires while the node runs. */
+export const PROFILE_REPUBLISH_MS = 3 * 24 * 60 * 60_000
+/** How far ahead of our clock an author's `sentAt` may be (clock skew), before the post is refused. */
+export const POST_CLOCK_SKEW_MS = 5 * 60_000

@@ -51,3 +51,22 @@ export class AbortError extends KomradeProtocolError {
     this.name = 'AbortError'
   }
 }
+
+/** Which rule a post, profile or circle-key payload broke (SPEC §14.6). */
+export type PostFormatReason =
+  | 'truncated' | 'trailing-bytes' | 'unknown-version' | 'unknown-flags' | 'empty'
+  | 'not-utf8' | 'text-too-long' | 'name-too-long' | 'bio-too-long'
+  | 'certificate-too-long' | 'unknown-mime' | 'empty-image' | 'image-too-large' | 'avatar-too-large'
+  | 'wrong-length'
+
+/**
+ * A post, profile or circle-key payload is malformed or breaks a limit. The
+ * encoders throw it for input over a limit, the decoders for anything
+ * malformed; `reason` names the rule.
+ */
+export class PostFormatError extends KomradeProtocolError {
+  constructor (message: string, readonly reason: PostFormatReason) {
+    super(message)
+    this.name = 'PostFormatError'
+  }
+}

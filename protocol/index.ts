@@ -8,7 +8,8 @@
  */
 export * from './constants.js'
 export {
-  KomradeProtocolError, EnvelopeFormatError, MessageTooLargeError, KeyFormatError, NoSessionError, AbortError
+  KomradeProtocolError, EnvelopeFormatError, MessageTooLargeError, KeyFormatError, NoSessionError, AbortError,
+  PostFormatError, type PostFormatReason
 } from './errors.js'
 export { toHex, fromHex } from './bytes.js'
 export type { CryptoProvider } from './crypto-provider.js'
@@ -32,7 +33,10 @@ export {
   createKeyring, type Keyring, type KeyringInit, type KeyringJSON, type OpenedEnvelope, type SealOptions,
   type SealedPayload, type ContactSummary
 } from './keyring.js'
-export { createScreener, type Screener, type ScreenerInit, type ScreenResult } from './screen.js'
+export {
+  createScreener, type Screener, type ScreenerInit, type ScreenResult, type CircleScreenResult, type WorldScreenResult,
+  type AnyScreenResult
+} from './screen.js'
 export { sealCover } from './cover.js'
 export { splitPayload, createReassembler, type Reassembler, type ReassemblerInit } from './parts.js'
 export { encodeReceipt, decodeReceipt, MAX_RECEIPT_IDS } from './receipts.js'
@@ -58,3 +62,18 @@ export {
   type RegistryOp, type RegistryResponse, type InfoResult, type ProvenEntry, type LookupResult
 } from './registry-wire.js'
 export { encodeInvite, decodeInvite, isInviteCode, type Invite } from './invite.js'
+export {
+  encodePost, decodePost, encodeProfile, decodeProfile, encodeCircleKey, decodeCircleKey, codePointLength,
+  type PostImageMime, type PostImageData, type PostPayload, type ProfilePayload, type CircleKeyPayload
+} from './post-payload.js'
+export {
+  POST_SIGNATURE_LABEL, isPostKind, postSignedBytes, type OpenedPost, type SealedPost, type SealPostOptions
+} from './signed-post.js'
+export {
+  worldKey, worldTag, isWorldEnvelope, sealWorldPost, openWorldEnvelope, createWorldTagMatcher
+} from './world.js'
+export {
+  newCircleChain, circleHandoff, sealCirclePost, circleChainToJSON, circleChainFromJSON, createCircleRing,
+  type CircleChain, type CircleChainJSON, type OpenedCirclePost, type CircleRing, type CircleRingInit, type CircleRingJSON
+} from './circle.js'
+export type { ReceiveChainJSON } from './session.js'

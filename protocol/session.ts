@@ -34,8 +34,23 @@ export interface ReceiveKey {
 /** Which side of the handshake this party was. */
 export type SessionRole = 'initiator' | 'responder'
 
+/**
+ * The receiving half of a hash chain with its window (SPEC §4.3): what a
+ * session and a circle receiver (circle.ts, SPEC §14.4) share.
+ */
+export interface ReceiveChain {
+  /** Key of step `receiveNext`. */
+  receiveChainKey: Uint8Array
+  /** Index of `receiveChainKey`: the next step not yet derived. */
+  receiveNext: number
+  /** Highest index opened so far (one below the first index before anything opened). */
+  receiveHighest: number
+  /** Derived, unused receive steps by index. */
+  readonly receiveKeys: Map<number, ReceiveKey>
+}
+
 /** The mutable state of one session. Persist it after every change. */
-export interface SessionState {
+export interface SessionState extends ReceiveChain {
   /** 16 hex characters, the same on both sides. */
   readonly id: string
   readonly role: SessionRole
@@ -43,13 +58,6 @@ export interface SessionState {
   readonly startedAt: number
   sendChainKey: Uint8Array
   sendIndex: number
-  receiveChainKey: Uint8Array
-  /** Index of `receiveChainKey`: the next step not yet derived. */
-  receiveNext: number
-  /** Highest index opened so far, -1 before the first. */
-  receiveHighest: number
-  /** Derived, unused receive steps by index. */
-  readonly receiveKeys: Map<number, ReceiveKey>
 }
 
 /** What a change to the receive window did, so the caller can update its tag index. */
@@ -58,13 +66,15 @@ export interface WindowChange {
   readonly removed: ReceiveKey[]
 }
 
-interface ChainStep {
+/** One step of a chain: the envelope's tag, its message key, the next chain key. */
+export interface ChainStep {
   tag: Uint8Array
   messageKey: Uint8Array
   next: Uint8Array
 }
 
-function chainStep (crypto: CryptoProvider, chainKey: Uint8Array): ChainStep {
+/** Step `n` of a chain from `CK_n` (SPEC §4.3): HMAC(CK_n, 0x01)[0..16], HMAC(CK_n, 0x02), HMAC(CK_n, 0x03). */
+export function chainStep (crypto: CryptoProvider, chainKey: Uint8Array): ChainStep {
   return {
     tag: crypto.hmacSha256(chainKey, STEP_TAG).slice(0, 16),
     messageKey: crypto.hmacSha256(chainKey, STEP_MESSAGE_KEY),
@@ -101,16 +111,17 @@ export function nextSendKey (crypto: CryptoProvider, session: SessionState): { i
   return { index, tag: step.tag, messageKey: step.messageKey }
 }
 
-function deriveReceiveUntil (crypto: CryptoProvider, session: SessionState, lastIndex: number): ReceiveKey[] {
+/** Derives receive steps up to `lastIndex` (inclusive) and returns them. */
+export function deriveReceiveUntil (crypto: CryptoProvider, chain: ReceiveChain, lastIndex: number): ReceiveKey[] {
   const added: ReceiveKey[] = []
-  while (session.receiveNext <= lastIndex) {
-    const step = chainStep(crypto, session.receiveChainKey)
-    wipe(session.receiveChainKey)
-    session.receiveChainKey = step.next
-    const key: ReceiveKey = { index: session.receiveNext, tag: step.tag, messageKey: step.messageKey }
-    session.receiveKeys.set(key.index, key)
+  while (chain.receiveNext <= lastIndex) {
+    const step = chainStep(crypto, chain.receiveChainKey)
+    wipe(chain.receiveChainKey)
+    chain.receiveChainKey = step.next
+    const key: ReceiveKey = { index: chain.receiveNext, tag: step.tag, messageKey: step.messageKey }
+    chain.receiveKeys.set(key.index, key)
     added.push(key)
-    session.receiveNext += 1
+    chain.receiveNext += 1
   }
   return added
 }
@@ -118,26 +129,28 @@ function deriveReceiveUntil (crypto: CryptoProvider, session: SessionState, last
 /**
  * Marks receive step `index` used (its key is wiped), moves the window past
  * it, and, when the envelope was part `partIndex` of `partCount`, derives
- * ahead to the payload's last part. Oldest skipped keys beyond
- * MAX_SKIPPED_KEYS are dropped.
+ * ahead to the payload's last part. Oldest skipped keys beyond `maxSkipped`
+ * are dropped.
  */
-export function consumeReceiveKey (crypto: CryptoProvider, session: SessionState, index: number, partIndex = 0, partCount = 1): WindowChange {
+export function consumeReceiveKey (
+  crypto: CryptoProvider, chain: ReceiveChain, index: number, partIndex = 0, partCount = 1, maxSkipped = MAX_SKIPPED_KEYS
+): WindowChange {
   const removed: ReceiveKey[] = []
-  const used = session.receiveKeys.get(index)
+  const used = chain.receiveKeys.get(index)
   if (used !== undefined) {
-    session.receiveKeys.delete(index)
+    chain.receiveKeys.delete(index)
     removed.push(used)
     wipe(used.messageKey)
   }
-  session.receiveHighest = Math.max(session.receiveHighest, index)
+  chain.receiveHighest = Math.max(chain.receiveHighest, index)
   // Parts of one payload use consecutive steps; the last is at this index + remaining parts.
   const payloadEnd = index + (partCount - 1 - partIndex)
-  const added = deriveReceiveUntil(crypto, session, Math.max(session.receiveHighest, payloadEnd) + REORDER_WINDOW)
+  const added = deriveReceiveUntil(crypto, chain, Math.max(chain.receiveHighest, payloadEnd) + REORDER_WINDOW)
   // Bound the skipped keys: everything at or below the highest index is a skipped key.
-  const skipped = [...session.receiveKeys.keys()].filter((i) => i <= session.receiveHighest).sort((a, b) => a - b)
-  for (let i = 0; i < skipped.length - MAX_SKIPPED_KEYS; i++) {
-    const key = session.receiveKeys.get(skipped[i] as number)!
-    session.receiveKeys.delete(key.index)
+  const skipped = [...chain.receiveKeys.keys()].filter((i) => i <= chain.receiveHighest).sort((a, b) => a - b)
+  for (let i = 0; i < skipped.length - maxSkipped; i++) {
+    const key = chain.receiveKeys.get(skipped[i] as number)!
+    chain.receiveKeys.delete(key.index)
     removed.push(key)
   }
   return { added, removed }
@@ -149,17 +162,65 @@ export function sessionEnvelopeKeys (crypto: CryptoProvider, messageKey: Uint8Ar
   return { key: okm.slice(0, 32), nonce: okm.slice(32, 44) }
 }
 
+/** JSON form of a receive chain (hex strings), for storage. */
+export interface ReceiveChainJSON {
+  receiveChainKey: string
+  receiveNext: number
+  receiveHighest: number
+  receiveKeys: Array<[index: number, tag: string, messageKey: string]>
+}
+
 /** JSON form of a session (hex strings), for storage. */
-export interface SessionJSON {
+export interface SessionJSON extends ReceiveChainJSON {
   id: string
   role: SessionRole
   startedAt: number
   sendChainKey: string
   sendIndex: number
-  receiveChainKey: string
-  receiveNext: number
-  receiveHighest: number
-  receiveKeys: Array<[index: number, tag: string, messageKey: string]>
+}
+
+/** Serialises a receive chain for storage. The result holds secrets. */
+export function receiveChainToJSON (chain: ReceiveChain): ReceiveChainJSON {
+  return {
+    receiveChainKey: toHex(chain.receiveChainKey),
+    receiveNext: chain.receiveNext,
+    receiveHighest: chain.receiveHighest,
+    receiveKeys: [...chain.receiveKeys.values()].map((k) => [k.index, toHex(k.tag), toHex(k.messageKey)])
+  }
+}
+
+/**
+ * Inverse of {@link receiveChainToJSON}. Throws a plain Error naming the
+ * problem (callers wrap it in KeyFormatError) unless the counters describe a
+ * window this code could have produced: at most `maxAhead` steps derived past
+ * the highest opened, at most `maxSkipped + maxAhead` keys. Anything else
+ * could make the next open derive millions of steps (a corrupted or hostile
+ * state file must not hang the node).
+ */
+export function receiveChainFromJSON (json: ReceiveChainJSON, maxSkipped: number, maxAhead: number): ReceiveChain {
+  const receiveKeys = new Map<number, ReceiveKey>()
+  if (!Array.isArray(json.receiveKeys)) throw new Error('receiveKeys')
+  for (const [index, tag, messageKey] of json.receiveKeys) {
+    if (!Number.isSafeInteger(index)) throw new Error('index')
+    receiveKeys.set(index, { index, tag: fromHex(tag, 'tag', 16), messageKey: fromHex(messageKey, 'messageKey', 32) })
+  }
+  for (const n of [json.receiveNext, json.receiveHighest]) {
+    if (!Number.isSafeInteger(n)) throw new Error('counter')
+  }
+  if (json.receiveHighest < -1) throw new Error('negative counter')
+  if (json.receiveNext <= json.receiveHighest || json.receiveNext - json.receiveHighest > maxAhead + 1) {
+    throw new Error('receive window out of range')
+  }
+  if (receiveKeys.size > maxSkipped + maxAhead) throw new Error('too many receive keys')
+  for (const index of receiveKeys.keys()) {
+    if (index < 0 || index >= json.receiveNext) throw new Error('receive key outside the window')
+  }
+  return {
+    receiveChainKey: fromHex(json.receiveChainKey, 'receiveChainKey', 32),
+    receiveNext: json.receiveNext,
+    receiveHighest: json.receiveHighest,
+    receiveKeys
+  }
 }
 
 /** Serialises a session for storage. The result holds secrets. */
@@ -170,10 +231,7 @@ export function sessionToJSON (session: SessionState): SessionJSON {
     startedAt: session.startedAt,
     sendChainKey: toHex(session.sendChainKey),
     sendIndex: session.sendIndex,
-    receiveChainKey: toHex(session.receiveChainKey),
-    receiveNext: session.receiveNext,
-    receiveHighest: session.receiveHighest,
-    receiveKeys: [...session.receiveKeys.values()].map((k) => [k.index, toHex(k.tag), toHex(k.messageKey)])
+    ...receiveChainToJSON(session)
   }
 }
 
@@ -182,34 +240,18 @@ export function sessionFromJSON (json: SessionJSON): SessionState {
   try {
     if (json.role !== 'initiator' && json.role !== 'responder') throw new Error('role')
     if (!/^[0-9a-f]{16}$/.test(json.id)) throw new Error('id')
-    const receiveKeys = new Map<number, ReceiveKey>()
-    for (const [index, tag, messageKey] of json.receiveKeys) {
-      if (!Number.isSafeInteger(index)) throw new Error('index')
-      receiveKeys.set(index, { index, tag: fromHex(tag, 'tag', 16), messageKey: fromHex(messageKey, 'messageKey', 32) })
-    }
-    for (const n of [json.startedAt, json.sendIndex, json.receiveNext, json.receiveHighest]) {
+    for (const n of [json.startedAt, json.sendIndex]) {
       if (!Number.isSafeInteger(n)) throw new Error('counter')
     }
-    // Counters must describe a window this code could have produced; anything else could make the
-    // next open derive millions of steps (a corrupted or hostile state file must not hang the node).
-    if (json.startedAt < 0 || json.sendIndex < 0 || json.receiveHighest < -1) throw new Error('negative counter')
-    if (json.receiveNext <= json.receiveHighest || json.receiveNext - json.receiveHighest > MAX_WINDOW_AHEAD + 1) {
-      throw new Error('receive window out of range')
-    }
-    if (receiveKeys.size > MAX_SKIPPED_KEYS + MAX_WINDOW_AHEAD) throw new Error('too many receive keys')
-    for (const index of receiveKeys.keys()) {
-      if (index < 0 || index >= json.receiveNext) throw new Error('receive key outside the window')
-    }
+    if (json.startedAt < 0 || json.sendIndex < 0) throw new Error('negative counter')
+    const receive = receiveChainFromJSON(json, MAX_SKIPPED_KEYS, MAX_WINDOW_AHEAD)
     return {
       id: json.id,
       role: json.role,
       startedAt: json.startedAt,
       sendChainKey: fromHex(json.sendChainKey, 'sendChainKey', 32),
       sendIndex: json.sendIndex,
-      receiveChainKey: fromHex(json.receiveChainKey, 'receiveChainKey', 32),
-      receiveNext: json.receiveNext,
-      receiveHighest: json.receiveHighest,
-      receiveKeys
+      ...receive
     }
   } catch (cause) {
     throw new KeyFormatError(`Stored session is malformed (${(cause as Error).message})`)

@@ -6,9 +6,10 @@
  * No Node imports: the browser bundle imports this file.
  */
 import { KomradeApiError } from './errors.js'
+import { toBase64 } from './post-content.js'
 import type {
-  ApiContact, ApiContactDetail, ApiConversationMessage, ApiErrorBody, ApiEvent, ApiIdentity, ApiLoginLink, ApiNameRecord, ApiReceivedMessage,
-  ApiSentMessage, ApiStatus
+  ApiAudience, ApiCircleMember, ApiContact, ApiContactDetail, ApiConversationMessage, ApiErrorBody, ApiEvent, ApiFeedName, ApiFeedPage, ApiIdentity,
+  ApiLoginLink, ApiNameRecord, ApiPost, ApiProfile, ApiReceivedMessage, ApiSentMessage, ApiStatus
 } from './types.js'
 
 export { KomradeApiError } from './errors.js'
@@ -26,6 +27,37 @@ export interface KomradeClientInit {
 /** Cancels a call. */
 export interface CallOptions {
   signal?: AbortSignal
+}
+
+/** An image as the client sends and receives it. */
+export interface ClientImage {
+  /** `image/jpeg`, `image/png`, `image/webp` or `image/gif`. */
+  mime: string
+  bytes: Uint8Array
+}
+
+/** What {@link KomradeClient.post} takes. */
+export interface ClientPostInput {
+  /** Up to 1,000 characters; at least one of text and image. */
+  text?: string
+  /** Up to 256 KiB. */
+  image?: ClientImage
+  /** @default 'world' */
+  audience?: ApiAudience
+  /** 1 to 7. @default 2 */
+  days?: number
+  /** Minutes (1 to 10,080) instead of days. */
+  ttlMinutes?: number
+}
+
+/** What {@link KomradeClient.setProfile} takes. */
+export interface ClientProfileInput {
+  displayName: string
+  bio?: string
+  /** Up to 32 KiB. */
+  avatar?: ClientImage
+  /** @default 'world' */
+  audience?: ApiAudience
 }
 
 /** The control API, one method per endpoint. Every failure is a {@link KomradeApiError}. */
@@ -64,6 +96,30 @@ export interface KomradeClient {
   outbox(options?: CallOptions): Promise<ApiSentMessage[]>
   /** `GET /api/config`: the daemon's resolved configuration. */
   config(options?: CallOptions): Promise<Record<string, unknown>>
+  /** `POST /api/posts`: seals, works and queues a post (the image sent as base64); resolves once it is in the outbox. */
+  post(input: ClientPostInput, options?: CallOptions): Promise<ApiPost>
+  /** `GET /api/feed/:feed`: a page, newest first; pass the page's `next` as `before` for older posts. */
+  feed(feed: ApiFeedName, options?: CallOptions & { before?: string, limit?: number }): Promise<ApiFeedPage>
+  /** `GET /api/posts/:id` */
+  getPost(id: string, options?: CallOptions): Promise<ApiPost>
+  /** `GET /api/posts/:id/image`: the image's bytes and type. */
+  postImage(id: string, options?: CallOptions): Promise<ClientImage>
+  /** `GET /api/profile`: ours (unknown_profile when none is set). */
+  profile(options?: CallOptions): Promise<ApiProfile>
+  /** `PUT /api/profile`: sets and publishes ours. */
+  setProfile(input: ClientProfileInput, options?: CallOptions): Promise<ApiProfile>
+  /** `GET /api/profiles`: every profile known. */
+  profiles(options?: CallOptions): Promise<ApiProfile[]>
+  /** `GET /api/profiles/:author` (a contact id). */
+  profileOf(author: string, options?: CallOptions): Promise<ApiProfile>
+  /** `GET /api/profiles/:author/avatar` */
+  avatar(author: string, options?: CallOptions): Promise<ClientImage>
+  /** `GET /api/circle`: those who read our circle posts. */
+  circle(options?: CallOptions): Promise<ApiCircleMember[]>
+  /** `POST /api/circle`: adds a contact (name, id, invite or hex identity) and hands them the circle's key. */
+  addToCircle(contact: string, options?: CallOptions): Promise<ApiCircleMember>
+  /** `DELETE /api/circle/:id`: removes a member and rotates the key. */
+  removeFromCircle(id: string, options?: CallOptions): Promise<void>
   /**
    * Live events from `/api/events`, `hello` first. Does not reconnect: the
    * iteration ends when the socket closes (the daemon stopped) or `signal`
@@ -100,8 +156,45 @@ export function createKomradeClient (init: KomradeClientInit): KomradeClient {
   const token = init.token
   const doFetch: typeof fetch = init.fetch ?? (async (input, options) => await fetch(input, options))
 
+  /** A request whose successful answer is bytes (an image): errors still come as JSON. */
+  async function callBytes (path: string, options: CallOptions = {}): Promise<ClientImage> {
+    const response = await request('GET', path, undefined, options, '*/*')
+    if (!response.ok) await failure(response)
+    return { mime: (response.headers.get('content-type') ?? 'application/octet-stream').split(';')[0]!.trim(), bytes: new Uint8Array(await response.arrayBuffer()) }
+  }
+
   async function call<T> (method: string, path: string, body?: unknown, options: CallOptions = {}): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json' }
+    const response = await request(method, path, body, options, 'application/json')
+    if (!response.ok) await failure(response)
+    if (response.status === 204) return undefined as T
+    const text = await response.text()
+    try {
+      return JSON.parse(text) as T
+    } catch {
+      throw notJson(response)
+    }
+  }
+
+  function notJson (response: Response): KomradeApiError {
+    return new KomradeApiError('internal', `The node at ${base} answered ${response.status} with something that is not JSON; is another program on that port?`, { status: response.status })
+  }
+
+  /** Throws the API error a failed answer carries. */
+  async function failure (response: Response): Promise<never> {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(await response.text())
+    } catch {
+      throw notJson(response)
+    }
+    const error = (parsed as Partial<ApiErrorBody> | null)?.error
+    throw new KomradeApiError(typeof error?.code === 'string' ? error.code : 'internal', typeof error?.message === 'string' ? error.message : undefined, {
+      status: response.status, ...(error?.details === undefined ? {} : { details: error.details })
+    })
+  }
+
+  async function request (method: string, path: string, body: unknown, options: CallOptions, accept: string): Promise<Response> {
+    const headers: Record<string, string> = { accept }
     if (token !== undefined) headers.authorization = `Bearer ${token}`
     if (body !== undefined) headers['content-type'] = 'application/json'
     let response: Response
@@ -117,21 +210,7 @@ export function createKomradeClient (init: KomradeClientInit): KomradeClient {
       if (isAbort(cause)) throw cause
       throw new KomradeApiError('no_daemon', `No Komrade node answers at ${base}; start one with \`komrade start\``, { cause })
     }
-    if (response.status === 204) return undefined as T
-    const text = await response.text()
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(text)
-    } catch {
-      throw new KomradeApiError('internal', `The node at ${base} answered ${response.status} with something that is not JSON; is another program on that port?`, { status: response.status })
-    }
-    if (!response.ok) {
-      const error = (parsed as Partial<ApiErrorBody> | null)?.error
-      throw new KomradeApiError(typeof error?.code === 'string' ? error.code : 'internal', typeof error?.message === 'string' ? error.message : undefined, {
-        status: response.status, ...(error?.details === undefined ? {} : { details: error.details })
-      })
-    }
-    return parsed as T
+    return response
   }
 
   const segment = (value: string, name: string): string => {
@@ -219,6 +298,35 @@ export function createKomradeClient (init: KomradeClientInit): KomradeClient {
     inbox: async (options) => await call('GET', '/api/inbox', undefined, options),
     outbox: async (options) => await call('GET', '/api/outbox', undefined, options),
     config: async (options) => await call('GET', '/api/config', undefined, options),
+    post: async (input, options) => await call('POST', '/api/posts', {
+      ...(input.text === undefined ? {} : { text: input.text }),
+      ...(input.image === undefined ? {} : { image: { mime: input.image.mime, data: toBase64(input.image.bytes) } }),
+      ...(input.audience === undefined ? {} : { audience: input.audience }),
+      ...(input.days === undefined ? {} : { days: input.days }),
+      ...(input.ttlMinutes === undefined ? {} : { ttlMinutes: input.ttlMinutes })
+    }, options),
+    feed: async (feed, options = {}) => {
+      const query = new URLSearchParams()
+      if (options.limit !== undefined) query.set('limit', String(options.limit))
+      if (options.before !== undefined) query.set('before', options.before)
+      const search = query.toString()
+      return await call('GET', `/api/feed/${segment(feed, 'feed')}${search === '' ? '' : `?${search}`}`, undefined, options)
+    },
+    getPost: async (id, options) => await call('GET', `/api/posts/${segment(id, 'id')}`, undefined, options),
+    postImage: async (id, options) => await callBytes(`/api/posts/${segment(id, 'id')}/image`, options),
+    profile: async (options) => await call('GET', '/api/profile', undefined, options),
+    setProfile: async (input, options) => await call('PUT', '/api/profile', {
+      displayName: input.displayName,
+      ...(input.bio === undefined ? {} : { bio: input.bio }),
+      ...(input.avatar === undefined ? {} : { avatar: { mime: input.avatar.mime, data: toBase64(input.avatar.bytes) } }),
+      ...(input.audience === undefined ? {} : { audience: input.audience })
+    }, options),
+    profiles: async (options) => await call('GET', '/api/profiles', undefined, options),
+    profileOf: async (author, options) => await call('GET', `/api/profiles/${segment(author, 'author')}`, undefined, options),
+    avatar: async (author, options) => await callBytes(`/api/profiles/${segment(author, 'author')}/avatar`, options),
+    circle: async (options) => await call('GET', '/api/circle', undefined, options),
+    addToCircle: async (contact, options) => await call('POST', '/api/circle', { contact }, options),
+    removeFromCircle: async (id, options) => { await call('DELETE', `/api/circle/${segment(id, 'id')}`, undefined, options) },
     events: (options = {}) => ({ [Symbol.asyncIterator]: () => openEvents(options.signal) })
   }
 }

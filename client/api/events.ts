@@ -12,7 +12,8 @@ import { WebSocket, WebSocketServer } from 'ws'
 import type { KomradeNode, PeerCounts, ReceivedMessage, SentMessage, SyncProgress } from '../../node/komrade-node.js'
 import type { KeyChange, SplitViewEvidence } from '../../node/komrade-node.js'
 import type { Logger } from '../../node/logger.js'
-import { apiReceived, apiSent, apiStatus } from './shapes.js'
+import type { Post, Profile } from '../../node/social/types.js'
+import { apiPost, apiProfile, apiReceived, apiSent, apiStatus } from './shapes.js'
 import type { ApiEvent } from './types.js'
 
 /**
@@ -94,7 +95,10 @@ export function createEventHub (init: EventHubInit): EventHub {
     ['peers', (e) => { broadcast({ type: 'peers', ...detail<PeerCounts>(e) }) }],
     ['sync', (e) => { broadcast({ type: 'sync', ...detail<SyncProgress>(e) }) }],
     ['key-change', (e) => { broadcast({ type: 'key-change', ...detail<KeyChange>(e) }) }],
-    ['split-view', (e) => { broadcast({ type: 'split-view', ...detail<SplitViewEvidence>(e) }) }]
+    ['split-view', (e) => { broadcast({ type: 'split-view', ...detail<SplitViewEvidence>(e) }) }],
+    // Without the image's or avatar's bytes: a client fetches them from their routes when it shows them.
+    ['post', (e) => { broadcast({ type: 'post', post: apiPost(detail<Post>(e)) }) }],
+    ['profile', (e) => { broadcast({ type: 'profile', profile: apiProfile(detail<Profile>(e)) }) }]
   ]
   for (const [type, listener] of listeners) node.addEventListener(type, listener)
 

@@ -13,6 +13,7 @@ import {
 import { NodeNotRunningError } from '../../node/errors.js'
 import type { Logger } from '../../node/logger.js'
 import { NetworkNotStartedError } from '../../node/network.js'
+import { NoNameError, NotACircleMemberError, NoWorldFeedError } from '../../node/social/errors.js'
 import { KomradeApiError } from './errors.js'
 
 /** Maps what a node call threw to the API error to answer with. */
@@ -30,6 +31,9 @@ export function apiErrorOf (error: unknown, logger: Logger): KomradeApiError {
     if (error.codeName === 'BAD_NAME' || error.codeName === 'NAME_RESERVED') return new KomradeApiError('bad_name', error.message)
     return new KomradeApiError('registry_refused', error.message, { details: { registryCode: error.codeName } })
   }
+  if (error instanceof NoNameError) return new KomradeApiError('name_required', error.message)
+  if (error instanceof NoWorldFeedError) return new KomradeApiError('no_world_feed', error.message)
+  if (error instanceof NotACircleMemberError) return new KomradeApiError('bad_request', error.message)
   // A request that came in as the node stops (or before it started) finds it, or its network, not running.
   if (error instanceof NodeNotRunningError || error instanceof NetworkNotStartedError) return new KomradeApiError('node_not_running')
   logger.error('an API request failed unexpectedly', { error, stack: error instanceof Error ? error.stack : undefined })

@@ -34,18 +34,26 @@ export interface RouteContext {
   body(): Promise<Record<string, unknown>>
 }
 
-/** What to answer: `body` undefined means 204. */
+/** What to answer: `body` undefined means 204; `bytes` instead of `body` sends them as they are (an image). */
 export interface RouteResult {
   readonly status?: number
   readonly body?: unknown
+  /** Bytes to send with their `Content-Type` instead of JSON (the route sets the headers that make them safe). */
+  readonly bytes?: { readonly data: Uint8Array, readonly contentType: string }
   readonly headers?: Record<string, string | string[]>
 }
 
 export interface Route {
-  readonly method: 'GET' | 'POST' | 'DELETE'
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE'
   readonly path: string
   /** Open without the token (signing in, signing out). @default false */
   readonly public?: boolean
+  /**
+   * This route's own body limit, and what to say when a body passes it, in
+   * place of the server's (2 MiB, sized for a 1 MiB message): a post with
+   * its image needs far less. @default the server's
+   */
+  readonly bodyLimit?: { readonly bytes: number, readonly tooLarge: string }
   handle(context: RouteContext): Promise<RouteResult>
 }
 

@@ -11,6 +11,9 @@
  * 3. `/api/*` needs the token (`Authorization: Bearer`) or a session
  *    cookie (401); a token in the query string is not looked at.
  * 4. Requests that change state must be JSON (415), at most 2 MiB (413).
+ *
+ * Images (a post's, an avatar) are sent as their bytes under a policy of
+ * their own: they come from strangers, so nothing in them may run.
  */
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
@@ -19,7 +22,7 @@ import { silentLogger, type Logger } from '../../node/logger.js'
 import { createApiAuth, type ApiAuth, type ApiAuthOptions } from './auth.js'
 import { KomradeApiError } from './errors.js'
 import { createEventHub, type EventHub, type EventHubInit } from './events.js'
-import { isJsonContentType, MAX_BODY_BYTES, readJsonBody, securityHeaders, sendError, sendJson } from './http-io.js'
+import { isJsonContentType, MAX_BODY_BYTES, readJsonBody, securityHeaders, sendBytes, sendError, sendJson } from './http-io.js'
 import { apiErrorOf } from './node-errors.js'
 import { matchRoute, type Route, type RouteServices } from './router.js'
 import { contactRoutes } from './routes/contacts.js'
@@ -27,6 +30,8 @@ import { messageRoutes } from './routes/messages.js'
 import { nameRoutes } from './routes/names.js'
 import { nodeInfoRoutes } from './routes/node-info.js'
 import { sessionRoutes } from './routes/session.js'
+import { circleRoutes, profileRoutes } from './routes/profiles.js'
+import { postRoutes } from './routes/posts.js'
 import { defaultWebRoot, serveStatic } from './static-files.js'
 
 /** The only interface the API listens on: it controls the node, so it never leaves this machine. */
@@ -61,7 +66,9 @@ export const MAX_CONNECTIONS = 256
 /** How often sessions unused for SESSION_IDLE_MS are ended (and their sockets closed). */
 export const SESSION_SWEEP_INTERVAL_MS = 60_000
 
-const ROUTES: readonly Route[] = [...sessionRoutes, ...nodeInfoRoutes, ...nameRoutes, ...contactRoutes, ...messageRoutes]
+const ROUTES: readonly Route[] = [
+  ...sessionRoutes, ...nodeInfoRoutes, ...nameRoutes, ...contactRoutes, ...messageRoutes, ...postRoutes, ...profileRoutes, ...circleRoutes
+]
 
 /** The request's URL; a path starting with `//` stays a path (`new URL('//x', base)` would read a host). */
 function requestUrl (req: IncomingMessage, host: string): URL {
@@ -156,7 +163,7 @@ export function createApiServer (init: ApiServerInit): ApiServer {
     if (match === undefined) {
       throw new KomradeApiError('not_found', `There is no API route ${method} ${url.pathname}; check the method and the path`)
     }
-    if (method === 'POST' && !isJsonContentType(req.headers['content-type'])) {
+    if ((method === 'POST' || method === 'PUT') && !isJsonContentType(req.headers['content-type'])) {
       throw new KomradeApiError('unsupported_media_type', `Send ${method} requests as JSON with "Content-Type: application/json" (got ${JSON.stringify(req.headers['content-type'] ?? 'none')})`)
     }
     const request = new AbortController()
@@ -168,14 +175,16 @@ export function createApiServer (init: ApiServerInit): ApiServer {
       headers: req.headers,
       signal: AbortSignal.any([request.signal, stopping.signal]),
       async body () {
-        const value = await readJsonBody(req, maxBodyBytes)
+        const limit = match.route.bodyLimit
+        const value = limit === undefined ? await readJsonBody(req, maxBodyBytes) : await readJsonBody(req, limit.bytes, limit.tooLarge)
         if (value === null || typeof value !== 'object' || Array.isArray(value)) {
           throw new KomradeApiError('bad_request', 'The request body must be a JSON object')
         }
         return value as Record<string, unknown>
       }
     })
-    sendJson(res, result.status ?? 200, result.body, result.headers)
+    if (result.bytes !== undefined) sendBytes(res, result.status ?? 200, result.bytes.data, result.bytes.contentType, result.headers)
+    else sendJson(res, result.status ?? 200, result.body, result.headers)
   }
 
   async function handle (req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -3,9 +3,11 @@
  * and only fields the API promises, so nothing internal leaks by accident.
  */
 import type { Contact, KomradeNode, NameRecord, ReceivedMessage, SentMessage } from '../../node/komrade-node.js'
+import type { CircleMember, Post, PostImage, Profile } from '../../node/social/types.js'
 import { decodeInvite, nativeCrypto } from '../../protocol/index.js'
 import {
-  API_VERSION, type ApiContact, type ApiIdentity, type ApiNameRecord, type ApiReceivedMessage, type ApiSentMessage, type ApiStatus
+  API_VERSION, type ApiCircleMember, type ApiContact, type ApiIdentity, type ApiImageInfo, type ApiNameRecord, type ApiPost, type ApiProfile,
+  type ApiReceivedMessage, type ApiSentMessage, type ApiStatus
 } from './types.js'
 
 const crypto = nativeCrypto()
@@ -79,4 +81,36 @@ export function apiIdentity (node: KomradeNode): ApiIdentity {
 /** Both fingerprints in sorted order: the same string on both sides of a conversation. */
 export function safetyNumber (ours: string, theirs: string): string {
   return [ours, theirs].sort().join(' / ')
+}
+
+function imageInfo (image: PostImage): ApiImageInfo {
+  return { mime: image.mime, size: image.bytes.byteLength }
+}
+
+/** A post without its image's bytes: those have their own route, and never ride in JSON or an event. */
+export function apiPost (post: Post): ApiPost {
+  return {
+    id: post.id, author: post.author, authorIdentity: post.authorIdentity,
+    ...(post.authorName === undefined ? {} : { authorName: post.authorName }),
+    audience: post.audience, text: post.text,
+    hasImage: post.image !== undefined,
+    ...(post.image === undefined ? {} : { image: imageInfo(post.image) }),
+    sentAt: post.sentAt, receivedAt: post.receivedAt, expiresAt: post.expiresAt, mine: post.mine
+  }
+}
+
+/** A profile without its avatar's bytes (`GET /api/profiles/:author/avatar`). */
+export function apiProfile (profile: Profile): ApiProfile {
+  return {
+    author: profile.author, authorIdentity: profile.authorIdentity,
+    ...(profile.authorName === undefined ? {} : { authorName: profile.authorName }),
+    displayName: profile.displayName, bio: profile.bio,
+    hasAvatar: profile.avatar !== undefined,
+    ...(profile.avatar === undefined ? {} : { avatar: imageInfo(profile.avatar) }),
+    audience: profile.audience, updatedAt: profile.updatedAt
+  }
+}
+
+export function apiCircleMember (member: CircleMember): ApiCircleMember {
+  return { id: member.id, identity: member.identity, ...(member.name === undefined ? {} : { name: member.name }), addedAt: member.addedAt }
 }

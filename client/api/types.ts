@@ -152,6 +152,115 @@ export interface ApiSendRequest {
   readonly text: string
 }
 
+/** Who reads a post or a profile: every node of the network, or the author's trusted circle. */
+export type ApiAudience = 'world' | 'circle'
+
+/** Which feed: `world` (posts to the world, ours included) or `home` (circle posts of those who trust us, and our own posts). */
+export type ApiFeedName = 'world' | 'home'
+
+/** What the API tells of an image: its bytes are fetched from its own route (`GET /api/posts/:id/image`, `GET /api/profiles/:author/avatar`). */
+export interface ApiImageInfo {
+  /** `image/jpeg`, `image/png`, `image/webp` or `image/gif`. */
+  readonly mime: string
+  /** Bytes. */
+  readonly size: number
+}
+
+/** A post as a feed shows it (`GET /api/feed/:feed`, `GET /api/posts/:id`, the `post` event). */
+export interface ApiPost {
+  /** Hex of the 16-byte message id. */
+  readonly id: string
+  /** Author's contact id (hex Ed25519 key). */
+  readonly author: string
+  /** Author's hex public identity (128 hex). */
+  readonly authorIdentity: string
+  /** The author's registered name, checked under the pinned Operator key. */
+  readonly authorName?: string
+  readonly audience: ApiAudience
+  /** Up to 1,000 characters (may be empty when there is an image). */
+  readonly text: string
+  /** True when the post carries an image: `GET /api/posts/:id/image` gives it. */
+  readonly hasImage: boolean
+  readonly image?: ApiImageInfo
+  /** Author's clock, unix ms. */
+  readonly sentAt: number
+  /** Our clock, when the last part arrived. */
+  readonly receivedAt: number
+  /** When the post leaves every store. */
+  readonly expiresAt: number
+  /** True for this node's own posts. */
+  readonly mine: boolean
+}
+
+/** One page of a feed, newest first. */
+export interface ApiFeedPage {
+  readonly posts: ApiPost[]
+  /** Pass as `before` for the next, older page; absent on the last page. */
+  readonly next?: string
+}
+
+/** An image in a request body: its type and its bytes as base64. */
+export interface ApiImageUpload {
+  readonly mime: string
+  /** The bytes, standard base64 (RFC 4648 §4, padded). */
+  readonly data: string
+}
+
+/** Body of `POST /api/posts`. */
+export interface ApiPostRequest {
+  /** Up to 1,000 characters; at least one of text and image. */
+  readonly text?: string
+  /** Up to 256 KiB (262,144 bytes) once decoded. */
+  readonly image?: ApiImageUpload
+  /** @default 'world' */
+  readonly audience?: ApiAudience
+  /** Lifetime in whole days, 1 to 7. @default 2 */
+  readonly days?: number
+  /** Lifetime in minutes (1 to 10,080) instead of days. */
+  readonly ttlMinutes?: number
+}
+
+/** A profile, ours or another's (`GET /api/profile`, `GET /api/profiles`, the `profile` event). */
+export interface ApiProfile {
+  /** Contact id of its owner. */
+  readonly author: string
+  readonly authorIdentity: string
+  /** Registered name, when a certificate came with it. */
+  readonly authorName?: string
+  /** Up to 64 characters, chosen by its owner: not verified by anyone. */
+  readonly displayName: string
+  /** Up to 500 characters. */
+  readonly bio: string
+  /** True when there is an avatar: `GET /api/profiles/:author/avatar` gives it. */
+  readonly hasAvatar: boolean
+  readonly avatar?: ApiImageInfo
+  readonly audience: ApiAudience
+  /** Author's clock when it was set. */
+  readonly updatedAt: number
+}
+
+/** Body of `PUT /api/profile`. */
+export interface ApiProfileRequest {
+  /** 1 to 64 characters. */
+  readonly displayName: string
+  /** Up to 500 characters. @default '' */
+  readonly bio?: string
+  /** Up to 32 KiB (32,768 bytes) once decoded. */
+  readonly avatar?: ApiImageUpload
+  /** @default 'world' */
+  readonly audience?: ApiAudience
+}
+
+/** A member of this node's trusted circle (`GET /api/circle`). */
+export interface ApiCircleMember {
+  /** Contact id. */
+  readonly id: string
+  readonly identity: string
+  readonly name?: string
+  /** When they were added, unix ms. */
+  readonly addedAt: number
+}
+
 /** What the WebSocket `/api/events` sends, one JSON object per frame. `hello` comes first. */
 export type ApiEvent =
   | { readonly type: 'hello', readonly status: ApiStatus }
@@ -162,6 +271,8 @@ export type ApiEvent =
   | { readonly type: 'work', readonly op: 'register', readonly trials: number, readonly expected: number }
   | { readonly type: 'key-change', readonly name: string, readonly previous: string, readonly current: string, readonly index: number }
   | { readonly type: 'split-view', readonly kind: 'same-size' | 'inconsistent', readonly heads: readonly [string, string], readonly detectedAt: number }
+  | { readonly type: 'post', readonly post: ApiPost }
+  | { readonly type: 'profile', readonly profile: ApiProfile }
 
 /** The error body every failed request answers with. */
 export interface ApiErrorBody {

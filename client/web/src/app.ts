@@ -9,9 +9,11 @@ import type { ApiIdentity } from '../../api/types.js'
 import { contactsScreen, verifyScreen } from './contacts.js'
 import { conversationsScreen } from './conversations.js'
 import { h, hiddenText, replaceChildren } from './dom.js'
+import { feedScreen } from './feed.js'
 import { displayName } from './format.js'
 import { identityScreen } from './identity.js'
 import { connectLiveEvents, type LiveEvents, type LiveState } from './live.js'
+import { profileScreen } from './profile.js'
 import { statusScreen } from './status.js'
 
 /** What every screen gets. */
@@ -41,15 +43,19 @@ export interface Screen {
   dispose(): void
 }
 
-interface Route { readonly name: 'conversations' | 'contacts' | 'identity' | 'status', readonly param?: string }
+interface Route { readonly name: 'conversations' | 'feed' | 'contacts' | 'identity' | 'status' | 'profile', readonly param?: string }
 
 const NAV: ReadonlyArray<{ name: Route['name'], href: string, label: string }> = [
-  // Short labels: the four fit one row on a 360 px phone.
+  // Short labels: the five fit one row on a 360 px phone. Profiles are reached from the feed and the identity screen.
   { name: 'conversations', href: '#/conversations', label: 'Chats' },
+  { name: 'feed', href: '#/feed', label: 'Feed' },
   { name: 'contacts', href: '#/contacts', label: 'Contacts' },
   { name: 'identity', href: '#/identity', label: 'Identity' },
   { name: 'status', href: '#/status', label: 'Status' }
 ]
+
+/** Screens without a place in the navigation; they light up the item named here. */
+const OFF_NAV: ReadonlyArray<{ name: Route['name'], under: Route['name'] }> = [{ name: 'profile', under: 'feed' }]
 
 const LIVE_LABELS: Readonly<Record<LiveState, string>> = {
   connecting: 'Connecting…',
@@ -59,7 +65,8 @@ const LIVE_LABELS: Readonly<Record<LiveState, string>> = {
 
 function parseRoute (hash: string): Route {
   const [name = '', param] = hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent) as [string?, string?]
-  const found = NAV.find((item) => item.name === (name === '' ? 'conversations' : name))?.name ?? 'conversations'
+  const wanted = name === '' ? 'conversations' : name
+  const found = NAV.find((item) => item.name === wanted)?.name ?? OFF_NAV.find((item) => item.name === wanted)?.name ?? 'conversations'
   return param === undefined || param === '' ? { name: found } : { name: found, param }
 }
 
@@ -68,6 +75,8 @@ function mountRoute (ctx: AppContext, route: Route): Screen {
     case 'contacts': return route.param === undefined ? contactsScreen(ctx) : verifyScreen(ctx, route.param)
     case 'identity': return identityScreen(ctx)
     case 'status': return statusScreen(ctx)
+    case 'feed': return feedScreen(ctx, route.param)
+    case 'profile': return profileScreen(ctx, route.param)
     default: return conversationsScreen(ctx, route.param)
   }
 }
@@ -171,8 +180,9 @@ export function startApp (init: AppInit): () => void {
     screen = mountRoute(ctx, route)
     replaceChildren(main, screen.element)
     document.title = `${screen.title} · Komrade`
+    const current = OFF_NAV.find((item) => item.name === route.name)?.under ?? route.name
     for (const link of navLinks) {
-      if (link.dataset.route === route.name) link.setAttribute('aria-current', 'page')
+      if (link.dataset.route === current) link.setAttribute('aria-current', 'page')
       else link.removeAttribute('aria-current')
     }
     // Moving focus tells keyboard and screen-reader users the screen changed; not on the first load.

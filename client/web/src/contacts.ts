@@ -49,6 +49,39 @@ export function contactsScreen (ctx: AppContext): Screen {
     field('Name or invite code', input, 'A registered name (like alice), or an invite code starting with KOMRADE1-. People find theirs on their Identity screen.'),
     addButton, addError, addResult)
 
+  const circleHeading = h('h3', { id: uniqueId('circle') }, 'Your circle')
+  const circleSummary = h('p', { role: 'status' })
+  const circleError = h('p', { class: 'error', role: 'alert' })
+  const circleSection = h('section', { class: 'card', 'aria-labelledby': circleHeading.id }, circleHeading,
+    h('p', { class: 'hint' }, 'People in your circle read the posts you send to your circle. Removing someone gives your circle a new key: ' +
+      'they read nothing you post afterwards. Add or remove people with the buttons in the list below.'),
+    circleSummary, circleError)
+  let members = new Set<string>()
+
+  function drawCircle (count: number): void {
+    circleSummary.textContent = count === 0 ? 'Nobody is in your circle yet.' : count === 1 ? '1 person is in your circle.' : `${count} people are in your circle.`
+  }
+
+  /** Adds a contact to the circle or removes them, then redraws. */
+  async function toggleCircle (contact: ApiContact, inCircle: boolean, button: HTMLButtonElement): Promise<void> {
+    circleError.textContent = ''
+    button.disabled = true
+    try {
+      if (inCircle) {
+        await ctx.client.removeFromCircle(contact.id)
+        ctx.announce(`${displayName(contact)} was removed from your circle.`)
+      } else {
+        await ctx.client.addToCircle(contact.id)
+        ctx.announce(`${displayName(contact)} was added to your circle.`)
+      }
+      await load()
+      list.querySelector<HTMLElement>(`[data-id="${CSS.escape(contact.id)}"] .circle-toggle`)?.focus()
+    } catch (error) {
+      circleError.textContent = errorSentence(error)
+      button.disabled = false
+    }
+  }
+
   function draw (contacts: ApiContact[]): void {
     listStatus.textContent = contacts.length === 0 ? 'No contacts yet: add one above.' : ''
     listStatus.hidden = contacts.length > 0
@@ -62,6 +95,7 @@ export function contactsScreen (ctx: AppContext): Screen {
         h('div', { class: 'actions' },
           h('a', { href: `#/conversations/${encodeURIComponent(contact.id)}` }, 'Message', hiddenText(` ${name}`)),
           h('a', { href: `#/contacts/${encodeURIComponent(contact.id)}` }, 'Verify', hiddenText(` ${name}`)),
+          circleButton(contact, name),
           h('button', {
             type: 'button',
             class: 'quiet danger',
@@ -70,9 +104,22 @@ export function contactsScreen (ctx: AppContext): Screen {
     }))
   }
 
+  function circleButton (contact: ApiContact, name: string): HTMLElement {
+    const inCircle = members.has(contact.id)
+    return h('button', {
+      type: 'button',
+      class: 'quiet circle-toggle',
+      // Handing the circle's key to a new member takes a moment of proof of work: the button waits.
+      onclick: (event: MouseEvent) => { void toggleCircle(contact, inCircle, event.currentTarget as HTMLButtonElement) }
+    }, inCircle ? 'Remove from circle' : 'Add to circle', hiddenText(` ${name}`))
+  }
+
   async function load (): Promise<void> {
     try {
-      draw(await ctx.client.contacts())
+      const [contacts, circle] = await Promise.all([ctx.client.contacts(), ctx.client.circle()])
+      members = new Set(circle.map((m) => m.id))
+      drawCircle(circle.length)
+      draw(contacts)
     } catch (error) {
       listError.textContent = errorSentence(error)
     }
@@ -104,6 +151,7 @@ export function contactsScreen (ctx: AppContext): Screen {
   return {
     title: 'Contacts',
     element: h('section', { class: 'pane page' }, heading, form,
+      circleSection,
       h('section', { 'aria-labelledby': listHeading.id }, listHeading, listStatus, listError, list)),
     focus: heading,
     dispose: unsubscribe

@@ -45,6 +45,11 @@ export function isUnauthorized (error: unknown): boolean {
   return error instanceof KomradeApiError && (error.code === 'unauthorized' || error.status === 401)
 }
 
+/** True when `error` is the API's error `code`. */
+export function isApiError (error: unknown, code: string): boolean {
+  return error instanceof KomradeApiError && error.code === code
+}
+
 /**
  * The sentence to show for a failed call. The API's errors already say what
  * to do; a fetch that failed outright means the daemon is not answering.

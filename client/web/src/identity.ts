@@ -125,6 +125,7 @@ export function identityScreen (ctx: AppContext): Screen {
           h('dt', null, 'Fingerprint'), h('dd', { class: 'fingerprint' }, me.fingerprint),
           h('dt', null, 'Id'), h('dd', { class: 'code' }, me.id)),
         h('p', { class: 'hint' }, 'Your contacts compare this fingerprint with the one their device shows for you.'),
+        h('p', null, h('a', { href: '#/profile' }, 'Your profile'), ': the display name, bio and avatar people see by your posts.'),
         inviteSection(me),
         register)
     } catch (error) {

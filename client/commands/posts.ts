@@ -1,0 +1,272 @@
+/**
+ * `komrade post` and `komrade feed`. A post's image is read from a file
+ * whose type is told by its first bytes, never by its name, and one over
+ * 256 KiB is refused before anything is sent (the web UI shrinks pictures;
+ * the CLI leaves that to the person). The feed is printed through
+ * printable(): posts come from strangers, and none may drive the terminal.
+ */
+import { open } from 'node:fs/promises'
+import type { KomradeClient } from '../api/client.js'
+import { connectToDaemon } from '../api/discover.js'
+import {
+  codePoints, imageSizeLabel, imageTypeOf, imageTypeWord, MAX_POST_DAYS, MAX_POST_IMAGE_BYTES, MAX_POST_TEXT_CHARS, MIN_POST_DAYS, type ImageType
+} from '../api/post-content.js'
+import type { ApiEvent, ApiFeedName, ApiPost, ApiProfile } from '../api/types.js'
+import { COMMON_OPTIONS, DATA_DIR_HELP, JSON_OPTION, dataDirOf, parseCommand, usageError } from './arguments.js'
+import { EXIT_NO_NODE, EXIT_OK } from './exit-codes.js'
+import { CommandError, reportFailure } from './failures.js'
+import { formatTime, MESSAGE_INDENT, printable, writeJson, writeLine } from './terminal.js'
+
+export const POST_HELP = `komrade post: post to the world or to your trusted circle
+
+Usage:
+  komrade post TEXT… [--image FILE] [--to world|circle] [--days N] [--data-dir DIR] [--json]
+  komrade post --image FILE [TEXT…]
+
+A post holds up to ${MAX_POST_TEXT_CHARS} characters and/or one image of at most 256 KiB (JPEG, PNG,
+WebP or GIF, told by the file's content). The CLI does not shrink pictures: make a large one smaller
+first, or post it from the web UI, which does. A post to the world is public speech that every node
+can read, and needs a registered name (komrade register NAME); a post to your circle is read only
+by those you added (komrade circle add NAME). It disappears from every node after N days.
+
+Options:
+${DATA_DIR_HELP}
+  --image FILE     attach an image (at most 256 KiB)
+  --to AUDIENCE    world (default) or circle
+  --days N         how long the post lives, ${MIN_POST_DAYS} to ${MAX_POST_DAYS} days (default 2)
+  --json           print the post as JSON: { id, author, audience, text, hasImage, sentAt, expiresAt, … }
+
+Examples:
+  komrade post "hello, world"
+  komrade post "for my friends only" --to circle --days 1
+  komrade post "the view today" --image view.jpg`
+
+export const FEED_HELP = `komrade feed: read the world feed or your home feed
+
+Usage:
+  komrade feed [world|home] [--limit N] [--before CURSOR] [--follow] [--data-dir DIR] [--json]
+
+world: every post to the world (yours included). home: posts of those whose circle you are in,
+and your own posts. Shows the newest N posts (default 20, at most 100), oldest of them first; when
+there are older ones, the last line gives the command that shows them. An image shows as
+[image: 123 KiB jpeg] (the web UI displays it). With --follow, new posts are printed as they
+arrive, until Ctrl-C.
+
+Options:
+${DATA_DIR_HELP}
+  --limit N        how many posts (1 to 100, default 20)
+  --before CURSOR  the page older than the one that printed CURSOR
+  --follow         keep printing new posts as they arrive, until Ctrl-C
+  --json           print the page as JSON { posts: [...], next? } (newest first); with --follow,
+                   one JSON post per line, as they come
+
+Examples:
+  komrade feed
+  komrade feed home --limit 50
+  komrade feed world --follow
+  komrade feed --json | jq -r '.posts[].text'`
+
+/** Posts per page unless --limit says (the API's default). */
+const DEFAULT_LIMIT = 20
+const MAX_LIMIT = 100
+
+/**
+ * Reads an image file of at most `maxBytes`, its type from its first
+ * bytes. A larger file is refused by its size before it is read whole.
+ */
+export async function readImageFile (path: string, maxBytes: number, what: string): Promise<{ mime: ImageType, bytes: Uint8Array }> {
+  let file
+  try {
+    file = await open(path, 'r')
+  } catch (error) {
+    throw new CommandError(`Cannot read the image ${printable(path)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
+  }
+  try {
+    const stats = await file.stat()
+    if (!stats.isFile()) throw new CommandError(`${printable(path)} is not a file; give the path of an image file`)
+    const { size } = stats
+    if (size > maxBytes) {
+      throw new CommandError(`The image ${printable(path)} has ${imageSizeLabel(size)} (${size} bytes), more than the ${imageSizeLabel(maxBytes)} ${what} may carry; ` +
+        'shrink it first (fewer pixels, a lower JPEG quality), or post it from the web UI, which shrinks pictures itself')
+    }
+    const bytes = new Uint8Array(size)
+    const { bytesRead } = await file.read(bytes, 0, size, 0)
+    const mime = imageTypeOf(bytes.subarray(0, bytesRead))
+    if (mime === undefined) throw new CommandError(`${printable(path)} is not a JPEG, PNG, WebP or GIF image (judged by its content, not its name)`)
+    return { mime, bytes: bytes.subarray(0, bytesRead) }
+  } finally {
+    await file.close()
+  }
+}
+
+/** An audience option: world (default) or circle. */
+function audienceOf (value: string | undefined): 'world' | 'circle' | undefined {
+  if (value === undefined || value === 'world' || value === 'circle') return value ?? 'world'
+  return undefined
+}
+
+/** How an author is called: "you", their verified name, or the start of their id; with their display name when they set one. */
+export function authorLabel (post: Pick<ApiPost, 'author' | 'authorName' | 'mine'>, profiles: ReadonlyMap<string, ApiProfile>): string {
+  if (post.mine) return 'you'
+  const who = post.authorName === undefined ? `[${post.author.slice(0, 8)}]` : printable(post.authorName)
+  const display = profiles.get(post.author)?.displayName
+  return display === undefined || display === post.authorName ? who : `${who} (${printable(display)})`
+}
+
+/** A post as the terminal shows it: time, author, audience, then its text and image, lines indented. */
+export function formatPost (post: ApiPost, profiles: ReadonlyMap<string, ApiProfile>): string {
+  const head = `${formatTime(post.sentAt)}  ${authorLabel(post, profiles)} [${post.audience}]:`
+  const image = post.image === undefined ? (post.hasImage ? '[image]' : '') : `[image: ${imageSizeLabel(post.image.size)} ${printable(imageTypeWord(post.image.mime))}]`
+  const text = post.text === '' ? '' : printable(post.text, { indent: MESSAGE_INDENT })
+  if (text === '') return `${head} ${image}`
+  return image === '' ? `${head} ${text}` : `${head} ${text}\n${MESSAGE_INDENT}${image}`
+}
+
+/** `komrade post TEXT…`. */
+export async function postCommand (argv: string[]): Promise<number> {
+  const spec = {
+    name: 'komrade post',
+    help: POST_HELP,
+    options: { ...COMMON_OPTIONS, ...JSON_OPTION, image: { type: 'string' }, to: { type: 'string' }, days: { type: 'string' } },
+    positionals: { min: 0, max: Infinity, names: 'TEXT' }
+  } as const
+  const parsed = parseCommand(spec, argv)
+  if (!parsed.ok) return parsed.exitCode
+  const { values, positionals } = parsed
+  const audience = audienceOf(values.to)
+  if (audience === undefined) return usageError(spec.name, spec.help, `--to expected world or circle, got "${values.to!}"`)
+  const days = values.days === undefined ? undefined : Number(values.days)
+  if (days !== undefined && (!Number.isSafeInteger(days) || days < MIN_POST_DAYS || days > MAX_POST_DAYS)) {
+    return usageError(spec.name, spec.help, `--days expected a whole number from ${MIN_POST_DAYS} to ${MAX_POST_DAYS}, got "${values.days!}"`)
+  }
+  const text = positionals.join(' ')
+  if (text.trim() === '' && values.image === undefined) return usageError(spec.name, spec.help, 'missing TEXT (or --image FILE)')
+  const dataDir = dataDirOf(values)
+  try {
+    if (codePoints(text) > MAX_POST_TEXT_CHARS) {
+      throw new CommandError(`The post has ${codePoints(text)} characters; a post holds at most ${MAX_POST_TEXT_CHARS}: shorten it`)
+    }
+    const image = values.image === undefined ? undefined : await readImageFile(values.image, MAX_POST_IMAGE_BYTES, 'a post')
+    const client = await connectToDaemon(dataDir)
+    const post = await client.post({
+      ...(text === '' ? {} : { text }),
+      ...(image === undefined ? {} : { image }),
+      audience,
+      ...(days === undefined ? {} : { days })
+    })
+    if (values.json === true) writeJson(process.stdout, post)
+    else {
+      const reach = audience === 'world' ? 'the world' : 'your circle'
+      const lifetime = Math.max(1, Math.round((post.expiresAt - post.sentAt) / 86_400_000))
+      writeLine(process.stdout, `Posted to ${reach}; it lives ${lifetime} day${lifetime === 1 ? '' : 's'} (id ${post.id})`)
+    }
+    return EXIT_OK
+  } catch (error) {
+    return reportFailure(error, { command: 'komrade post', dataDir })
+  }
+}
+
+/** True when a live post belongs to `feed` (SPEC §14 decision 9). */
+export function inFeed (post: ApiPost, feed: ApiFeedName): boolean {
+  return feed === 'world' ? post.audience === 'world' : post.audience === 'circle' || post.mine
+}
+
+/** Every known profile by author, for display names; none when they cannot be had. */
+async function profilesByAuthor (client: KomradeClient): Promise<Map<string, ApiProfile>> {
+  const profiles = await client.profiles().catch(() => [])
+  return new Map(profiles.map((profile) => [profile.author, profile]))
+}
+
+/** `komrade feed [world|home]`. */
+export async function feedCommand (argv: string[]): Promise<number> {
+  const spec = {
+    name: 'komrade feed',
+    help: FEED_HELP,
+    options: { ...COMMON_OPTIONS, ...JSON_OPTION, limit: { type: 'string' }, before: { type: 'string' }, follow: { type: 'boolean' } },
+    positionals: { min: 0, max: 1, names: 'FEED' }
+  } as const
+  const parsed = parseCommand(spec, argv)
+  if (!parsed.ok) return parsed.exitCode
+  const { values, positionals: [feedArg] } = parsed
+  const feed = feedArg ?? 'world'
+  if (feed !== 'world' && feed !== 'home') return usageError(spec.name, spec.help, `the feed is world or home, not "${feed}"`)
+  const limit = values.limit === undefined ? DEFAULT_LIMIT : Number(values.limit)
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIMIT) return usageError(spec.name, spec.help, `--limit expected a whole number from 1 to ${MAX_LIMIT}, got "${values.limit!}"`)
+  if (values.follow === true && values.before !== undefined) return usageError(spec.name, spec.help, '--follow shows the newest posts; it does not go with --before')
+  const dataDir = dataDirOf(values)
+  try {
+    const client = await connectToDaemon(dataDir)
+    if (values.follow === true) return await follow(client, feed, limit, values.json === true)
+    const [page, profiles] = await Promise.all([
+      client.feed(feed, { limit, ...(values.before === undefined ? {} : { before: values.before }) }),
+      profilesByAuthor(client)
+    ])
+    if (values.json === true) { writeJson(process.stdout, page); return EXIT_OK }
+    if (page.posts.length === 0) {
+      writeLine(process.stdout, values.before === undefined ? `No posts in the ${feed} feed yet.` : 'No older posts.')
+      return EXIT_OK
+    }
+    for (const post of [...page.posts].reverse()) writeLine(process.stdout, formatPost(post, profiles))
+    if (page.next !== undefined) writeLine(process.stdout, `Older posts: komrade feed ${feed} --before ${page.next}`)
+    return EXIT_OK
+  } catch (error) {
+    return reportFailure(error, { command: 'komrade feed', dataDir })
+  }
+}
+
+/** The newest page, then new posts as they arrive, until Ctrl-C (exit 0) or the node stops (exit 3). */
+async function follow (client: KomradeClient, feed: ApiFeedName, limit: number, json: boolean): Promise<number> {
+  const stop = new AbortController()
+  const shown = new Set<string>()
+  let profiles = new Map<string, ApiProfile>()
+  const print = (post: ApiPost): void => {
+    if (shown.has(post.id)) return
+    shown.add(post.id)
+    if (json) writeJson(process.stdout, post)
+    else writeLine(process.stdout, formatPost(post, profiles))
+  }
+  const handle = (event: ApiEvent): void => {
+    if (event.type === 'post' && inFeed(event.post, feed)) print(event.post)
+    else if (event.type === 'profile') profiles.set(event.profile.author, event.profile)
+  }
+  // Events first, so nothing that arrives while the page loads is lost (duplicates are skipped by id).
+  const iterator = client.events({ signal: stop.signal })[Symbol.asyncIterator]()
+  const early: ApiEvent[] = []
+  let nodeStopped = false
+  let pageShown = false
+  await iterator.next() // 'hello': the socket is open before the page is read
+  const listening = (async () => {
+    try {
+      for (;;) {
+        const next = await iterator.next()
+        if (next.done === true) break
+        if (pageShown) handle(next.value)
+        else early.push(next.value)
+      }
+    } catch {}
+    if (!stop.signal.aborted) nodeStopped = true
+  })()
+  try {
+    const [page, known] = await Promise.all([client.feed(feed, { limit }), profilesByAuthor(client)])
+    profiles = known
+    for (const post of [...page.posts].reverse()) print(post)
+    for (const event of early.splice(0)) handle(event)
+    pageShown = true
+    // On stderr, so stdout stays the posts (and a script can wait for this line to know the feed listens).
+    process.stderr.write(`Following the ${feed} feed; new posts appear as they arrive. Ctrl-C stops.\n`)
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', () => { resolve() })
+      process.once('SIGTERM', () => { resolve() })
+      void listening.then(() => { resolve() })
+    })
+  } finally {
+    stop.abort()
+    await iterator.return?.()
+    await listening
+  }
+  if (nodeStopped) {
+    process.stderr.write('komrade feed: the node stopped; start it again with komrade start\n')
+    return EXIT_NO_NODE
+  }
+  return EXIT_OK
+}

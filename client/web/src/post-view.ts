@@ -1,0 +1,64 @@
+/**
+ * A post as the feed and a profile show it: its author (avatar, display
+ * name, and the registered name the Operator verified, which is the one to
+ * trust), its time and audience, its text, and its image loaded from the
+ * image route. Everything from the network goes in as text nodes or as an
+ * image URL of our own origin: a post cannot inject markup.
+ */
+import type { ApiPost, ApiProfile } from '../../api/types.js'
+import { imageSizeLabel, imageTypeWord } from '../../api/post-content.js'
+import { h, hiddenText, uniqueId } from './dom.js'
+import { longTime, shortTime } from './format.js'
+
+/** The URL of a post's image (the session cookie authorises it: same origin). */
+export function postImageUrl (id: string): string {
+  return `/api/posts/${encodeURIComponent(id)}/image`
+}
+
+/** The URL of an avatar; `version` (the profile's time) makes a new avatar load instead of a cached one. */
+export function avatarUrl (author: string, version: number): string {
+  return `/api/profiles/${encodeURIComponent(author)}/avatar?v=${version}`
+}
+
+/** How a person is called: their display name, else their registered name, else the start of their id. */
+export function personName (author: string, authorName: string | undefined, profile: ApiProfile | undefined): string {
+  return profile?.displayName ?? authorName ?? `Someone ${author.slice(0, 8)}`
+}
+
+/** An avatar image, or a letter in a circle when there is none (decoration: the name is beside it). */
+export function avatarElement (author: string, profile: ApiProfile | undefined, name: string): HTMLElement {
+  if (profile?.hasAvatar === true) {
+    return h('img', { class: 'avatar', src: avatarUrl(author, profile.updatedAt), alt: '', width: 40, height: 40, loading: 'lazy', decoding: 'async' })
+  }
+  return h('span', { class: 'avatar avatar-letter', 'aria-hidden': 'true' }, [...name][0]?.toUpperCase() ?? '?')
+}
+
+/** Days, hours or minutes until `at`, in words. */
+export function timeLeft (at: number, now = Date.now()): string {
+  const minutes = Math.max(0, Math.round((at - now) / 60_000))
+  if (minutes >= 36 * 60) return `${Math.round(minutes / (24 * 60))} days left`
+  if (minutes >= 90) return `${Math.round(minutes / 60)} hours left`
+  return minutes === 1 ? '1 minute left' : `${minutes} minutes left`
+}
+
+/** One post as an `<article>` (in a feed list item). */
+export function postElement (post: ApiPost, profile: ApiProfile | undefined): HTMLElement {
+  const name = post.mine ? 'You' : personName(post.author, post.authorName, profile)
+  const heading = h('h3', { id: uniqueId('post'), class: 'post-author' },
+    post.mine ? 'You' : h('a', { href: `#/profile/${encodeURIComponent(post.author)}` }, name),
+    // The registered name is the verified one: shown apart from a display name anyone could choose.
+    post.authorName !== undefined && post.authorName !== name ? h('span', { class: 'verified-name' }, hiddenText(', registered name '), `@${post.authorName}`) : null)
+  const audience = post.audience === 'world' ? 'World' : 'Circle'
+  const alt = `Picture posted by ${name}${post.image === undefined ? '' : ` (${imageTypeWord(post.image.mime).toUpperCase()}, ${imageSizeLabel(post.image.size)})`}`
+  return h('article', { class: 'post', 'data-id': post.id, 'aria-labelledby': heading.id },
+    h('header', { class: 'post-head' },
+      avatarElement(post.author, profile, name),
+      h('div', { class: 'post-who' },
+        heading,
+        h('p', { class: 'post-meta' },
+          h('time', { datetime: new Date(post.sentAt).toISOString(), title: longTime(post.sentAt) }, shortTime(post.sentAt)),
+          ' · ', h('span', { class: `audience audience-${post.audience}` }, hiddenText('To: '), audience),
+          ' · ', h('span', { title: `Until ${longTime(post.expiresAt)}` }, timeLeft(post.expiresAt))))),
+    post.text === '' ? null : h('p', { class: 'post-text' }, post.text),
+    post.hasImage ? h('img', { class: 'post-image', src: postImageUrl(post.id), alt, loading: 'lazy', decoding: 'async' }) : null)
+}

@@ -1,0 +1,319 @@
+/**
+ * The feeds and profiles a node keeps, in sublevels of its local database
+ * (SPEC §14):
+ *
+ * - `social-posts`: `<id>!<author>` → the post (ids are the author's choice, so
+ *   two authors' ids never collide with each other's posts);
+ * - `social-feed`: `<feed>!<sentAt>!<id>!<author>` → {}; read backwards, newest
+ *   first, ties by id; a page's cursor is the last key it returned;
+ * - `social-expiry`: `<expiresAt>!<id>!<author>` → {}, for housekeeping;
+ * - `social-world-others`: `<sentAt>!<id>!<author>` → { bytes }, world posts
+ *   of others, the oldest dropped past MAX_WORLD_POSTS_FROM_OTHERS posts or
+ *   MAX_WORLD_FEED_BYTES;
+ * - `social-daily`: `<author>!<day>` → { count }, posts kept per author per day;
+ * - `social-profiles`: `<author>` → the newest profile (ours included).
+ *
+ * Inserting returns the writes instead of making them: they go into the same
+ * batch as the chain state that opened the post (local-state.ts), so a crash
+ * never leaves a consumed key without its post.
+ */
+import type { Level } from 'level'
+import {
+  DEFAULT_FEED_PAGE, MAX_FEED_PAGE, MAX_POSTS_PER_AUTHOR_PER_DAY, MAX_WORLD_FEED_BYTES, MAX_WORLD_POSTS_FROM_OTHERS
+} from '../node-constants.js'
+import { jsonSublevel, type Json, type LocalOp } from '../local-state.js'
+import type { Audience, FeedName, FeedPage, Post, PostImage, Profile } from './types.js'
+
+/** A post as stored: the image as base64. */
+export interface StoredPost {
+  readonly id: string
+  readonly author: string
+  readonly authorIdentity: string
+  readonly authorName?: string
+  readonly audience: Audience
+  readonly text: string
+  readonly image?: { readonly mime: string, readonly bytes: string }
+  readonly sentAt: number
+  readonly receivedAt: number
+  readonly expiresAt: number
+  readonly mine: boolean
+}
+
+/** A profile as stored: the avatar as base64. */
+export interface StoredProfile {
+  readonly author: string
+  readonly authorIdentity: string
+  readonly authorName?: string
+  readonly displayName: string
+  readonly bio: string
+  readonly avatar?: { readonly mime: string, readonly bytes: string }
+  readonly audience: Audience
+  readonly updatedAt: number
+  /** When the envelope that brought it expires (others' profiles); our own has none. */
+  readonly expiresAt?: number
+}
+
+/** Why an insert kept nothing. */
+export type InsertRefusal = 'duplicate' | 'expired' | 'flood' | 'full'
+
+/** The writes of one insert, to commit in the caller's batch, and what to do once they are committed. */
+export interface PreparedInsert {
+  readonly ops: LocalOp[]
+  /** Call after the batch is committed (counters kept in memory). */
+  committed(): void
+}
+
+/** The feed store; see the file comment. */
+export interface FeedStore {
+  /** The writes that add `post` to its feeds, or why it is not kept. */
+  prepareInsert(post: StoredPost, now?: number): Promise<PreparedInsert | InsertRefusal>
+  /** A page of a feed, newest first; expired posts are skipped. Throws RangeError for a bad `limit` or `before`. */
+  feed(name: FeedName, options?: { before?: string, limit?: number, now?: number }): Promise<FeedPage>
+  /** A live post by id. */
+  get(id: string, now?: number): Promise<Post | undefined>
+  /** True when the post of `author` with `id` is held (live or not yet deleted). */
+  has(author: string, id: string): Promise<boolean>
+  /**
+   * The writes that make `profile` the author's profile (`replaced`: it is
+   * newer than the one held), or that only extend the life of the same one
+   * (republished); undefined when a newer one is held.
+   */
+  prepareProfile(profile: StoredProfile): Promise<{ ops: LocalOp[], replaced: boolean } | undefined>
+  profile(author: string, now?: number): Promise<Profile | undefined>
+  profiles(now?: number): Promise<Profile[]>
+  /** The stored form of a profile (to republish our own). */
+  ownProfile(author: string): Promise<StoredProfile | undefined>
+  /** Deletes expired posts and old day counters; returns how many posts went. */
+  housekeeping(now?: number): Promise<number>
+}
+
+const DAY_MS = 86_400_000
+/** Day counters are kept past the longest lifetime (7 days) plus a day of clock skew. */
+const DAILY_COUNTER_DAYS = 9
+const NUMBER_WIDTH = 16
+
+/** Roughly what a post takes on disk: its text and image (base64) plus the fields around them. */
+const sizeOf = (post: StoredPost): number => post.text.length * 3 + (post.image?.bytes.length ?? 0) + 512
+
+const pad = (n: number): string => String(Math.max(0, Math.floor(n))).padStart(NUMBER_WIDTH, '0')
+const postKey = (id: string, author: string): string => `${id}!${author}`
+
+function feedsOf (post: StoredPost): FeedName[] {
+  if (post.audience === 'world') return post.mine ? ['world', 'home'] : ['world']
+  return ['home']
+}
+
+function imageOf (stored: { mime: string, bytes: string } | undefined): PostImage | undefined {
+  return stored === undefined ? undefined : { mime: stored.mime, bytes: new Uint8Array(Buffer.from(stored.bytes, 'base64')) }
+}
+
+/** The stored form of an image. */
+export function storedImage (image: PostImage | undefined): { mime: string, bytes: string } | undefined {
+  return image === undefined ? undefined : { mime: image.mime, bytes: Buffer.from(image.bytes).toString('base64') }
+}
+
+/** A stored post as the API shows it. */
+export function postOf (stored: StoredPost): Post {
+  const image = imageOf(stored.image)
+  return {
+    id: stored.id, author: stored.author, authorIdentity: stored.authorIdentity,
+    ...(stored.authorName === undefined ? {} : { authorName: stored.authorName }),
+    audience: stored.audience, text: stored.text, ...(image === undefined ? {} : { image }),
+    sentAt: stored.sentAt, receivedAt: stored.receivedAt, expiresAt: stored.expiresAt, mine: stored.mine
+  }
+}
+
+/** A stored profile as the API shows it. */
+export function profileOf (stored: StoredProfile): Profile {
+  const avatar = imageOf(stored.avatar)
+  return {
+    author: stored.author, authorIdentity: stored.authorIdentity,
+    ...(stored.authorName === undefined ? {} : { authorName: stored.authorName }),
+    displayName: stored.displayName, bio: stored.bio, ...(avatar === undefined ? {} : { avatar }),
+    audience: stored.audience, updatedAt: stored.updatedAt
+  }
+}
+
+function checkLimit (limit: number | undefined): number {
+  if (limit === undefined) return DEFAULT_FEED_PAGE
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_FEED_PAGE) {
+    throw new RangeError(`"limit" expected a whole number from 1 to ${MAX_FEED_PAGE}, got ${String(limit)}`)
+  }
+  return limit
+}
+
+function decodeCursor (name: FeedName, before: string | undefined): string | undefined {
+  if (before === undefined) return undefined
+  const key = typeof before === 'string' ? Buffer.from(before, 'base64url').toString('utf8') : ''
+  if (!key.startsWith(`${name}!`) || key.split('!').length !== 4) {
+    throw new RangeError(`"before" expected the \`next\` of an earlier page of the ${name} feed`)
+  }
+  return key
+}
+
+/** Bounds of a feed store (tests lower them). */
+export interface FeedStoreLimits {
+  /** @default MAX_WORLD_POSTS_FROM_OTHERS */
+  maxWorldPostsFromOthers?: number
+  /** @default MAX_WORLD_FEED_BYTES */
+  maxWorldFeedBytes?: number
+  /** @default MAX_POSTS_PER_AUTHOR_PER_DAY */
+  maxPostsPerAuthorPerDay?: number
+}
+
+/** Opens the feed store over the node's local database. */
+export async function openFeedStore (db: Level<string, Json>, limits: FeedStoreLimits = {}): Promise<FeedStore> {
+  const maxWorldOthers = limits.maxWorldPostsFromOthers ?? MAX_WORLD_POSTS_FROM_OTHERS
+  const maxPerDay = limits.maxPostsPerAuthorPerDay ?? MAX_POSTS_PER_AUTHOR_PER_DAY
+  const maxWorldBytes = limits.maxWorldFeedBytes ?? MAX_WORLD_FEED_BYTES
+  const posts = jsonSublevel(db, 'social-posts')
+  const feeds = jsonSublevel(db, 'social-feed')
+  const expiry = jsonSublevel(db, 'social-expiry')
+  const worldOthers = jsonSublevel(db, 'social-world-others')
+  const daily = jsonSublevel(db, 'social-daily')
+  const profiles = jsonSublevel(db, 'social-profiles')
+
+  /** Counts the world posts of others and their bytes (each index entry holds its post's size). */
+  async function measureWorldOthers (): Promise<{ count: number, bytes: number }> {
+    let count = 0
+    let bytes = 0
+    for await (const value of worldOthers.values()) {
+      count++
+      bytes += (value as { bytes?: number }).bytes ?? 0
+    }
+    return { count, bytes }
+  }
+  let worldOthersHeld = await measureWorldOthers()
+
+  function removalOps (post: StoredPost): LocalOp[] {
+    const ops: LocalOp[] = [
+      { type: 'del', sublevel: posts, key: postKey(post.id, post.author) },
+      { type: 'del', sublevel: expiry, key: `${pad(post.expiresAt)}!${post.id}!${post.author}` }
+    ]
+    for (const feed of feedsOf(post)) ops.push({ type: 'del', sublevel: feeds, key: `${feed}!${pad(post.sentAt)}!${post.id}!${post.author}` })
+    if (post.audience === 'world' && !post.mine) ops.push({ type: 'del', sublevel: worldOthers, key: `${pad(post.sentAt)}!${post.id}!${post.author}` })
+    return ops
+  }
+
+  async function stored (key: string): Promise<StoredPost | undefined> {
+    return (await posts.get(key)) as unknown as StoredPost | undefined
+  }
+
+  const store: FeedStore = {
+    async prepareInsert (post, now = Date.now()) {
+      if (post.expiresAt <= now) return 'expired'
+      const key = postKey(post.id, post.author)
+      if (await posts.get(key) !== undefined) return 'duplicate'
+      const ops: LocalOp[] = [
+        { type: 'put', sublevel: posts, key, value: post as unknown as Json },
+        { type: 'put', sublevel: expiry, key: `${pad(post.expiresAt)}!${post.id}!${post.author}`, value: {} }
+      ]
+      for (const feed of feedsOf(post)) ops.push({ type: 'put', sublevel: feeds, key: `${feed}!${pad(post.sentAt)}!${post.id}!${post.author}`, value: {} })
+      let count = 0
+      let bytes = 0
+      if (!post.mine) {
+        const dayKey = `${post.author}!${Math.floor(post.sentAt / DAY_MS)}`
+        const today = ((await daily.get(dayKey)) as { count?: number } | undefined)?.count ?? 0
+        if (today >= maxPerDay) return 'flood'
+        ops.push({ type: 'put', sublevel: daily, key: dayKey, value: { count: today + 1 } })
+        if (post.audience === 'world') {
+          const othersKey = `${pad(post.sentAt)}!${post.id}!${post.author}`
+          const size = sizeOf(post)
+          ops.push({ type: 'put', sublevel: worldOthers, key: othersKey, value: { bytes: size } })
+          count = 1
+          bytes = size
+          // Past a bound, the oldest go, unless the newcomer is older still.
+          for await (const [oldestKey, value] of worldOthers.iterator()) {
+            if (worldOthersHeld.count + count <= maxWorldOthers && worldOthersHeld.bytes + bytes <= maxWorldBytes) break
+            if (oldestKey > othersKey) return 'full'
+            const [, id, author] = oldestKey.split('!')
+            const victim = await stored(postKey(id!, author!))
+            ops.push(...(victim === undefined ? [{ type: 'del' as const, sublevel: worldOthers, key: oldestKey }] : removalOps(victim)))
+            count--
+            bytes -= (value as { bytes?: number }).bytes ?? 0
+          }
+          if (worldOthersHeld.count + count > maxWorldOthers || worldOthersHeld.bytes + bytes > maxWorldBytes) return 'full'
+        }
+      }
+      return { ops, committed: () => { worldOthersHeld = { count: worldOthersHeld.count + count, bytes: worldOthersHeld.bytes + bytes } } }
+    },
+
+    async feed (name, options = {}) {
+      if (name !== 'world' && name !== 'home') throw new RangeError(`"feed" expected 'world' or 'home', got ${JSON.stringify(name)}`)
+      const limit = checkLimit(options.limit)
+      const cursor = decodeCursor(name, options.before)
+      const now = options.now ?? Date.now()
+      const page: Post[] = []
+      let last: string | undefined
+      let more = false
+      for await (const key of feeds.keys({ gt: `${name}!`, lt: cursor ?? `${name}!~`, reverse: true })) {
+        if (page.length === limit) { more = true; break }
+        const [, , id, author] = key.split('!')
+        const post = await stored(postKey(id!, author!))
+        if (post === undefined || post.expiresAt <= now) continue
+        page.push(postOf(post))
+        last = key
+      }
+      return more && last !== undefined ? { posts: page, next: Buffer.from(last, 'utf8').toString('base64url') } : { posts: page }
+    },
+
+    async get (id, now = Date.now()) {
+      if (typeof id !== 'string') return undefined
+      for await (const post of posts.values({ gt: `${id}!`, lt: `${id}!~` })) {
+        const p = post as unknown as StoredPost
+        if (p.expiresAt > now) return postOf(p)
+      }
+      return undefined
+    },
+
+    async has (author, id) {
+      return (await posts.get(postKey(id, author))) !== undefined
+    },
+
+    async prepareProfile (profile) {
+      const held = (await profiles.get(profile.author)) as unknown as StoredProfile | undefined
+      const put: LocalOp[] = [{ type: 'put', sublevel: profiles, key: profile.author, value: profile as unknown as Json }]
+      if (held === undefined || held.updatedAt < profile.updatedAt) return { ops: put, replaced: true }
+      if (held.updatedAt === profile.updatedAt && held.expiresAt !== undefined && (profile.expiresAt ?? Infinity) > held.expiresAt) {
+        return { ops: [{ type: 'put', sublevel: profiles, key: profile.author, value: { ...held, expiresAt: profile.expiresAt } as unknown as Json }], replaced: false }
+      }
+      return undefined
+    },
+
+    async profile (author, now = Date.now()) {
+      const held = (await profiles.get(author)) as unknown as StoredProfile | undefined
+      return held === undefined || (held.expiresAt ?? Infinity) <= now ? undefined : profileOf(held)
+    },
+
+    async profiles (now = Date.now()) {
+      return ((await profiles.values().all()) as unknown as StoredProfile[]).filter((p) => (p.expiresAt ?? Infinity) > now).map(profileOf)
+    },
+
+    async ownProfile (author) {
+      return (await profiles.get(author)) as unknown as StoredProfile | undefined
+    },
+
+    async housekeeping (now = Date.now()) {
+      const ops: LocalOp[] = []
+      let removed = 0
+      for await (const key of expiry.keys({ lt: `${pad(now + 1)}!` })) {
+        const [, id, author] = key.split('!')
+        const post = await stored(postKey(id!, author!))
+        if (post === undefined) ops.push({ type: 'del', sublevel: expiry, key })
+        else { ops.push(...removalOps(post)); removed++ }
+      }
+      for await (const [key, value] of profiles.iterator()) {
+        const expiresAt = (value as unknown as StoredProfile).expiresAt
+        if (expiresAt !== undefined && expiresAt <= now) ops.push({ type: 'del', sublevel: profiles, key })
+      }
+      const oldestDay = Math.floor(now / DAY_MS) - DAILY_COUNTER_DAYS
+      for await (const key of daily.keys()) {
+        if (Number(key.slice(key.lastIndexOf('!') + 1)) < oldestDay) ops.push({ type: 'del', sublevel: daily, key })
+      }
+      if (ops.length > 0) await db.batch(ops as never)
+      worldOthersHeld = await measureWorldOthers()
+      return removed
+    }
+  }
+  return store
+}
