@@ -186,16 +186,21 @@ export function createRegistryService (init: RegistryServiceInit): RegistryServi
     // The silent-client timeout, counted anew for each request: one timer per stream (not one per request,
     // thousands pending at once), and it cuts off only a wait for a request, never the Operator's own work.
     let waiting = false
-    const silent = new AbortController()
-    const silentTimer = setTimeout(() => { if (waiting) silent.abort(new DOMException(`No request within ${requestTimeoutMs} ms`, 'TimeoutError')) }, requestTimeoutMs)
-    const readSignal = AbortSignal.any([shutdown.signal, silent.signal])
+    // One controller for the reads, aborted by the timer or the shutdown (not AbortSignal.any: see `deliver`).
+    const reading = new AbortController()
+    const silentTimer = setTimeout(() => { if (waiting) reading.abort(new DOMException(`No request within ${requestTimeoutMs} ms`, 'TimeoutError')) }, requestTimeoutMs)
+    const stopping = shutdown.signal // start() after stop() makes a new one
+    const onShutdown = (): void => { reading.abort(stopping.reason) }
+    if (stopping.aborted) onShutdown()
+    else stopping.addEventListener('abort', onShutdown, { once: true })
+    const readSignal = reading.signal
     const flush = async (): Promise<boolean> => {
       if (scheduled !== undefined) clearImmediate(scheduled)
       scheduled = undefined
       if (unsent.length > 0) {
         const batch = unsent.splice(0)
         unsentBytes = 0
-        written = written.then(async (ok) => ok && await deliver(op, peer, stream, async () => { await lp.writeV(batch, { signal: answerSignal() }) }))
+        written = written.then(async (ok) => ok && await deliver(op, peer, stream, async (signal) => { await lp.writeV(batch, { signal }) }))
       }
       return await written
     }
@@ -236,27 +241,40 @@ export function createRegistryService (init: RegistryServiceInit): RegistryServi
         }
       }
       if (!await flush()) return
-      await deliver(op, peer, stream, async () => { await stream.close({ signal: answerSignal() }) })
+      await deliver(op, peer, stream, async (signal) => { await stream.close({ signal }) })
     } finally {
       clearTimeout(silentTimer)
+      stopping.removeEventListener('abort', onShutdown)
       stream.removeEventListener('message', countReceived)
       if (scheduled !== undefined) clearImmediate(scheduled)
     }
   }
 
-  function answerSignal (): AbortSignal {
-    return AbortSignal.any([shutdown.signal, AbortSignal.timeout(RESPONSE_TIMEOUT_MS)])
-  }
-
-  /** Runs one write (an answer, or the close after the last); a client that does not take it within RESPONSE_TIMEOUT_MS is cut off. */
-  async function deliver (op: RegistryOp, peer: string, stream: Stream, write: () => Promise<void>): Promise<boolean> {
+  /**
+   * Runs one write (an answer, or the close after the last); a client that
+   * does not take it within RESPONSE_TIMEOUT_MS is cut off. The deadline is a
+   * timer cleared when the write is done, not AbortSignal.timeout/any: Node
+   * keeps such a signal that has listeners alive until it fires, with the
+   * stream its listeners hold, so every stream pinned a few KB for 30 s
+   * (test/reliability/fuzz-registry.test.ts).
+   */
+  async function deliver (op: RegistryOp, peer: string, stream: Stream, write: (signal: AbortSignal) => Promise<void>): Promise<boolean> {
+    const controller = new AbortController()
+    const timer = setTimeout(() => { controller.abort(new DOMException(`The answer was not taken within ${RESPONSE_TIMEOUT_MS} ms`, 'TimeoutError')) }, RESPONSE_TIMEOUT_MS)
+    const stopping = shutdown.signal
+    const onShutdown = (): void => { controller.abort(stopping.reason) }
+    if (stopping.aborted) onShutdown()
+    else stopping.addEventListener('abort', onShutdown, { once: true })
     try {
-      await write()
+      await write(controller.signal)
       return true
     } catch (error) {
       log.debug('registry answer not delivered', { op, peer, error })
       stream.abort(error instanceof Error ? error : new Error(String(error)))
       return false
+    } finally {
+      clearTimeout(timer)
+      stopping.removeEventListener('abort', onShutdown)
     }
   }
 

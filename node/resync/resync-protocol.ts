@@ -152,13 +152,50 @@ function checkCount (value: number | undefined, name: string, fallback: number, 
   return n
 }
 
+/**
+ * A sync's signal: aborted by its deadline or by any of `parents`, and
+ * released by `dispose()`. Not AbortSignal.timeout/any: Node keeps a timeout
+ * signal that has listeners (and a composite of one) alive until it fires,
+ * with everything its listeners hold (the stream and its buffers), so every
+ * sync, however short, would pin tens of KB for the whole timeout (10
+ * minutes): a peer opening syncs in a loop grew our heap without bound
+ * (test/reliability/fuzz-resync.test.ts).
+ */
+interface Deadline {
+  readonly signal: AbortSignal
+  /** True once the deadline itself (not a parent) aborted the signal. */
+  readonly expired: boolean
+  /** Clears the timer and the listeners on the parents. */
+  dispose(): void
+}
+
+function deadline (ms: number, parents: readonly AbortSignal[], what: string): Deadline {
+  const controller = new AbortController()
+  let expired = false
+  const timer = setTimeout(() => { expired = true; controller.abort(new DOMException(what, 'TimeoutError')) }, ms)
+  timer.unref()
+  const onParent = (event: Event): void => { controller.abort((event.target as AbortSignal).reason) }
+  for (const parent of parents) {
+    if (parent.aborted) controller.abort(parent.reason)
+    else parent.addEventListener('abort', onParent, { once: true })
+  }
+  return {
+    signal: controller.signal,
+    get expired () { return expired },
+    dispose () {
+      clearTimeout(timer)
+      for (const parent of parents) parent.removeEventListener('abort', onParent)
+    }
+  }
+}
+
 /** Length-prefixed frames `type || body` with byte counts and error mapping. */
 class Channel {
   bytesIn = 0
   bytesOut = 0
   private readonly lp: LengthPrefixedStream<Stream>
   constructor (stream: Stream, readonly maxMessageBytes: number, private readonly signal: AbortSignal,
-    private readonly timeout: AbortSignal, private readonly timeoutMs: number) {
+    private readonly timeout: Deadline, private readonly timeoutMs: number) {
     this.lp = lpStream(stream, { maxDataLength: maxMessageBytes, maxBufferSize: maxMessageBytes * (PIPELINE_DEPTH + 2) })
   }
 
@@ -177,20 +214,22 @@ class Channel {
 
   async receive (): Promise<{ type: number, body: Uint8Array }> {
     let frame: Uint8Array
-    const idle = AbortSignal.timeout(Math.min(FRAME_IDLE_TIMEOUT_MS, this.timeoutMs))
+    const idle = deadline(Math.min(FRAME_IDLE_TIMEOUT_MS, this.timeoutMs), [this.signal], 'No frame in time')
     try {
-      frame = (await this.lp.read({ signal: AbortSignal.any([this.signal, idle]) })).subarray()
+      frame = (await this.lp.read({ signal: idle.signal })).subarray()
     } catch (error) {
-      throw this.mapError(error, idle)
+      throw this.mapError(error, idle.expired)
+    } finally {
+      idle.dispose()
     }
     this.bytesIn += frame.length + varintLength(frame.length)
     if (frame.length === 0) throw new ResyncAbortedError('Empty frame', 'malformed-frame')
     return { type: frame[0] as number, body: frame.subarray(1) }
   }
 
-  private mapError (error: unknown, idle?: AbortSignal): Error {
+  private mapError (error: unknown, idleExpired = false): Error {
     if (error instanceof ResyncAbortedError) return error
-    if (this.timeout.aborted || idle?.aborted === true) return new ResyncAbortedError('The sync took too long', 'timeout', { cause: error })
+    if (this.timeout.expired || idleExpired) return new ResyncAbortedError('The sync took too long', 'timeout', { cause: error })
     if (this.signal.aborted) return new ResyncAbortedError('The sync was cancelled', 'aborted', { cause: error })
     const name = (error as Error | undefined)?.name ?? ''
     if (OVERSIZE_ERRORS.has(name)) return new ResyncAbortedError('The peer sent an oversized frame', 'oversized-frame', { cause: error })
@@ -225,9 +264,15 @@ export function createResync (init: ResyncInit): Resync {
   let shutdown = new AbortController()
   const sessions = new Set<Promise<void>>()
 
-  /** Feeds received envelopes to the store; too many rejections cut the peer off. */
-  async function receive (envelopes: Uint8Array[], peer: PeerId, report: { received: number, rejected: number }): Promise<void> {
+  /**
+   * Feeds received envelopes to the store; too many rejections cut the peer
+   * off. Stops between envelopes once `signal` aborts: a stopping node must
+   * not wait for a batch (up to 31 screenings and commits) to be taken in;
+   * what it did not take comes back at the next sync.
+   */
+  async function receive (envelopes: Uint8Array[], peer: PeerId, report: { received: number, rejected: number }, signal: AbortSignal): Promise<void> {
     for (const envelope of envelopes) {
+      signal.throwIfAborted()
       report.received++
       if (await init.receiveEnvelope(envelope, peer) === 'rejected' && ++report.rejected > MAX_REJECTED_ENVELOPES) {
         throw new ResyncAbortedError(`The peer sent more than ${MAX_REJECTED_ENVELOPES} invalid envelopes`, 'too-many-rejected')
@@ -250,8 +295,8 @@ export function createResync (init: ResyncInit): Resync {
 
   async function syncWith (peer: PeerId, options: { signal?: AbortSignal } = {}): Promise<SyncReport> {
     const startedAt = Date.now()
-    const timeout = AbortSignal.timeout(timeoutMs)
-    const signal = AbortSignal.any([timeout, shutdown.signal, ...(options.signal === undefined ? [] : [options.signal])])
+    const timeout = deadline(timeoutMs, [shutdown.signal, ...(options.signal === undefined ? [] : [options.signal])], 'The sync took too long')
+    const signal = timeout.signal
     const report: SyncReport = {
       rounds: 0, have: 0, need: 0, sent: 0, received: 0, rejected: 0, bytesIn: 0, bytesOut: 0, reconcileBytes: 0, durationMs: 0, complete: true
     }
@@ -300,7 +345,7 @@ export function createResync (init: ResyncInit): Resync {
             throw new ResyncAbortedError('The peer sent an envelope we did not request', 'protocol-violation')
           }
         }
-        await receive(envelopes, peer, report)
+        await receive(envelopes, peer, report, signal)
       }
       const submit = async (type: number, parts: Uint8Array[], expected: Set<string> | 'ack'): Promise<void> => {
         while (pending.length >= PIPELINE_DEPTH) await settle()
@@ -326,10 +371,12 @@ export function createResync (init: ResyncInit): Resync {
     } catch (error) {
       const cancelled = error instanceof ResyncAbortedError || !signal.aborted
         ? error
-        : timeout.aborted
+        : timeout.expired
           ? new ResyncAbortedError('The sync took too long', 'timeout', { cause: error })
           : new ResyncAbortedError('The sync was cancelled', 'aborted', { cause: error })
       fail(cancelled, stream, peer, finish())
+    } finally {
+      timeout.dispose()
     }
     return finish()
 
@@ -343,8 +390,8 @@ export function createResync (init: ResyncInit): Resync {
 
   /** Answers one sync opened by `peer`. */
   async function respond (stream: Stream, peer: PeerId): Promise<void> {
-    const timeout = AbortSignal.timeout(timeoutMs)
-    const signal = AbortSignal.any([timeout, shutdown.signal])
+    const timeout = deadline(timeoutMs, [shutdown.signal], 'The sync took too long')
+    const signal = timeout.signal
     const ch = new Channel(stream, maxMessageBytes, signal, timeout, timeoutMs)
     const counts = { received: 0, rejected: 0 }
     let reconciler: ReturnType<typeof createReconciler> | undefined
@@ -371,7 +418,7 @@ export function createResync (init: ResyncInit): Resync {
           if (envelopes.length === 0 || counts.received + envelopes.length > maxEnvelopes) {
             throw new ResyncAbortedError('The peer pushed too many envelopes', 'too-many-envelopes')
           }
-          await receive(envelopes, peer, counts)
+          await receive(envelopes, peer, counts, signal)
           await ch.send(FRAME_ACK)
         } else if (type === FRAME_REQUEST) {
           const n = body.length / ID_LENGTH
@@ -389,6 +436,8 @@ export function createResync (init: ResyncInit): Resync {
       }
     } catch (error) {
       fail(error, stream, peer)
+    } finally {
+      timeout.dispose()
     }
   }
 
