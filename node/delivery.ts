@@ -20,9 +20,11 @@
  * The social layer (node/social/) plugs in through {@link DeliverySocial}:
  * screening also tries the circle chains handed to us and the world tag
  * (SPEC §14); a post part that opens is committed, with the ring's state and
- * the feed, in the same one batch; a circle key handed by a contact goes to
- * the ring, not to the inbox. Posts and circle keys leave through
- * {@link Delivery.queue}, the same outbox and pump as messages.
+ * the feed, in the same one batch; a circle key goes to the ring, never to
+ * the inbox, and only from a known sender (someone the user added or wrote
+ * to): a stranger's is dropped, and its first contact not answered. Posts
+ * and circle keys leave through {@link Delivery.queue}, the same outbox and
+ * pump as messages.
  */
 import {
   checkEnvelope, decodeReceipt, encodeReceipt, envelopeId, fromHex, identityId, KIND_CIRCLE_KEY, KIND_HANDSHAKE, KIND_MESSAGE,
@@ -46,9 +48,15 @@ export interface DeliverySocial {
    */
   absorbPost(result: CircleScreenResult | WorldScreenResult, payload: Uint8Array | undefined, change: StateChange, after: Array<() => void>): Promise<void>
   /**
-   * A whole KIND_CIRCLE_KEY payload from a contact. Adds the ring's state to
-   * `change`; returns the tags the ring started watching (stored envelopes are
-   * re-screened with them).
+   * True when circle keys from `contactId` are taken: someone the user added
+   * or wrote to (node/social/known-senders.ts). A contact that exists only
+   * because we answered its first contact is not one.
+   */
+  knownSender(contactId: string): boolean
+  /**
+   * A whole KIND_CIRCLE_KEY payload from a known sender. Adds the ring's
+   * state to `change`; returns the tags the ring started watching (stored
+   * envelopes are re-screened with them).
    */
   absorbCircleKey(from: PublicIdentity, body: Uint8Array, sentAt: number, change: StateChange): Uint8Array[]
 }
@@ -63,8 +71,8 @@ export interface QueuedSend {
   ops?: LocalOp[]
 }
 
-/** Result of offering an envelope to the node. */
-export type IngestResult = 'accepted' | 'duplicate' | 'rejected'
+/** Result of offering an envelope to the node: 'deferred' when the node was stopping (not stored; resync brings it back). */
+export type IngestResult = 'accepted' | 'duplicate' | 'rejected' | 'deferred'
 
 /** What delivery needs from the rest of the node. */
 export interface DeliveryComponents {
@@ -113,6 +121,13 @@ export interface Delivery {
   deleteOutbox(ids: string[]): Promise<number>
   /** Waits for the work in flight, but not for envelopes waiting for a cover-traffic slot (minutes away). */
   idle(): Promise<void>
+  /**
+   * Stops intake (the node is stopping): an ingest whose turn comes after
+   * this returns 'deferred' without screening. Its envelope is not stored,
+   * so resync brings it back at the next start. {@link idle} then waits for
+   * the one screening in progress, not for a backlog.
+   */
+  close(): void
 }
 
 /** Creates the delivery engine over the node's components. */
@@ -131,6 +146,8 @@ export function createDelivery (components: DeliveryComponents): Delivery {
   /** Pumps waiting in `publish` for a slot, and idle() callers to wake when one starts waiting. */
   let parked = 0
   const parkWaiters = new Set<() => void>()
+  /** Set by close(): ingests still queued for their turn are not screened. */
+  let closed = false
 
   /** Runs keyring-mutating steps one at a time: the keyring and its stored state never diverge. */
   function exclusive<T> (step: () => Promise<T>): Promise<T> {
@@ -203,7 +220,7 @@ export function createDelivery (components: DeliveryComponents): Delivery {
     const byIndex = new Map(held.filter((p) => p.count === message.partCount && p.kind === message.kind).map((p) => [p.index, p]))
     byIndex.set(message.partIndex, {
       index: message.partIndex, count: message.partCount, kind: message.kind, body: Buffer.from(message.body).toString('base64'),
-      ...(expiryMinute === undefined ? {} : { expiryMinute })
+      receivedAt: Date.now(), ...(expiryMinute === undefined ? {} : { expiryMinute })
     })
     if (byIndex.size < message.partCount) {
       change.part = { from: scope, id, part: byIndex.get(message.partIndex)! }
@@ -218,6 +235,12 @@ export function createDelivery (components: DeliveryComponents): Delivery {
     const { opened } = result
     const message = opened.message
     const id = toHex(message.messageId)
+    // Circle keys only from known senders: a stranger's is dropped whole (not in the inbox, and its first contact not answered).
+    const circleKeyRefused = message.kind === KIND_CIRCLE_KEY && components.social?.knownSender(opened.contactId) !== true
+    if (circleKeyRefused) {
+      log.debug('a circle key from someone not known was dropped', { from: opened.contactId })
+      return []
+    }
     const payload = await collectPart(opened.contactId, message, change)
 
     if (opened.via === 'first-contact' && components.acceptStrangers && opened.offer !== undefined) {
@@ -231,9 +254,8 @@ export function createDelivery (components: DeliveryComponents): Delivery {
 
     if (payload === undefined) return []
     if (message.kind === KIND_CIRCLE_KEY) {
-      // From contacts only (a stranger's first contact we did not answer is not one): never in the inbox.
-      if (components.social === undefined || keyring.contact(opened.contactId) === undefined) return []
-      return components.social.absorbCircleKey(opened.from, payload, message.timestamp, change)
+      // From a known sender (checked above): to the ring, never to the inbox.
+      return components.social!.absorbCircleKey(opened.from, payload, message.timestamp, change)
     }
     if (message.kind === KIND_RECEIPT) {
       for (const acknowledged of decodeReceipt(payload) ?? []) {
@@ -358,7 +380,10 @@ export function createDelivery (components: DeliveryComponents): Delivery {
       if (options.validated !== true && !checkEnvelope(crypto, envelope).valid) return 'rejected'
       const id = envelopeId(crypto, envelope)
       if (await store.has(id)) return 'duplicate'
+      if (closed) return 'deferred'
       return await track(exclusive(async () => {
+        // Stopping: not screened, not stored; resync brings it back (an envelope is stored only once screened).
+        if (closed) return 'deferred'
         // Gossip and resync can hand over the same envelope at once: check again in turn, so it is screened once.
         if (await store.has(id)) return 'duplicate'
         await screenAndStore(envelope, true)
@@ -430,6 +455,10 @@ export function createDelivery (components: DeliveryComponents): Delivery {
       }
       if (existing.length > 0) await state.commit({ removeOutbox: existing })
       return existing.length
+    },
+
+    close () {
+      closed = true
     },
 
     async idle () {

@@ -254,6 +254,12 @@ export interface KomradeNode extends EventTarget {
      */
     add(contact: string | PublicIdentity, options?: { signal?: AbortSignal }): Promise<Contact>
     list(): Contact[]
+    /**
+     * Removes a contact: its sessions, and on the social side (SPEC §14.4)
+     * its standing as a known sender, the circle chains it handed us, and its
+     * place in our circle (the chain rotates, as `social.circle.remove`).
+     * True when anything was removed.
+     */
     remove(id: string): Promise<boolean>
   }
   /**
@@ -358,6 +364,8 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
   const timers: NodeJS.Timeout[] = []
   const stopController = new AbortController()
   let running = false
+  /** Set first thing in stop(): no envelope is taken in from then on (the intake stops before the rest). */
+  let stopping = false
   let identity: Identity | undefined
   let keyring: Keyring | undefined
   let lock: DataLock | undefined
@@ -551,7 +559,8 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
           identity, db,
           ownCertificate: ownNameCertificate,
           contactName: (id) => names.contactName(id),
-          addContact: async (contact, options) => await node.contacts.add(contact, options)
+          addContact: async (contact, options) => await node.contacts.add(contact, options),
+          contactIds: () => (keyring?.contacts() ?? []).map((c) => c.id)
         })
         const screener = createScreener({ keyrings: [keyring], contactsOnly: init.contactsOnly ?? false, crypto, ...screening })
         store = await createEnvelopeStore({
@@ -574,6 +583,8 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
             return (await envelopeStore.has(envelopeId(crypto, envelope))) ? 'ignore' : 'accept'
           },
           onEnvelope: (envelope) => {
+            // Stopping: intake first (not `running`, still false while start() runs). Not stored, so resync brings it back.
+            if (stopping) return
             // A failure here (a full disk, say) is logged and reported in status; the envelope comes back through resync.
             delivery?.ingest(envelope, { validated: true }).catch((error: unknown) => { logger.warn('could not take an envelope in', { error }) })
           },
@@ -609,7 +620,11 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
           libp2p: network.libp2p,
           snapshot: async () => envelopeStore.items(),
           getEnvelopes: async (ids) => await envelopeStore.getMany(ids),
-          receiveEnvelope: async (envelope) => await engine.ingest(envelope)
+          // 'deferred' (stopping): not stored, so it comes back at the next sync; not the peer's fault.
+          receiveEnvelope: async (envelope) => {
+            const result = await engine.ingest(envelope)
+            return result === 'deferred' ? 'duplicate' : result
+          }
         })
         await names.open({
           identity, db, libp2p: net.libp2p,
@@ -666,15 +681,19 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
     },
 
     async stop () {
+      // Intake first: gossip is ignored, resync stops, queued ingests are deferred. What they carried is not stored,
+      // so resync brings it back at the next start; waiting for a backlog that grows meanwhile could take minutes.
+      stopping = true
+      delivery?.close()
       running = false
       stopController.abort()
       for (const timer of timers.splice(0)) clearInterval(timer)
       names.stop()
       events.dispatchEvent(new Event('stop'))
+      await resync?.stop().catch(() => {})
       // Envelopes waiting for a slot stay in the outbox for the next start.
       await cover?.stop().catch(() => {})
       await delivery?.idle().catch(() => {})
-      await resync?.stop().catch(() => {})
       // The onion service first (DEL_ONION): nothing new comes in through tor while the network closes.
       await onion?.stop().catch(() => {})
       await network?.stop().catch(() => {})
@@ -685,6 +704,7 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
       await db?.close().catch(() => {})
       await lock?.release().catch(() => {})
       delivery = undefined; cover = undefined; resync = undefined; onion = undefined; network = undefined; pool = undefined; store = undefined; db = undefined; lock = undefined
+      stopping = false // a stopped node can start again
     },
 
     get identity () { return publicIdentityOf(loadedIdentity()) },
@@ -703,6 +723,9 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
       }
       const recipient = parseIdentity(to)
       const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body
+      need(delivery)
+      // Someone we write to is someone we know: their circle keys are taken (node/social/known-senders.ts).
+      if (kind === KIND_MESSAGE) await social.senderKnown(identityId(recipient))
       const entry = await need(delivery).send(recipient, bytes, { kind, ...(options.ttlMinutes === undefined ? {} : { ttlMinutes: options.ttlMinutes }) })
       return toSent(entry)
     },
@@ -758,17 +781,20 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
     contacts: {
       async add (contact: string | PublicIdentity, options: { signal?: AbortSignal } = {}) {
         const resolved = await names.resolveContact(contact, options)
+        await social.senderKnown(identityId(resolved.identity))
         await addContactKeys(resolved.identity)
         await names.contactAdded(resolved)
         return contactOf(need(keyring).contact(identityId(resolved.identity))!)
       },
       list () { return need(keyring).contacts().map(contactOf) },
+      /** Also forgets them as a sender, drops the circle chains they handed us, and removes them from our circle (rotating it). */
       async remove (id: string) {
         const ring = need(keyring)
         const removed = ring.removeContact(id)
         if (removed) await need(state).commit({ keyring: { identityId: ring.id, state: ring.toJSON() } })
         if (removed) await names.contactRemoved(id)
-        return removed
+        const socialRemoved = typeof id === 'string' && await social.contactRemoved(id)
+        return removed || socialRemoved
       }
     },
 

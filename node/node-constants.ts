@@ -42,3 +42,16 @@ export const PROFILE_TTL_MINUTES = 7 * 24 * 60
 export const PROFILE_REPUBLISH_MS = 3 * 24 * 60 * 60_000
 /** How far ahead of our clock an author's `sentAt` may be (clock skew), before the post is refused. */
 export const POST_CLOCK_SKEW_MS = 5 * 60_000
+/** Profiles of others a node keeps; past it the soonest to expire go (SPEC §14.7). */
+export const MAX_PROFILES_OF_OTHERS = 10_000
+/** Bytes of others' profiles a node keeps (avatars as base64, about 45 KB at most each); past it the soonest to expire go. */
+export const MAX_PROFILE_BYTES = 64 * 1024 * 1024
+
+// Parts of multi-part payloads that have not completed yet (SPEC §6), pairwise and posts alike.
+/** Incomplete payloads kept per sender (a contact, or a post's author): past it, that sender's oldest goes. */
+export const MAX_PARTIAL_PAYLOADS_PER_SENDER = 4
+/**
+ * Stored parts of incomplete payloads, all senders together: past it, the oldest incomplete payload goes.
+ * A part record is at most about 2.7 KB (1,915 bytes as base64 plus its fields): about 44 MB.
+ */
+export const MAX_STORED_PARTS = 16_384

@@ -160,11 +160,17 @@ export interface CircleRing {
   addChain(author: PublicIdentity, handoff: Uint8Array, sentAt: number): { newTags: Uint8Array[] } | undefined
   /** Forgets every chain of an author; true if there was one. */
   removeAuthor(authorId: string): boolean
+  /**
+   * The stored form of one author's chains (what {@link toJSON} holds for
+   * them), or undefined when none is held: persisting the author a screening
+   * moved costs that author's keys, not the whole ring's.
+   */
+  authorJSON(authorId: string): CircleRingJSON['authors'][number] | undefined
   /** Ids of the authors whose chains are held. */
   authors(): string[]
   /** Tag lookup, O(1): opens, checks the author's signature, consumes the step. Never throws. */
   screenByTag(envelope: Uint8Array): OpenedCirclePost | undefined
-  /** Tags currently watched. */
+  /** Watched (tag, author epoch) pairs: a tag that two authors' epochs watch counts twice. */
   readonly watchedTags: number
   /** Serialisable state (holds secrets). */
   toJSON(): CircleRingJSON
@@ -188,6 +194,14 @@ interface TagTarget {
   readonly index: number
 }
 
+/**
+ * Stored form of one author. The handoff of any member can carry any chain
+ * (a member of X's circle holds X's chain and can hand it on under its own
+ * name), so one tag can belong to several authors' epochs: each one is a
+ * target, and the signature decides whose envelope it is (SPEC §14.4).
+ */
+type AuthorJSON = CircleRingJSON['authors'][number]
+
 /** Map key of a 16-byte tag: 8 UTF-16 code units (a bijection, cheaper than hex), as keyring.ts does. */
 function tagKey (tag: Uint8Array, offset = 0): string {
   return String.fromCharCode(
@@ -209,18 +223,37 @@ export function createCircleRing (init: CircleRingInit): CircleRing {
   const maxAuthors = init.maxAuthors ?? MAX_CIRCLE_AUTHORS
   assertInteger(maxAuthors, 'maxAuthors', 1, Number.MAX_SAFE_INTEGER)
   const authors = new Map<string, AuthorRecord>()
-  const tags = new Map<string, TagTarget>()
+  /** Tag → every (author, epoch, step) that watches it; usually one. */
+  const tags = new Map<string, TagTarget[]>()
+  let watched = 0
 
   function watch (authorId: string, epoch: Epoch, keys: Iterable<ReceiveKey>): void {
-    for (const key of keys) tags.set(tagKey(key.tag), { authorId, epoch, index: key.index })
+    for (const key of keys) {
+      const k = tagKey(key.tag)
+      const targets = tags.get(k)
+      const target = { authorId, epoch, index: key.index }
+      if (targets === undefined) tags.set(k, [target])
+      else if (!targets.some((t) => t.epoch === epoch && t.index === key.index)) targets.push(target)
+      else continue
+      watched++
+    }
   }
 
-  function unwatch (keys: Iterable<ReceiveKey>): void {
-    for (const key of keys) tags.delete(tagKey(key.tag))
+  /** Stops watching `keys` of `epoch` only: another author's epoch watching the same tag keeps it. */
+  function unwatch (epoch: Epoch, keys: Iterable<ReceiveKey>): void {
+    for (const key of keys) {
+      const k = tagKey(key.tag)
+      const targets = tags.get(k)
+      if (targets === undefined) continue
+      const rest = targets.filter((t) => !(t.epoch === epoch && t.index === key.index))
+      watched -= targets.length - rest.length
+      if (rest.length === 0) tags.delete(k)
+      else tags.set(k, rest)
+    }
   }
 
   function dropEpoch (epoch: Epoch): void {
-    unwatch(epoch.chain.receiveKeys.values())
+    unwatch(epoch, epoch.chain.receiveKeys.values())
     for (const key of epoch.chain.receiveKeys.values()) wipe(key.messageKey)
     wipe(epoch.chain.receiveChainKey)
   }
@@ -237,6 +270,14 @@ export function createCircleRing (init: CircleRingInit): CircleRing {
       dropEpoch(dropped)
     }
     return kept
+  }
+
+  function recordJSON (record: AuthorRecord): AuthorJSON {
+    return {
+      signingKey: toHex(record.identity.signingKey),
+      sealingKey: toHex(record.identity.sealingKey),
+      epochs: record.epochs.map((epoch) => ({ circleId: epoch.circleId, sentAt: epoch.sentAt, chain: receiveChainToJSON(epoch.chain) }))
+    }
   }
 
   function restore (state: CircleRingJSON): void {
@@ -308,40 +349,43 @@ export function createCircleRing (init: CircleRingInit): CircleRing {
 
     authors: () => [...authors.keys()],
 
+    authorJSON (authorId) {
+      const record = authors.get(authorId)
+      return record === undefined ? undefined : recordJSON(record)
+    },
+
     screenByTag (input) {
       try {
         const envelope = plainBytes(input)
         if (envelope.length !== ENVELOPE_SIZE) return undefined
-        const target = tags.get(tagKey(envelope, TAG_OFFSET))
-        if (target === undefined) return undefined
-        const record = authors.get(target.authorId)
-        const key = target.epoch.chain.receiveKeys.get(target.index)
-        if (record === undefined || key === undefined) return undefined
-        const opened = openPostEnvelope(crypto, key.messageKey, envelope)
-        // Another member holds the same chain: only the author's signature makes it the author's post.
-        // A forgery does not consume the step, so the author's real envelope still opens.
-        if (opened === undefined || !sameBytes(opened.author.signingKey, record.identity.signingKey)) return undefined
-        const { message } = opened
-        const change = consumeReceiveKey(crypto, target.epoch.chain, target.index, message.partIndex, message.partCount, MAX_CIRCLE_SKIPPED_KEYS)
-        unwatch(change.removed)
-        watch(target.authorId, target.epoch, change.added)
-        return { ...opened, circleId: target.epoch.circleId, newTags: change.added.map((k) => k.tag.slice()) }
+        const targets = tags.get(tagKey(envelope, TAG_OFFSET))
+        if (targets === undefined) return undefined
+        // Usually one target. Several when members handed on a chain they hold: the one whose author signed wins.
+        for (const target of [...targets]) {
+          const record = authors.get(target.authorId)
+          const key = target.epoch.chain.receiveKeys.get(target.index)
+          if (record === undefined || key === undefined) continue
+          const opened = openPostEnvelope(crypto, key.messageKey, envelope)
+          if (opened === undefined) continue
+          // Another member holds the same chain: only the author's signature makes it the author's post.
+          // A forgery does not consume the step, so the author's real envelope still opens.
+          if (!sameBytes(opened.author.signingKey, record.identity.signingKey)) continue
+          const { message } = opened
+          const change = consumeReceiveKey(crypto, target.epoch.chain, target.index, message.partIndex, message.partCount, MAX_CIRCLE_SKIPPED_KEYS)
+          unwatch(target.epoch, change.removed)
+          watch(target.authorId, target.epoch, change.added)
+          return { ...opened, circleId: target.epoch.circleId, newTags: change.added.map((k) => k.tag.slice()) }
+        }
+        return undefined
       } catch {
         return undefined // hostile input never escapes as an exception
       }
     },
 
-    get watchedTags () { return tags.size },
+    get watchedTags () { return watched },
 
     toJSON () {
-      return {
-        version: 1,
-        authors: [...authors.values()].map((record) => ({
-          signingKey: toHex(record.identity.signingKey),
-          sealingKey: toHex(record.identity.sealingKey),
-          epochs: record.epochs.map((epoch) => ({ circleId: epoch.circleId, sentAt: epoch.sentAt, chain: receiveChainToJSON(epoch.chain) }))
-        }))
-      }
+      return { version: 1, authors: [...authors.values()].map(recordJSON) }
     }
   }
 }

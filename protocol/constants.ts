@@ -192,7 +192,11 @@ export const MAX_PROFILE_PAYLOAD_LENGTH = 1 + 1 + 2 + MAX_POST_CERTIFICATE_LENGT
 export const MAX_POST_PARTS = Math.ceil(MAX_POST_PAYLOAD_LENGTH / POST_BODY_CAPACITY) // 150
 /** Epochs of one author's circle a receiver keeps: the newest, and the one before for late envelopes (SPEC §14.4). */
 export const MAX_CIRCLE_EPOCHS = 2
-/** Authors whose circle chains a receiver holds at most, by default; new authors are refused beyond it. */
-export const MAX_CIRCLE_AUTHORS = 1024
-/** Skipped keys kept per circle epoch: a whole post plus the reorder window. */
-export const MAX_CIRCLE_SKIPPED_KEYS = MAX_POST_PARTS + REORDER_WINDOW // 182
+/**
+ * Authors whose circle chains a receiver holds at most, by default; new authors are refused beyond it.
+ * With {@link MAX_CIRCLE_SKIPPED_KEYS} it bounds the ring in memory: at most 128 × 2 epochs × (150
+ * skipped + 182 ahead) = 84,992 keys, about 700 bytes each in V8, about 60 MB (SPEC §14.4).
+ */
+export const MAX_CIRCLE_AUTHORS = 128
+/** Skipped keys kept per circle epoch: a whole post whose parts arrive in reverse order. */
+export const MAX_CIRCLE_SKIPPED_KEYS = MAX_POST_PARTS // 150

@@ -7,7 +7,8 @@
  *   removing a member starts a new epoch.
  * - the sublevel `social-ring`, one record per author: the chains others
  *   handed to us (protocol CircleRing), with their receive windows. Per
- *   author, so opening a post rewrites its author's chains, not everyone's.
+ *   author, so opening a post serialises and rewrites its author's chains
+ *   (`ring.authorJSON`), not everyone's.
  *
  * Changes are never written on their own: each step computes the next state,
  * its writes go into the batch of the step (the outbox entry of a post, the
@@ -84,7 +85,7 @@ export async function openCircleState (db: Level<string, Json>, crypto: CryptoPr
     adopt (next) { current = next },
     ring,
     ringOps (authorId) {
-      const record = ring.toJSON().authors.find((author) => author.signingKey === authorId)
+      const record = ring.authorJSON(authorId)
       return [record === undefined
         ? { type: 'del', sublevel: ringSublevel, key: authorId }
         : { type: 'put', sublevel: ringSublevel, key: authorId, value: record as unknown as Json }]

@@ -2,16 +2,20 @@
  * The feeds and profiles a node keeps, in sublevels of its local database
  * (SPEC §14):
  *
- * - `social-posts`: `<id>!<author>` → the post (ids are the author's choice, so
- *   two authors' ids never collide with each other's posts);
- * - `social-feed`: `<feed>!<sentAt>!<id>!<author>` → {}; read backwards, newest
+ * - `social-posts`: `<post id>` → the post. A post id is the message id and
+ *   the author id (see {@link postIdOf}): message ids are the author's choice,
+ *   so another author's post with the same message id is another post;
+ * - `social-feed`: `<feed>!<sentAt>!<post id>` → {}; read backwards, newest
  *   first, ties by id; a page's cursor is the last key it returned;
- * - `social-expiry`: `<expiresAt>!<id>!<author>` → {}, for housekeeping;
- * - `social-world-others`: `<sentAt>!<id>!<author>` → { bytes }, world posts
+ * - `social-expiry`: `<expiresAt>!<post id>` → {}, for housekeeping;
+ * - `social-world-others`: `<sentAt>!<post id>` → { bytes }, world posts
  *   of others, the oldest dropped past MAX_WORLD_POSTS_FROM_OTHERS posts or
  *   MAX_WORLD_FEED_BYTES;
  * - `social-daily`: `<author>!<day>` → { count }, posts kept per author per day;
- * - `social-profiles`: `<author>` → the newest profile (ours included).
+ * - `social-profiles`: `<author>` → the newest profile (ours included);
+ * - `social-profile-expiry`: `<expiresAt>!<author>` → { bytes }, profiles of
+ *   others, the soonest-expiring dropped past MAX_PROFILES_OF_OTHERS or
+ *   MAX_PROFILE_BYTES.
  *
  * Inserting returns the writes instead of making them: they go into the same
  * batch as the chain state that opened the post (local-state.ts), so a crash
@@ -19,13 +23,24 @@
  */
 import type { Level } from 'level'
 import {
-  DEFAULT_FEED_PAGE, MAX_FEED_PAGE, MAX_POSTS_PER_AUTHOR_PER_DAY, MAX_WORLD_FEED_BYTES, MAX_WORLD_POSTS_FROM_OTHERS
+  DEFAULT_FEED_PAGE, MAX_FEED_PAGE, MAX_POSTS_PER_AUTHOR_PER_DAY, MAX_PROFILE_BYTES, MAX_PROFILES_OF_OTHERS, MAX_WORLD_FEED_BYTES,
+  MAX_WORLD_POSTS_FROM_OTHERS
 } from '../node-constants.js'
 import { jsonSublevel, type Json, type LocalOp } from '../local-state.js'
 import type { Audience, FeedName, FeedPage, Post, PostImage, Profile } from './types.js'
 
+/**
+ * The id of the post `authorId` sent with message id `messageIdHex`: the 32
+ * hex characters of the message id, then the 64 of the author id (96 in
+ * all). Clients treat it as opaque.
+ */
+export function postIdOf (messageIdHex: string, authorId: string): string {
+  return `${messageIdHex}${authorId}`
+}
+
 /** A post as stored: the image as base64. */
 export interface StoredPost {
+  /** The post id ({@link postIdOf}). */
   readonly id: string
   readonly author: string
   readonly authorIdentity: string
@@ -56,7 +71,7 @@ export interface StoredProfile {
 /** Why an insert kept nothing. */
 export type InsertRefusal = 'duplicate' | 'expired' | 'flood' | 'full'
 
-/** The writes of one insert, to commit in the caller's batch, and what to do once they are committed. */
+/** The writes of one step, to commit in the caller's batch, and what to do once they are committed. */
 export interface PreparedInsert {
   readonly ops: LocalOp[]
   /** Call after the batch is committed (counters kept in memory). */
@@ -69,21 +84,30 @@ export interface FeedStore {
   prepareInsert(post: StoredPost, now?: number): Promise<PreparedInsert | InsertRefusal>
   /** A page of a feed, newest first; expired posts are skipped. Throws RangeError for a bad `limit` or `before`. */
   feed(name: FeedName, options?: { before?: string, limit?: number, now?: number }): Promise<FeedPage>
-  /** A live post by id. */
+  /** A live post by post id ({@link postIdOf}). */
   get(id: string, now?: number): Promise<Post | undefined>
-  /** True when the post of `author` with `id` is held (live or not yet deleted). */
-  has(author: string, id: string): Promise<boolean>
+  /** True when the post with this post id is held (live or not yet deleted). */
+  has(id: string): Promise<boolean>
   /**
-   * The writes that make `profile` the author's profile (`replaced`: it is
-   * newer than the one held), or that only extend the life of the same one
-   * (republished); undefined when a newer one is held.
+   * The writes that make `profile` the author's profile (`replaced` is
+   * always true: it is newer than the one held), or undefined when the one
+   * held is as new or newer, or when the bounds on others' profiles are
+   * reached and this one would expire soonest. A republished profile is a
+   * newer one (node-social.ts stamps it anew), so it replaces.
    */
-  prepareProfile(profile: StoredProfile): Promise<{ ops: LocalOp[], replaced: boolean } | undefined>
+  prepareProfile(profile: StoredProfile): Promise<(PreparedInsert & { replaced: true }) | undefined>
   profile(author: string, now?: number): Promise<Profile | undefined>
   profiles(now?: number): Promise<Profile[]>
   /** The stored form of a profile (to republish our own). */
   ownProfile(author: string): Promise<StoredProfile | undefined>
-  /** Deletes expired posts and old day counters; returns how many posts went. */
+  /**
+   * The writes that delete expired posts and profiles and old day counters,
+   * `removed` the posts among them; `committed` adjusts the counts the
+   * bounds use by what the writes removed. Run it in delivery's turn
+   * (node-social.ts): an insert prepared meanwhile could evict the same post.
+   */
+  prepareHousekeeping(now?: number): Promise<PreparedInsert & { removed: number }>
+  /** {@link prepareHousekeeping} and its commit, alone (tests, tools); returns how many posts went. */
   housekeeping(now?: number): Promise<number>
 }
 
@@ -94,9 +118,14 @@ const NUMBER_WIDTH = 16
 
 /** Roughly what a post takes on disk: its text and image (base64) plus the fields around them. */
 const sizeOf = (post: StoredPost): number => post.text.length * 3 + (post.image?.bytes.length ?? 0) + 512
+/** Likewise for a profile. */
+const profileSizeOf = (profile: StoredProfile): number => (profile.displayName.length + profile.bio.length) * 3 + (profile.avatar?.bytes.length ?? 0) + 512
 
 const pad = (n: number): string => String(Math.max(0, Math.floor(n))).padStart(NUMBER_WIDTH, '0')
-const postKey = (id: string, author: string): string => `${id}!${author}`
+const profileExpiryKey = (expiresAt: number, author: string): string => `${pad(expiresAt)}!${author}`
+
+/** A post id: 32 hex characters of message id, 64 of author id. */
+const POST_ID_PATTERN = /^[0-9a-f]{96}$/
 
 function feedsOf (post: StoredPost): FeedName[] {
   if (post.audience === 'world') return post.mine ? ['world', 'home'] : ['world']
@@ -145,7 +174,7 @@ function checkLimit (limit: number | undefined): number {
 function decodeCursor (name: FeedName, before: string | undefined): string | undefined {
   if (before === undefined) return undefined
   const key = typeof before === 'string' ? Buffer.from(before, 'base64url').toString('utf8') : ''
-  if (!key.startsWith(`${name}!`) || key.split('!').length !== 4) {
+  if (!key.startsWith(`${name}!`) || key.split('!').length !== 3) {
     throw new RangeError(`"before" expected the \`next\` of an earlier page of the ${name} feed`)
   }
   return key
@@ -159,6 +188,10 @@ export interface FeedStoreLimits {
   maxWorldFeedBytes?: number
   /** @default MAX_POSTS_PER_AUTHOR_PER_DAY */
   maxPostsPerAuthorPerDay?: number
+  /** @default MAX_PROFILES_OF_OTHERS */
+  maxProfilesOfOthers?: number
+  /** @default MAX_PROFILE_BYTES */
+  maxProfileBytes?: number
 }
 
 /** Opens the feed store over the node's local database. */
@@ -166,32 +199,36 @@ export async function openFeedStore (db: Level<string, Json>, limits: FeedStoreL
   const maxWorldOthers = limits.maxWorldPostsFromOthers ?? MAX_WORLD_POSTS_FROM_OTHERS
   const maxPerDay = limits.maxPostsPerAuthorPerDay ?? MAX_POSTS_PER_AUTHOR_PER_DAY
   const maxWorldBytes = limits.maxWorldFeedBytes ?? MAX_WORLD_FEED_BYTES
+  const maxProfiles = limits.maxProfilesOfOthers ?? MAX_PROFILES_OF_OTHERS
+  const maxProfileBytes = limits.maxProfileBytes ?? MAX_PROFILE_BYTES
   const posts = jsonSublevel(db, 'social-posts')
   const feeds = jsonSublevel(db, 'social-feed')
   const expiry = jsonSublevel(db, 'social-expiry')
   const worldOthers = jsonSublevel(db, 'social-world-others')
   const daily = jsonSublevel(db, 'social-daily')
   const profiles = jsonSublevel(db, 'social-profiles')
+  const profileExpiry = jsonSublevel(db, 'social-profile-expiry')
 
-  /** Counts the world posts of others and their bytes (each index entry holds its post's size). */
-  async function measureWorldOthers (): Promise<{ count: number, bytes: number }> {
+  /** Counts the entries of an index and their bytes (each entry holds its record's size). */
+  async function measure (index: typeof worldOthers): Promise<{ count: number, bytes: number }> {
     let count = 0
     let bytes = 0
-    for await (const value of worldOthers.values()) {
+    for await (const value of index.values()) {
       count++
       bytes += (value as { bytes?: number }).bytes ?? 0
     }
     return { count, bytes }
   }
-  let worldOthersHeld = await measureWorldOthers()
+  let worldOthersHeld = await measure(worldOthers)
+  let profilesHeld = await measure(profileExpiry)
 
   function removalOps (post: StoredPost): LocalOp[] {
     const ops: LocalOp[] = [
-      { type: 'del', sublevel: posts, key: postKey(post.id, post.author) },
-      { type: 'del', sublevel: expiry, key: `${pad(post.expiresAt)}!${post.id}!${post.author}` }
+      { type: 'del', sublevel: posts, key: post.id },
+      { type: 'del', sublevel: expiry, key: `${pad(post.expiresAt)}!${post.id}` }
     ]
-    for (const feed of feedsOf(post)) ops.push({ type: 'del', sublevel: feeds, key: `${feed}!${pad(post.sentAt)}!${post.id}!${post.author}` })
-    if (post.audience === 'world' && !post.mine) ops.push({ type: 'del', sublevel: worldOthers, key: `${pad(post.sentAt)}!${post.id}!${post.author}` })
+    for (const feed of feedsOf(post)) ops.push({ type: 'del', sublevel: feeds, key: `${feed}!${pad(post.sentAt)}!${post.id}` })
+    if (post.audience === 'world' && !post.mine) ops.push({ type: 'del', sublevel: worldOthers, key: `${pad(post.sentAt)}!${post.id}` })
     return ops
   }
 
@@ -202,13 +239,13 @@ export async function openFeedStore (db: Level<string, Json>, limits: FeedStoreL
   const store: FeedStore = {
     async prepareInsert (post, now = Date.now()) {
       if (post.expiresAt <= now) return 'expired'
-      const key = postKey(post.id, post.author)
+      const key = post.id
       if (await posts.get(key) !== undefined) return 'duplicate'
       const ops: LocalOp[] = [
         { type: 'put', sublevel: posts, key, value: post as unknown as Json },
-        { type: 'put', sublevel: expiry, key: `${pad(post.expiresAt)}!${post.id}!${post.author}`, value: {} }
+        { type: 'put', sublevel: expiry, key: `${pad(post.expiresAt)}!${post.id}`, value: {} }
       ]
-      for (const feed of feedsOf(post)) ops.push({ type: 'put', sublevel: feeds, key: `${feed}!${pad(post.sentAt)}!${post.id}!${post.author}`, value: {} })
+      for (const feed of feedsOf(post)) ops.push({ type: 'put', sublevel: feeds, key: `${feed}!${pad(post.sentAt)}!${post.id}`, value: {} })
       let count = 0
       let bytes = 0
       if (!post.mine) {
@@ -217,7 +254,7 @@ export async function openFeedStore (db: Level<string, Json>, limits: FeedStoreL
         if (today >= maxPerDay) return 'flood'
         ops.push({ type: 'put', sublevel: daily, key: dayKey, value: { count: today + 1 } })
         if (post.audience === 'world') {
-          const othersKey = `${pad(post.sentAt)}!${post.id}!${post.author}`
+          const othersKey = `${pad(post.sentAt)}!${post.id}`
           const size = sizeOf(post)
           ops.push({ type: 'put', sublevel: worldOthers, key: othersKey, value: { bytes: size } })
           count = 1
@@ -226,8 +263,7 @@ export async function openFeedStore (db: Level<string, Json>, limits: FeedStoreL
           for await (const [oldestKey, value] of worldOthers.iterator()) {
             if (worldOthersHeld.count + count <= maxWorldOthers && worldOthersHeld.bytes + bytes <= maxWorldBytes) break
             if (oldestKey > othersKey) return 'full'
-            const [, id, author] = oldestKey.split('!')
-            const victim = await stored(postKey(id!, author!))
+            const victim = await stored(oldestKey.slice(oldestKey.indexOf('!') + 1))
             ops.push(...(victim === undefined ? [{ type: 'del' as const, sublevel: worldOthers, key: oldestKey }] : removalOps(victim)))
             count--
             bytes -= (value as { bytes?: number }).bytes ?? 0
@@ -248,8 +284,7 @@ export async function openFeedStore (db: Level<string, Json>, limits: FeedStoreL
       let more = false
       for await (const key of feeds.keys({ gt: `${name}!`, lt: cursor ?? `${name}!~`, reverse: true })) {
         if (page.length === limit) { more = true; break }
-        const [, , id, author] = key.split('!')
-        const post = await stored(postKey(id!, author!))
+        const post = await stored(key.slice(key.lastIndexOf('!') + 1))
         if (post === undefined || post.expiresAt <= now) continue
         page.push(postOf(post))
         last = key
@@ -258,26 +293,46 @@ export async function openFeedStore (db: Level<string, Json>, limits: FeedStoreL
     },
 
     async get (id, now = Date.now()) {
-      if (typeof id !== 'string') return undefined
-      for await (const post of posts.values({ gt: `${id}!`, lt: `${id}!~` })) {
-        const p = post as unknown as StoredPost
-        if (p.expiresAt > now) return postOf(p)
-      }
-      return undefined
+      // The whole post id, author included: another author's post with the same message id is another post.
+      if (typeof id !== 'string' || !POST_ID_PATTERN.test(id)) return undefined
+      const post = await stored(id)
+      return post !== undefined && post.expiresAt > now ? postOf(post) : undefined
     },
 
-    async has (author, id) {
-      return (await posts.get(postKey(id, author))) !== undefined
+    async has (id) {
+      return (await posts.get(id)) !== undefined
     },
 
     async prepareProfile (profile) {
       const held = (await profiles.get(profile.author)) as unknown as StoredProfile | undefined
-      const put: LocalOp[] = [{ type: 'put', sublevel: profiles, key: profile.author, value: profile as unknown as Json }]
-      if (held === undefined || held.updatedAt < profile.updatedAt) return { ops: put, replaced: true }
-      if (held.updatedAt === profile.updatedAt && held.expiresAt !== undefined && (profile.expiresAt ?? Infinity) > held.expiresAt) {
-        return { ops: [{ type: 'put', sublevel: profiles, key: profile.author, value: { ...held, expiresAt: profile.expiresAt } as unknown as Json }], replaced: false }
+      if (held !== undefined && held.updatedAt >= profile.updatedAt) return undefined
+      const ops: LocalOp[] = [{ type: 'put', sublevel: profiles, key: profile.author, value: profile as unknown as Json }]
+      let count = 0
+      let bytes = 0
+      const heldKey = held?.expiresAt === undefined ? undefined : profileExpiryKey(held.expiresAt, held.author)
+      if (heldKey !== undefined) {
+        ops.push({ type: 'del', sublevel: profileExpiry, key: heldKey })
+        count--
+        bytes -= profileSizeOf(held!)
       }
-      return undefined
+      // Others' profiles are bounded (our own has no expiry and is not counted): the soonest to expire go first.
+      if (profile.expiresAt !== undefined) {
+        const key = profileExpiryKey(profile.expiresAt, profile.author)
+        const size = profileSizeOf(profile)
+        ops.push({ type: 'put', sublevel: profileExpiry, key, value: { bytes: size } })
+        count++
+        bytes += size
+        for await (const [soonestKey, value] of profileExpiry.iterator()) {
+          if (profilesHeld.count + count <= maxProfiles && profilesHeld.bytes + bytes <= maxProfileBytes) break
+          if (soonestKey === heldKey) continue
+          if (soonestKey > key) return undefined // the newcomer would expire first: it is the one not kept
+          ops.push({ type: 'del', sublevel: profiles, key: soonestKey.slice(soonestKey.indexOf('!') + 1) }, { type: 'del', sublevel: profileExpiry, key: soonestKey })
+          count--
+          bytes -= (value as { bytes?: number }).bytes ?? 0
+        }
+        if (profilesHeld.count + count > maxProfiles || profilesHeld.bytes + bytes > maxProfileBytes) return undefined
+      }
+      return { ops, replaced: true, committed: () => { profilesHeld = { count: profilesHeld.count + count, bytes: profilesHeld.bytes + bytes } } }
     },
 
     async profile (author, now = Date.now()) {
@@ -293,26 +348,48 @@ export async function openFeedStore (db: Level<string, Json>, limits: FeedStoreL
       return (await profiles.get(author)) as unknown as StoredProfile | undefined
     },
 
-    async housekeeping (now = Date.now()) {
+    async prepareHousekeeping (now = Date.now()) {
       const ops: LocalOp[] = []
       let removed = 0
+      let worldCount = 0
+      let worldBytes = 0
       for await (const key of expiry.keys({ lt: `${pad(now + 1)}!` })) {
-        const [, id, author] = key.split('!')
-        const post = await stored(postKey(id!, author!))
-        if (post === undefined) ops.push({ type: 'del', sublevel: expiry, key })
-        else { ops.push(...removalOps(post)); removed++ }
+        const post = await stored(key.slice(key.indexOf('!') + 1))
+        if (post === undefined) { ops.push({ type: 'del', sublevel: expiry, key }); continue }
+        ops.push(...removalOps(post))
+        removed++
+        if (post.audience === 'world' && !post.mine) { worldCount++; worldBytes += sizeOf(post) }
       }
-      for await (const [key, value] of profiles.iterator()) {
-        const expiresAt = (value as unknown as StoredProfile).expiresAt
-        if (expiresAt !== undefined && expiresAt <= now) ops.push({ type: 'del', sublevel: profiles, key })
+      let profileCount = 0
+      let profileBytes = 0
+      for await (const [key, value] of profileExpiry.iterator({ lt: `${pad(now + 1)}!` })) {
+        const author = key.slice(key.indexOf('!') + 1)
+        ops.push({ type: 'del', sublevel: profileExpiry, key })
+        const held = (await profiles.get(author)) as unknown as StoredProfile | undefined
+        if (held?.expiresAt !== undefined && held.expiresAt <= now) ops.push({ type: 'del', sublevel: profiles, key: author })
+        profileCount++
+        profileBytes += (value as { bytes?: number }).bytes ?? 0
       }
       const oldestDay = Math.floor(now / DAY_MS) - DAILY_COUNTER_DAYS
       for await (const key of daily.keys()) {
         if (Number(key.slice(key.lastIndexOf('!') + 1)) < oldestDay) ops.push({ type: 'del', sublevel: daily, key })
       }
-      if (ops.length > 0) await db.batch(ops as never)
-      worldOthersHeld = await measureWorldOthers()
-      return removed
+      return {
+        ops,
+        removed,
+        committed: () => {
+          // Derived from the writes, not measured again: an insert committed meanwhile keeps its count.
+          worldOthersHeld = { count: worldOthersHeld.count - worldCount, bytes: worldOthersHeld.bytes - worldBytes }
+          profilesHeld = { count: profilesHeld.count - profileCount, bytes: profilesHeld.bytes - profileBytes }
+        }
+      }
+    },
+
+    async housekeeping (now = Date.now()) {
+      const prepared = await store.prepareHousekeeping(now)
+      if (prepared.ops.length > 0) await db.batch(prepared.ops as never)
+      prepared.committed()
+      return prepared.removed
     }
   }
   return store

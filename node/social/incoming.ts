@@ -10,20 +10,34 @@
  * holder is dropped, never thrown.
  */
 import {
-  decodeCertificate, decodePost, decodeProfile, encodePublicIdentity, identityId, KIND_POST, KIND_PROFILE, MINUTE_MS, toHex, verifyCertificate,
-  type CryptoProvider, type PublicIdentity
+  decodeCertificate, decodePost, decodeProfile, encodePublicIdentity, identityId, KIND_POST, KIND_PROFILE, MAX_TTL_MINUTES, MINUTE_MS, toHex,
+  verifyCertificate, type CryptoProvider, type PublicIdentity
 } from '../../protocol/index.js'
 import type { DeliverySocial } from '../delivery.js'
 import type { Logger } from '../logger.js'
 import { POST_CLOCK_SKEW_MS } from '../node-constants.js'
 import { entryIdentity } from '../registry/verify.js'
 import type { CircleState } from './circle-state.js'
-import { postOf, profileOf, storedImage, type FeedStore, type StoredPost, type StoredProfile } from './feed-store.js'
+import { postIdOf, postOf, profileOf, storedImage, type FeedStore, type StoredPost, type StoredProfile } from './feed-store.js'
+import type { KnownSenders } from './known-senders.js'
 import type { NodeSocialParts } from './node-social.js'
 import type { Audience } from './types.js'
 
 /** The end of an envelope's expiry minute: it lives until then (envelope.ts `expiryFor`). */
 export const expiresAtOf = (expiryMinute: number): number => (expiryMinute + 1) * MINUTE_MS
+
+/**
+ * Why a post or profile is refused for its author's timestamp (SPEC §14.7),
+ * or undefined: from the future beyond the clock skew, or written longer
+ * before its expiry than the longest lifetime (plus the skew) allows. The
+ * second rule makes the per-day bound count: without it an author could
+ * date each post on another past day, each with a fresh day's allowance.
+ */
+export function timestampRefusal (timestamp: number, expiresAt: number, now: number): 'future' | 'backdated' | undefined {
+  if (timestamp > now + POST_CLOCK_SKEW_MS) return 'future'
+  if (timestamp < expiresAt - MAX_TTL_MINUTES * MINUTE_MS - POST_CLOCK_SKEW_MS) return 'backdated'
+  return undefined
+}
 
 /** What the incoming side needs. */
 export interface IncomingComponents {
@@ -33,7 +47,7 @@ export interface IncomingComponents {
   operatorKey?: Uint8Array
   emit(type: 'post' | 'profile', detail: unknown): void
   /** The open social layer, or undefined while the node is stopped. */
-  opened(): { parts: NodeSocialParts, feeds: FeedStore, circle: CircleState, ownId: string } | undefined
+  opened(): { parts: NodeSocialParts, feeds: FeedStore, circle: CircleState, knownSenders: KnownSenders, ownId: string } | undefined
 }
 
 /** The registered name a certificate proves for `author` under `operatorKey`, or undefined (none, not the Operator's, other keys). */
@@ -67,12 +81,13 @@ export function createIncoming (components: IncomingComponents): DeliverySocial 
       if (authorId === o.ownId) return
       const now = Date.now()
       const audience: Audience = result.type === 'world' ? 'world' : 'circle'
-      if (message.timestamp > now + POST_CLOCK_SKEW_MS) {
-        log.debug('a post from the future was dropped', { author: authorId })
+      const expiresAt = expiresAtOf(expiryMinute)
+      const refusal = timestampRefusal(message.timestamp, expiresAt, now)
+      if (refusal !== undefined) {
+        log.debug('a post was dropped for its timestamp', { author: authorId, why: refusal })
         return
       }
       const authorIdentity = toHex(encodePublicIdentity(author))
-      const expiresAt = expiresAtOf(expiryMinute)
       try {
         if (message.kind === KIND_POST) {
           const post = decodePost(payload)
@@ -84,7 +99,7 @@ export function createIncoming (components: IncomingComponents): DeliverySocial 
           }
           const image = storedImage(post.image)
           const stored: StoredPost = {
-            id: toHex(message.messageId), author: authorId, authorIdentity, ...(authorName === undefined ? {} : { authorName }),
+            id: postIdOf(toHex(message.messageId), authorId), author: authorId, authorIdentity, ...(authorName === undefined ? {} : { authorName }),
             audience, text: post.text, ...(image === undefined ? {} : { image }),
             sentAt: message.timestamp, receivedAt: now, expiresAt, mine: false
           }
@@ -109,7 +124,7 @@ export function createIncoming (components: IncomingComponents): DeliverySocial 
           const prepared = await o.feeds.prepareProfile(stored)
           if (prepared === undefined) return
           ops.push(...prepared.ops)
-          if (prepared.replaced) after.push(() => { emit('profile', profileOf(stored)) })
+          after.push(() => { prepared.committed(); emit('profile', profileOf(stored)) })
         }
       } catch (error) {
         // A signed but malformed payload: its author's bug or malice; nothing is kept.
@@ -117,9 +132,15 @@ export function createIncoming (components: IncomingComponents): DeliverySocial 
       }
     },
 
+    knownSender (contactId) {
+      return components.opened()?.knownSenders.has(contactId) ?? false
+    },
+
     absorbCircleKey (from, body, sentAt, change) {
       const o = components.opened()
       if (o === undefined) return []
+      // Only from those the user added or wrote to (known-senders.ts); delivery checks it first, this is the second lock.
+      if (!o.knownSenders.has(identityId(from))) return []
       const added = o.circle.ring.addChain(from, body, sentAt)
       if (added === undefined) {
         log.debug('a circle key was refused', { from: identityId(from) })

@@ -12,8 +12,13 @@
  * Incoming (incoming.ts, called by delivery): a post part is stored under
  * its author until the post is whole, then decoded, its certificate checked,
  * and put in the feeds in the batch that also moves the chain; then the
- * event. A circle key from a contact adds the author's chain to the ring;
- * delivery re-screens stored envelopes with its tags (SPEC §4.4).
+ * event. A circle key from a known sender (known-senders.ts: someone the
+ * user added or wrote to) adds the author's chain to the ring; delivery
+ * re-screens stored envelopes with its tags (SPEC §4.4).
+ *
+ * Removing a contact (`contacts.remove`, through {@link NodeSocial.contactRemoved})
+ * forgets them as a sender, drops the chains they handed us, and removes
+ * them from our circle, which rotates the chain as `circle.remove` does.
  */
 import type { Level } from 'level'
 import {
@@ -28,8 +33,9 @@ import type { Logger } from '../logger.js'
 import { PROFILE_REPUBLISH_MS, PROFILE_TTL_MINUTES } from '../node-constants.js'
 import { openCircleState, type CircleState, type OwnCircleJSON } from './circle-state.js'
 import { NoNameError, NotACircleMemberError, NoWorldFeedError } from './errors.js'
-import { openFeedStore, postOf, profileOf, storedImage, type FeedStore, type StoredPost, type StoredProfile } from './feed-store.js'
+import { openFeedStore, postIdOf, postOf, profileOf, storedImage, type FeedStore, type StoredPost, type StoredProfile } from './feed-store.js'
 import { createIncoming, expiresAtOf } from './incoming.js'
+import { openKnownSenders, type KnownSenders } from './known-senders.js'
 import { livePosts } from './live-posts.js'
 import { checkPostInput, checkProfileInput } from './post-input.js'
 import type { Audience, CircleMember, SocialApi } from './types.js'
@@ -57,6 +63,8 @@ export interface NodeSocialParts {
   contactName(contactId: string): string | undefined
   /** `contacts.add`: resolves and adds a contact. */
   addContact(contact: string, options: { signal?: AbortSignal }): Promise<{ id: string, identity: string, name?: string }>
+  /** Ids of the keyring's contacts: the known senders of a data directory that has none recorded yet (known-senders.ts). */
+  contactIds(): string[]
 }
 
 /** What the screener gets from the social layer. */
@@ -76,8 +84,16 @@ export interface NodeSocial {
   readonly hooks: DeliverySocial
   /** The delivery engine posts leave through (after open). */
   attach(delivery: Delivery): void
-  /** Deletes expired posts and profiles, republishes our profile when it gets old. */
+  /** Deletes expired posts and profiles (in delivery's turn), republishes our profile when it gets old. */
   housekeeping(now?: number): Promise<void>
+  /** The user added `contactId` (`contacts.add`) or sent them a message: circle keys from them are taken from now on. */
+  senderKnown(contactId: string): Promise<void>
+  /**
+   * `contacts.remove`: forgets `contactId` as a sender, drops the chains
+   * they handed us, and removes them from our circle (a new epoch for the
+   * others). True when any of these changed something.
+   */
+  contactRemoved(contactId: string): Promise<boolean>
   close(): void
 }
 
@@ -85,6 +101,7 @@ interface Opened {
   parts: NodeSocialParts
   feeds: FeedStore
   circle: CircleState
+  knownSenders: KnownSenders
   ownId: string
   ownIdentityHex: string
   worldKey?: Uint8Array
@@ -156,6 +173,7 @@ export function createNodeSocial (init: NodeSocialInit): NodeSocial {
       ...(own === undefined ? {} : { certificate: own.certificate }),
       displayName: profile.displayName, bio: profile.bio, ...(avatar === undefined ? {} : { avatar })
     })
+    // Always a new `updatedAt`, a republication too: a profile's timestamp must be within a lifetime of its expiry (SPEC §14.7).
     const now = Date.now()
     const stored: StoredProfile = {
       author: o.ownId, authorIdentity: o.ownIdentityHex, ...(own === undefined ? {} : { authorName: own.name }),
@@ -164,7 +182,7 @@ export function createNodeSocial (init: NodeSocialInit): NodeSocial {
     }
     await publish(o, KIND_PROFILE, payload, profile.audience, PROFILE_TTL_MINUTES, now, async () => {
       const prepared = await o.feeds.prepareProfile(stored)
-      return { ops: prepared?.ops ?? [], committed: () => { emit('profile', profileOf(stored)) } }
+      return { ops: prepared?.ops ?? [], committed: () => { prepared?.committed(); emit('profile', profileOf(stored)) } }
     })
     return stored
   }
@@ -172,7 +190,9 @@ export function createNodeSocial (init: NodeSocialInit): NodeSocial {
   const hooks = createIncoming({
     crypto, log, emit,
     ...(init.operatorKey === undefined ? {} : { operatorKey: init.operatorKey }),
-    opened: () => opened === undefined ? undefined : { parts: opened.parts, feeds: opened.feeds, circle: opened.circle, ownId: opened.ownId }
+    opened: () => opened === undefined
+      ? undefined
+      : { parts: opened.parts, feeds: opened.feeds, circle: opened.circle, knownSenders: opened.knownSenders, ownId: opened.ownId }
   })
 
   function memberIdentity (member: CircleMember): PublicIdentity {
@@ -192,7 +212,7 @@ export function createNodeSocial (init: NodeSocialInit): NodeSocial {
       await publish(o, KIND_POST, payload, checked.audience, checked.ttlMinutes, now, async (messageId, expiresAt) => {
         const image = storedImage(checked.image)
         const post: StoredPost = {
-          id: toHex(messageId), author: o.ownId, authorIdentity: o.ownIdentityHex, ...(own === undefined ? {} : { authorName: own.name }),
+          id: postIdOf(toHex(messageId), o.ownId), author: o.ownId, authorIdentity: o.ownIdentityHex, ...(own === undefined ? {} : { authorName: own.name }),
           audience: checked.audience, text: checked.text, ...(image === undefined ? {} : { image }),
           sentAt: now, receivedAt: now, expiresAt, mine: true
         }
@@ -253,11 +273,15 @@ export function createNodeSocial (init: NodeSocialInit): NodeSocial {
         let next: OwnCircleJSON | undefined
         await o.delivery.queue(() => {
           member = o.circle.own().members.find((m) => m.id === added.id)
-          if (member !== undefined) return {} // already a member: they hold the chain
-          member = { id: added.id, identity: added.identity, ...(added.name === undefined ? {} : { name: added.name }), addedAt: Date.now() }
-          next = o.circle.withMember(member)
           // The chain at its next step: the member reads what we post from now on.
           const body = circleHandoff(o.circle.chainCopy())
+          if (member !== undefined) {
+            // Already a member: hand the chain again (the first handoff may have expired unread). The member
+            // holds this epoch already, or takes it now; a repeated epoch changes nothing there.
+            return { direct: [{ to: memberIdentity(member), body, kind: KIND_CIRCLE_KEY, ttlMinutes: MAX_TTL_MINUTES }] }
+          }
+          member = { id: added.id, identity: added.identity, ...(added.name === undefined ? {} : { name: added.name }), addedAt: Date.now() }
+          next = o.circle.withMember(member)
           return {
             direct: [{ to: memberIdentity(member), body, kind: KIND_CIRCLE_KEY, ttlMinutes: MAX_TTL_MINUTES }],
             ops: o.circle.ownOps(next)
@@ -292,9 +316,10 @@ export function createNodeSocial (init: NodeSocialInit): NodeSocial {
     async open (parts) {
       const feeds = await openFeedStore(parts.db)
       const circle = await openCircleState(parts.db, crypto)
+      const knownSenders = await openKnownSenders(parts.db, () => parts.contactIds())
       const worldKey = init.operatorKey !== undefined && init.worldFeed ? deriveWorldKey(crypto, init.networkName) : undefined
       opened = {
-        parts, feeds, circle, ownId: identityId(parts.identity), ownIdentityHex: toHex(encodePublicIdentity(parts.identity)),
+        parts, feeds, circle, knownSenders, ownId: identityId(parts.identity), ownIdentityHex: toHex(encodePublicIdentity(parts.identity)),
         ...(worldKey === undefined ? {} : { worldKey })
       }
       return { circles: circle.ring, ...(worldKey === undefined ? {} : { worldKey }), worldFeed: worldKey !== undefined }
@@ -307,13 +332,37 @@ export function createNodeSocial (init: NodeSocialInit): NodeSocial {
     async housekeeping (now = Date.now()) {
       const o = opened
       if (o?.delivery === undefined) return
-      await o.feeds.housekeeping(now)
+      // In delivery's turn: an insert evicting a post, prepared meanwhile, would otherwise delete it with us and count it twice.
+      let housekept: (() => void) | undefined
+      await o.delivery.queue(async () => {
+        const prepared = await o.feeds.prepareHousekeeping(now)
+        housekept = prepared.committed
+        return { ops: prepared.ops }
+      }, () => { housekept?.() })
       const own = await o.feeds.ownProfile(o.ownId)
       if (own !== undefined && now - own.updatedAt > PROFILE_REPUBLISH_MS) {
         await publishProfile(o as Opened & { delivery: Delivery }, own).catch((error: unknown) => {
           log.warn('could not republish our profile', { error })
         })
       }
+    },
+
+    async senderKnown (contactId) {
+      await opened?.knownSenders.add(contactId)
+    },
+
+    async contactRemoved (contactId) {
+      const o = opened
+      if (o?.delivery === undefined) return false
+      const wasKnown = await o.knownSenders.remove(contactId)
+      let hadChains = false
+      // The ring is the screener's: changed in delivery's turn, with its write.
+      await o.delivery.queue(() => {
+        hadChains = o.circle.ring.removeAuthor(contactId)
+        return { ops: hadChains ? o.circle.ringOps(contactId) : [] }
+      })
+      const wasMember = await api.circle.remove(contactId)
+      return wasKnown || hadChains || wasMember
     },
 
     close () {

@@ -19,7 +19,13 @@ export interface PostImage {
 
 /** A post as a feed shows it: only once every part has arrived and its signature (and, for the world, the author's name certificate) checked out. */
 export interface Post {
-  /** Hex of the 16-byte message id. */
+  /**
+   * The post id: the hex of the 16-byte message id followed by the hex of
+   * the author id, 96 hex characters (SPEC §14.7). Opaque to clients: pass
+   * it back as it is (`getPost`, the control API's `/api/posts/:id`). Message
+   * ids are the author's choice; with the author in the id, another author
+   * reusing one makes another post, not a replacement of this one.
+   */
   readonly id: string
   /** Author's contact id (hex Ed25519 key). */
   readonly author: string
@@ -62,7 +68,7 @@ export interface FeedPage {
   readonly next?: string
 }
 
-/** A profile, ours or another's. The newest one (by the author's clock) replaces older ones. */
+/** A profile, ours or another's. The newest one (by the author's clock) replaces older ones; a republication is a newer one. */
 export interface Profile {
   /** Contact id (hex Ed25519 key) of its owner. */
   readonly author: string
@@ -109,7 +115,7 @@ export interface SocialApi {
   post(input: PostInput, options?: { signal?: AbortSignal }): Promise<Post>
   /** A page of a feed, newest first; expired posts are never listed. */
   feed(name: FeedName, options?: { before?: string, limit?: number }): Promise<FeedPage>
-  /** One post by id, if a feed holds it. */
+  /** One post by its post id ({@link Post.id}, 96 hex characters), if a feed holds it. */
   getPost(id: string): Promise<Post | undefined>
   /** Live posts as feeds gain them, until `signal` aborts or the node stops. */
   posts(options?: { signal?: AbortSignal, feed?: FeedName }): AsyncIterableIterator<Post>
@@ -122,7 +128,10 @@ export interface SocialApi {
   readonly circle: {
     /** Those who read our circle posts. */
     list(): Promise<CircleMember[]>
-    /** Adds a contact (id, hex identity, name or invite, as `contacts.add`) and hands them the circle's chain key. */
+    /**
+     * Adds a contact (id, hex identity, name or invite, as `contacts.add`) and hands them the circle's
+     * chain key. A member already is handed the current chain again (the list does not change).
+     */
     add(contact: string, options?: { signal?: AbortSignal }): Promise<CircleMember>
     /** Removes a member and rotates the chain: they read nothing posted afterwards. */
     remove(id: string): Promise<boolean>

@@ -15,6 +15,7 @@ it('removes a one-minute post from every feed at its expiry', async () => {
   const { node: bob } = await startNode()
   await connect(bob, alice)
   await waitFor('mesh', () => alice.status().meshPeers > 0 && bob.status().meshPeers > 0)
+  await bob.contacts.add(alice.publicIdentity) // circle keys only from known senders
   await alice.social.circle.add(bob.publicIdentity)
   const post = await alice.social.post({ text: 'gone in a minute', audience: 'circle', ttlMinutes: 1 })
   const keep = await alice.social.post({ text: 'still here', audience: 'circle', ttlMinutes: 30 })

@@ -23,6 +23,7 @@ it('sends a queued post after a restart and loses nothing on either side', async
   // Alice's envelopes wait for a cover-traffic slot about an hour away: the post stays in her outbox.
   const { node: alice1, dataDir: aliceDir } = await startNode({ cover: { ratePerHour: 0.1, ttlMinutes: TTL_MINUTES } })
   await connect(bob1, alice1)
+  await bob1.contacts.add(alice1.publicIdentity) // circle keys only from known senders
   await alice1.social.circle.add(bobIdentity)
   const post = await alice1.social.post({ text: 'queued when I stopped', audience: 'circle', ttlMinutes: TTL_MINUTES })
   await waitFor('the work done, waiting for a slot', () => alice1.status().workPending === 0)
@@ -60,6 +61,7 @@ it('keeps the parts of an image post across a restart of the member, and reads i
 
   // The key and two parts, the second twice; then bob stops.
   const bob1 = (await startNode({ dataDir: bobDir })).node
+  await bob1.contacts.add(alice.publicIdentity) // circle keys only from known senders
   const injector1 = await startTap()
   await bob1.network.libp2p.dial(multiaddr(injector1.address))
   await waitFor('bob meshed', () => bob1.status().meshPeers > 0)
