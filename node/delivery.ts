@@ -31,7 +31,7 @@ import {
   KIND_RECEIPT, toHex, type CircleScreenResult, type CryptoProvider, type InnerMessage, type Keyring, type PublicIdentity, type Screener,
   type ScreenResult, type WorldScreenResult, encodePublicIdentity, envelopeExpiryMinute, minuteOf, MAX_RECEIPT_IDS
 } from '../protocol/index.js'
-import type { LocalState, InboxMessage, LocalOp, OutboxMessage, StateChange } from './local-state.js'
+import { jsonSublevel, type LocalState, type InboxMessage, type LocalOp, type LocalSublevel, type OutboxMessage, type StateChange } from './local-state.js'
 import type { Logger } from './logger.js'
 import type { WorkPool } from './work-pool.js'
 
@@ -115,6 +115,8 @@ export interface Delivery {
   queue(build: () => QueuedSend | Promise<QueuedSend>, committed?: () => void): Promise<OutboxMessage[]>
   /** Solves, stores and publishes whatever the outbox still holds (after a restart, or to retry). */
   pump(): Promise<void>
+  /** Finishes the re-screens a crash interrupted (SPEC §4.4); call once at start. */
+  resume(): Promise<void>
   /** Marks every solved, stored outbox envelope as having reached a peer (after a complete resync). */
   markSyncedWithPeer(): Promise<void>
   /** Removes outbox entries (their envelopes may already be out); returns how many existed. */
@@ -148,6 +150,9 @@ export function createDelivery (components: DeliveryComponents): Delivery {
   const parkWaiters = new Set<() => void>()
   /** Set by close(): ingests still queued for their turn are not screened. */
   let closed = false
+  /** Tags whose stored envelopes are still to be screened (see rescreenStored); opened on first use. */
+  let rescreenSublevel: LocalSublevel | undefined
+  const rescreenLog = (): LocalSublevel => (rescreenSublevel ??= jsonSublevel(state.db, 'rescreen'))
 
   /** Runs keyring-mutating steps one at a time: the keyring and its stored state never diverge. */
   function exclusive<T> (step: () => Promise<T>): Promise<T> {
@@ -310,14 +315,29 @@ export function createDelivery (components: DeliveryComponents): Delivery {
         await components.social.absorbPost(result, payload, change, after)
         log.debug('opened a post', { type: result.type, from: result.opened.authorId, kind: result.opened.message.kind })
       }
+      for (const tag of newTags) (change.ops ??= []).push({ type: 'put', sublevel: rescreenLog(), key: toHex(tag), value: {} })
       await state.commit(change)
       for (const step of after) step()
     }
     if (storeIt) await store.put(envelope)
-    // Tags the keyring or the circle ring started watching may match envelopes stored earlier (SPEC §4.4).
-    for (const tag of newTags) {
+    await rescreenStored(newTags)
+  }
+
+  /**
+   * Tags the keyring or the circle ring started watching may match envelopes
+   * stored earlier (SPEC §4.4). The tags were logged in the commit that
+   * started watching them and are struck off only once their envelopes were
+   * screened: a crash in between leaves them logged, and {@link Delivery.resume}
+   * screens them at the next start (else such an envelope, stored and so never
+   * sent again by resync, would stay unread for good). Screening one twice is
+   * harmless: its key was used up the first time.
+   */
+  async function rescreenStored (tags: readonly Uint8Array[]): Promise<void> {
+    if (tags.length === 0) return
+    for (const tag of tags) {
       for (const stored of await store.withTag(tag)) await screenAndStore(stored, false)
     }
+    await state.commit({ ops: tags.map((tag) => ({ type: 'del', sublevel: rescreenLog(), key: toHex(tag) })) })
   }
 
   /** Hands an envelope to `publish`, counted as parked while it waits for its slot. */
@@ -422,6 +442,13 @@ export function createDelivery (components: DeliveryComponents): Delivery {
         for (const entry of entries) void track(pumpEntry(entry))
         return entries
       })
+    },
+
+    async resume () {
+      const logged = await rescreenLog().keys().all()
+      if (logged.length === 0) return
+      log.info('finishing re-screens interrupted by a crash', { tags: logged.length })
+      await exclusive(async () => { await rescreenStored(logged.map((key) => fromHex(key))) })
     },
 
     async pump () {

@@ -419,6 +419,18 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
     await need(state).commit({ keyring: { identityId: ring.id, state: ring.toJSON() } })
   }
 
+  /**
+   * Adding and removing contacts take turns: a remove that ran between an
+   * add's steps left the add without its contact (a TypeError, a 500 from
+   * the API; test/reliability/fuzz-api.test.ts found it).
+   */
+  let contactTurn: Promise<unknown> = Promise.resolve()
+  function contactChange<T> (step: () => Promise<T>): Promise<T> {
+    const run = contactTurn.then(step, step)
+    contactTurn = run.catch(() => {})
+    return run
+  }
+
   /** Our registered name and its certificate, from the names cache (no network): what world posts carry. */
   async function ownNameCertificate (): Promise<{ name: string, certificate: Uint8Array } | undefined> {
     // Our own name is the one our invite carries (the names part keeps it).
@@ -669,6 +681,7 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
         timers.push(setInterval(() => { engine.pump().catch((error: unknown) => { logger.debug('outbox retry failed', { error }) }) }, RETRY_INTERVAL_MS))
         timers.push(setInterval(() => { void housekeeping().catch((error) => logger.warn('housekeeping failed', { error })) }, PRUNE_INTERVAL_MS))
         for (const timer of timers) timer.unref()
+        await delivery.resume()
         await housekeeping()
         await dropStaleRegistryMessages()
         await delivery.pump()
@@ -780,21 +793,25 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
 
     contacts: {
       async add (contact: string | PublicIdentity, options: { signal?: AbortSignal } = {}) {
-        const resolved = await names.resolveContact(contact, options)
-        await social.senderKnown(identityId(resolved.identity))
-        await addContactKeys(resolved.identity)
-        await names.contactAdded(resolved)
-        return contactOf(need(keyring).contact(identityId(resolved.identity))!)
+        const resolved = await names.resolveContact(contact, options) // the network part, outside the turn
+        return await contactChange(async () => {
+          await social.senderKnown(identityId(resolved.identity))
+          await addContactKeys(resolved.identity)
+          await names.contactAdded(resolved)
+          return contactOf(need(keyring).contact(identityId(resolved.identity))!)
+        })
       },
       list () { return need(keyring).contacts().map(contactOf) },
       /** Also forgets them as a sender, drops the circle chains they handed us, and removes them from our circle (rotating it). */
       async remove (id: string) {
-        const ring = need(keyring)
-        const removed = ring.removeContact(id)
-        if (removed) await need(state).commit({ keyring: { identityId: ring.id, state: ring.toJSON() } })
-        if (removed) await names.contactRemoved(id)
-        const socialRemoved = typeof id === 'string' && await social.contactRemoved(id)
-        return removed || socialRemoved
+        return await contactChange(async () => {
+          const ring = need(keyring)
+          const removed = ring.removeContact(id)
+          if (removed) await need(state).commit({ keyring: { identityId: ring.id, state: ring.toJSON() } })
+          if (removed) await names.contactRemoved(id)
+          const socialRemoved = typeof id === 'string' && await social.contactRemoved(id)
+          return removed || socialRemoved
+        })
       }
     },
 
