@@ -96,6 +96,8 @@ export interface NodeProcess {
   readonly sendsInFlight: number
   /** Time (performance.now()) of the last `received` event. */
   readonly lastReceivedAt: number
+  /** Processes that exited without being asked to (no kill(), close()): a node that crashed on its own. */
+  readonly unexpectedExits: string[]
   /** A request to the running process; rejects with the child's error text. */
   request<T = Record<string, unknown>>(cmd: string, args?: Record<string, unknown>, timeoutMs?: number): Promise<T>
   /** Sends a message to `to` (a public identity); resolves with its id once it is in the outbox. */
@@ -141,6 +143,9 @@ export function nodeProcess (index: number, dataDir: string, resyncIntervalMs: n
   const receivedAt = new Map<string, number>()
   const queued = new Map<string, QueuedMessage>()
   let onReady: ((info: NodeInfo) => void) | undefined
+  const unexpectedExits: string[] = []
+  /** The processes the harness itself killed or closed. */
+  const ended = new WeakSet<ChildProcess>()
 
   function onLine (line: string): void {
     let parsed: ChildLine
@@ -199,6 +204,7 @@ export function nodeProcess (index: number, dataDir: string, resyncIntervalMs: n
     get syncsDone () { return syncsDone },
     get sendsInFlight () { return sendsInFlight },
     get lastReceivedAt () { return lastReceivedAt },
+    unexpectedExits,
 
     async request<T> (cmd: string, args: Record<string, unknown> = {}, timeoutMs = REQUEST_TIMEOUT_MS): Promise<T> {
       const current = child
@@ -239,6 +245,7 @@ export function nodeProcess (index: number, dataDir: string, resyncIntervalMs: n
         started.once('exit', (code, signal) => {
           liveChildren.delete(started)
           if (child === started) running = false
+          if (!ended.has(started)) unexpectedExits.push(`node ${index} exited by itself (code ${String(code)}, signal ${String(signal)})`)
           failPending(`exited (code ${String(code)}, signal ${String(signal)})`)
           resolve()
         })
@@ -268,6 +275,7 @@ export function nodeProcess (index: number, dataDir: string, resyncIntervalMs: n
       running = false
       if (current === undefined || current.exitCode !== null || current.signalCode !== null) return
       const exited = new Promise((resolve) => current.once('exit', resolve))
+      ended.add(current)
       current.kill('SIGKILL')
       await exited
     },
@@ -276,6 +284,7 @@ export function nodeProcess (index: number, dataDir: string, resyncIntervalMs: n
       const current = child
       if (current === undefined || current.exitCode !== null || current.signalCode !== null) return
       const exited = new Promise((resolve) => current.once('exit', resolve))
+      ended.add(current)
       const timer = setTimeout(() => { current.kill('SIGKILL') }, EXIT_GRACE_MS)
       await handle.request('exit', {}, EXIT_GRACE_MS).catch(() => {})
       await exited
