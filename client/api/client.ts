@@ -108,8 +108,13 @@ export interface KomradeClient {
   profile(options?: CallOptions): Promise<ApiProfile>
   /** `PUT /api/profile`: sets and publishes ours. */
   setProfile(input: ClientProfileInput, options?: CallOptions): Promise<ApiProfile>
-  /** `GET /api/profiles`: every profile known. */
-  profiles(options?: CallOptions): Promise<ApiProfile[]>
+  /**
+   * `GET /api/profiles`: with `authors` (at most 100 contact ids), the
+   * profiles this node holds of those authors; without, a page of every
+   * profile known, by author id (`limit` 1–100, default 100; `after` the
+   * last author of the previous page; a shorter page is the last).
+   */
+  profiles(options?: CallOptions & { authors?: readonly string[], limit?: number, after?: string }): Promise<ApiProfile[]>
   /** `GET /api/profiles/:author` (a contact id). */
   profileOf(author: string, options?: CallOptions): Promise<ApiProfile>
   /** `GET /api/profiles/:author/avatar` */
@@ -321,7 +326,14 @@ export function createKomradeClient (init: KomradeClientInit): KomradeClient {
       ...(input.avatar === undefined ? {} : { avatar: { mime: input.avatar.mime, data: toBase64(input.avatar.bytes) } }),
       ...(input.audience === undefined ? {} : { audience: input.audience })
     }, options),
-    profiles: async (options) => await call('GET', '/api/profiles', undefined, options),
+    profiles: async (options = {}) => {
+      const query = new URLSearchParams()
+      if (options.authors !== undefined) query.set('authors', options.authors.join(','))
+      if (options.limit !== undefined) query.set('limit', String(options.limit))
+      if (options.after !== undefined) query.set('after', options.after)
+      const search = query.toString()
+      return await call('GET', `/api/profiles${search === '' ? '' : `?${search}`}`, undefined, options)
+    },
     profileOf: async (author, options) => await call('GET', `/api/profiles/${segment(author, 'author')}`, undefined, options),
     avatar: async (author, options) => await callBytes(`/api/profiles/${segment(author, 'author')}/avatar`, options),
     circle: async (options) => await call('GET', '/api/circle', undefined, options),

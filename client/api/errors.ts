@@ -66,7 +66,7 @@ export const API_ERROR_MESSAGES: Record<ApiErrorCode, string> = {
   node_not_running: 'The node is stopping or not started yet; start it again with `komrade start`',
   too_many_clients: 'Too many windows and programs follow this node\'s live events; close some and try again',
   post_too_large: 'A post holds at most 1,000 characters and one image of at most 256 KiB; shorten the text or shrink the picture',
-  profile_too_large: 'A display name is at most 64 characters, a bio at most 500 and an avatar at most 32 KiB; shorten or shrink them',
+  profile_too_large: 'A display name is at most 64 characters (255 bytes of UTF-8), a bio at most 500 and an avatar at most 32 KiB; shorten or shrink them',
   bad_image: 'The image is not a JPEG, PNG, WebP or GIF, or its bytes are not of the type it was sent as; send one of those',
   name_required: 'Posting to the world needs a registered name; register one (`komrade register NAME`), or post to your circle',
   no_world_feed: 'This node has no world feed: it needs an Operator to check the names world posts carry; start it with --operator, or post to your circle',

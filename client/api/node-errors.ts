@@ -5,7 +5,7 @@
  * stack or path reaches a client.
  */
 import {
-  BadNameError, KeyFormatError, MessageTooLargeError, RegistryFormatError
+  BadNameError, KeyFormatError, MessageTooLargeError, PostFormatError, RegistryFormatError, type PostFormatReason
 } from '../../protocol/index.js'
 import {
   NameNotFoundError, NoOperatorError, RegistryRejectedError, RegistryUnavailableError, RegistryVerificationError
@@ -16,6 +16,20 @@ import { NetworkNotStartedError } from '../../node/network.js'
 import { NoNameError, NotACircleMemberError, NoWorldFeedError } from '../../node/social/errors.js'
 import { KomradeApiError } from './errors.js'
 
+/**
+ * A post or profile the protocol's encoder refused: the routes check the
+ * limits first, so this is a limit they do not know of; it is still the
+ * caller's input, never an internal error.
+ */
+function postFormatCode (reason: PostFormatReason): 'post_too_large' | 'profile_too_large' | 'bad_image' | 'bad_request' {
+  switch (reason) {
+    case 'text-too-long': case 'image-too-large': return 'post_too_large'
+    case 'name-too-long': case 'bio-too-long': case 'avatar-too-large': return 'profile_too_large'
+    case 'unknown-mime': case 'empty-image': return 'bad_image'
+    default: return 'bad_request'
+  }
+}
+
 /** Maps what a node call threw to the API error to answer with. */
 export function apiErrorOf (error: unknown, logger: Logger): KomradeApiError {
   if (error instanceof KomradeApiError) return error
@@ -25,6 +39,7 @@ export function apiErrorOf (error: unknown, logger: Logger): KomradeApiError {
   if (error instanceof RegistryUnavailableError) return new KomradeApiError('registry_unavailable', error.message)
   if (error instanceof RegistryVerificationError) return new KomradeApiError('verification_failed', error.message)
   if (error instanceof MessageTooLargeError) return new KomradeApiError('message_too_large', error.message)
+  if (error instanceof PostFormatError) return new KomradeApiError(postFormatCode(error.reason), error.message)
   if (error instanceof RegistryFormatError || error instanceof KeyFormatError) return new KomradeApiError('bad_request', error.message)
   if (error instanceof RegistryRejectedError) {
     if (error.codeName === 'NAME_TAKEN') return new KomradeApiError('name_taken', error.message)

@@ -14,6 +14,8 @@ export const MAX_POST_IMAGE_BYTES = 256 * 1024
 export const MAX_AVATAR_BYTES = 32 * 1024
 /** Characters of a profile's display name. */
 export const MAX_DISPLAY_NAME_CHARS = 64
+/** Bytes of a display name in UTF-8: the protocol gives its length one byte (64 emoji are 256 bytes, too many). */
+export const MAX_DISPLAY_NAME_BYTES = 255
 /** Characters of a profile's bio. */
 export const MAX_BIO_CHARS = 500
 /** A post's lifetime in days: 1 to 7, 2 unless the author says. */
@@ -65,6 +67,14 @@ export function codePoints (text: string): number {
   for (const _ of text) count++
   return count
 }
+
+/** Bytes of a text in UTF-8. */
+export function utf8Length (text: string): number {
+  return new TextEncoder().encode(text).byteLength
+}
+
+/** Profiles one request names or lists at most (`GET /api/profiles?authors=…`, `?limit=`): a page of a feed has at most 100 authors. */
+export const MAX_PROFILES_PER_REQUEST = 100
 
 /** Bytes per chunk handed to String.fromCharCode (its arguments are bounded). */
 const BASE64_CHUNK = 0x8000

@@ -168,7 +168,7 @@ export interface ApiImageInfo {
 
 /** A post as a feed shows it (`GET /api/feed/:feed`, `GET /api/posts/:id`, the `post` event). */
 export interface ApiPost {
-  /** Hex of the 16-byte message id. */
+  /** Opaque post id, 96 hex characters (the 16-byte message id, then the author's 32-byte id). */
   readonly id: string
   /** Author's contact id (hex Ed25519 key). */
   readonly author: string
@@ -241,9 +241,9 @@ export interface ApiProfile {
 
 /** Body of `PUT /api/profile`. */
 export interface ApiProfileRequest {
-  /** 1 to 64 characters. */
+  /** 1 to 64 characters, at most 255 bytes of UTF-8. */
   readonly displayName: string
-  /** Up to 500 characters. @default '' */
+  /** Up to 500 characters. @default '' (a profile is published whole: a bio left out is not kept) */
   readonly bio?: string
   /** Up to 32 KiB (32,768 bytes) once decoded. */
   readonly avatar?: ApiImageUpload

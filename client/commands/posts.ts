@@ -109,8 +109,9 @@ function audienceOf (value: string | undefined): 'world' | 'circle' | undefined 
 export function authorLabel (post: Pick<ApiPost, 'author' | 'authorName' | 'mine'>, profiles: ReadonlyMap<string, ApiProfile>): string {
   if (post.mine) return 'you'
   const who = post.authorName === undefined ? `[${post.author.slice(0, 8)}]` : printable(post.authorName)
-  const display = profiles.get(post.author)?.displayName
-  return display === undefined || display === post.authorName ? who : `${who} (${printable(display)})`
+  // A display name may be empty or blank (the protocol allows it): then there is none to show.
+  const display = profiles.get(post.author)?.displayName.trim()
+  return display === undefined || display === '' || display === post.authorName ? who : `${who} (${printable(display)})`
 }
 
 /** A post as the terminal shows it: time, author, audience, then its text and image, lines indented. */
@@ -171,9 +172,14 @@ export function inFeed (post: ApiPost, feed: ApiFeedName): boolean {
   return feed === 'world' ? post.audience === 'world' : post.audience === 'circle' || post.mine
 }
 
-/** Every known profile by author, for display names; none when they cannot be had. */
-async function profilesByAuthor (client: KomradeClient): Promise<Map<string, ApiProfile>> {
-  const profiles = await client.profiles().catch(() => [])
+/**
+ * The profiles of the authors of `posts` (not ours: we are "you"), by
+ * author, for display names; none when they cannot be had. Only these
+ * authors' are asked for, never every profile the node holds.
+ */
+async function profilesOfAuthors (client: KomradeClient, posts: readonly ApiPost[]): Promise<Map<string, ApiProfile>> {
+  const authors = [...new Set(posts.filter((post) => !post.mine).map((post) => post.author))]
+  const profiles = authors.length === 0 ? [] : await client.profiles({ authors }).catch(() => [])
   return new Map(profiles.map((profile) => [profile.author, profile]))
 }
 
@@ -197,11 +203,9 @@ export async function feedCommand (argv: string[]): Promise<number> {
   try {
     const client = await connectToDaemon(dataDir)
     if (values.follow === true) return await follow(client, feed, limit, values.json === true)
-    const [page, profiles] = await Promise.all([
-      client.feed(feed, { limit, ...(values.before === undefined ? {} : { before: values.before }) }),
-      profilesByAuthor(client)
-    ])
+    const page = await client.feed(feed, { limit, ...(values.before === undefined ? {} : { before: values.before }) })
     if (values.json === true) { writeJson(process.stdout, page); return EXIT_OK }
+    const profiles = await profilesOfAuthors(client, page.posts)
     if (page.posts.length === 0) {
       writeLine(process.stdout, values.before === undefined ? `No posts in the ${feed} feed yet.` : 'No older posts.')
       return EXIT_OK
@@ -218,16 +222,34 @@ export async function feedCommand (argv: string[]): Promise<number> {
 async function follow (client: KomradeClient, feed: ApiFeedName, limit: number, json: boolean): Promise<number> {
   const stop = new AbortController()
   const shown = new Set<string>()
-  let profiles = new Map<string, ApiProfile>()
+  const profiles = new Map<string, ApiProfile>()
+  /** Authors whose profile was asked for (found or not): asked once each. */
+  const asked = new Set<string>()
   const print = (post: ApiPost): void => {
     if (shown.has(post.id)) return
     shown.add(post.id)
     if (json) writeJson(process.stdout, post)
     else writeLine(process.stdout, formatPost(post, profiles))
   }
+  /** Fetches the profiles of the posts' authors not asked for yet (text output only: JSON has no names to add). */
+  const learnAuthors = async (posts: readonly ApiPost[]): Promise<void> => {
+    if (json) return
+    const fresh = posts.filter((post) => !post.mine && !asked.has(post.author))
+    for (const post of fresh) asked.add(post.author)
+    for (const [author, profile] of await profilesOfAuthors(client, fresh)) if (!profiles.has(author)) profiles.set(author, profile)
+  }
+  // Live events are handled one after another, in order: a post waits for its author's profile.
+  let handling: Promise<void> = Promise.resolve()
   const handle = (event: ApiEvent): void => {
-    if (event.type === 'post' && inFeed(event.post, feed)) print(event.post)
-    else if (event.type === 'profile') profiles.set(event.profile.author, event.profile)
+    handling = handling.then(async () => {
+      if (event.type === 'post' && inFeed(event.post, feed)) {
+        await learnAuthors([event.post])
+        print(event.post)
+      } else if (event.type === 'profile') {
+        asked.add(event.profile.author)
+        profiles.set(event.profile.author, event.profile)
+      }
+    })
   }
   // Events first, so nothing that arrives while the page loads is lost (duplicates are skipped by id).
   const iterator = client.events({ signal: stop.signal })[Symbol.asyncIterator]()
@@ -247,8 +269,8 @@ async function follow (client: KomradeClient, feed: ApiFeedName, limit: number, 
     if (!stop.signal.aborted) nodeStopped = true
   })()
   try {
-    const [page, known] = await Promise.all([client.feed(feed, { limit }), profilesByAuthor(client)])
-    profiles = known
+    const page = await client.feed(feed, { limit })
+    await learnAuthors(page.posts)
     for (const post of [...page.posts].reverse()) print(post)
     for (const event of early.splice(0)) handle(event)
     pageShown = true
@@ -263,6 +285,7 @@ async function follow (client: KomradeClient, feed: ApiFeedName, limit: number, 
     stop.abort()
     await iterator.return?.()
     await listening
+    await handling
   }
   if (nodeStopped) {
     process.stderr.write('komrade feed: the node stopped; start it again with komrade start\n')

@@ -7,7 +7,10 @@
 import type { KomradeClient } from '../api/client.js'
 import { KomradeApiError } from '../api/client.js'
 import { connectToDaemon } from '../api/discover.js'
-import { codePoints, imageSizeLabel, imageTypeWord, MAX_AVATAR_BYTES, MAX_BIO_CHARS, MAX_DISPLAY_NAME_CHARS } from '../api/post-content.js'
+import {
+  codePoints, imageSizeLabel, imageTypeWord, MAX_AVATAR_BYTES, MAX_BIO_CHARS, MAX_DISPLAY_NAME_BYTES, MAX_DISPLAY_NAME_CHARS, MAX_PROFILES_PER_REQUEST,
+  utf8Length
+} from '../api/post-content.js'
 import type { ApiCircleMember, ApiProfile } from '../api/types.js'
 import { COMMON_OPTIONS, DATA_DIR_HELP, JSON_OPTION, dataDirOf, parseCommand, usageError } from './arguments.js'
 import { findContact } from './contacts.js'
@@ -21,25 +24,28 @@ export const PROFILE_HELP = `komrade profile: your profile, or someone else's
 Usage:
   komrade profile [show] [--json]                 your profile
   komrade profile show NAME|ID [--json]           the profile of a name, a contact or an id
-  komrade profile set --display-name X [--bio Y] [--avatar FILE] [--to world|circle]
+  komrade profile set --display-name X [--bio Y] [--avatar FILE | --no-avatar] [--to world|circle]
 
 A profile is a display name (up to ${MAX_DISPLAY_NAME_CHARS} characters), a bio (up to ${MAX_BIO_CHARS}) and an avatar (an
 image of at most 32 KiB: JPEG, PNG, WebP or GIF, told by its content). Set to the world, every node
 can read it; set to your circle, only those you added. Your node republishes it while it runs; a
 newer one replaces the old one everywhere. Display names are chosen by their owners: the registered
-name shown beside one is the name the Operator verified.
+name shown beside one is the name the Operator verified. With set, what you leave out is kept from
+your current profile: the bio, the avatar and who sees it; --bio "" and --no-avatar clear them.
 
 Options:
 ${DATA_DIR_HELP}
-  --display-name X with set: the name people see (required)
-  --bio Y          with set: a few words about you
-  --avatar FILE    with set: a small picture (at most 32 KiB)
-  --to AUDIENCE    with set: world (default) or circle
+  --display-name X with set: the name people see (required; at most ${MAX_DISPLAY_NAME_CHARS} characters and ${MAX_DISPLAY_NAME_BYTES} bytes)
+  --bio Y          with set: a few words about you (kept unless given; --bio "" clears it)
+  --avatar FILE    with set: a small picture (at most 32 KiB; kept unless given)
+  --no-avatar      with set: remove your avatar
+  --to AUDIENCE    with set: world or circle (kept unless given; world for a first profile)
   --json           print the profile as JSON
 
 Examples:
   komrade profile
   komrade profile set --display-name "Ada L." --bio "engines and poems" --avatar ada.png
+  komrade profile set --display-name "Ada Lovelace" --no-avatar
   komrade profile show grace --json`
 
 export const CIRCLE_HELP = `komrade circle: those who read your circle posts
@@ -62,20 +68,35 @@ Examples:
   komrade circle list
   komrade circle remove grace`
 
-/** Author ids of the profiles a NAME|ID could mean: an id, a unique id prefix, a contact's name, a registered name. */
+/** Every profile the node holds, a page at a time (only to match an id prefix). */
+async function * allProfiles (client: KomradeClient): AsyncGenerator<ApiProfile> {
+  let after: string | undefined
+  for (;;) {
+    const page = await client.profiles({ limit: MAX_PROFILES_PER_REQUEST, ...(after === undefined ? {} : { after }) })
+    yield * page
+    if (page.length < MAX_PROFILES_PER_REQUEST) return
+    after = page[page.length - 1]!.author
+  }
+}
+
+/**
+ * The author id a NAME|ID means: an id, a contact's name, or, among the
+ * profiles this node holds (read a page at a time, never asked of the
+ * Operator), a registered name or a unique id prefix.
+ */
 async function authorOf (client: KomradeClient, query: string): Promise<string> {
   const wanted = query.trim().toLowerCase()
   if (/^[0-9a-f]{64}$/.test(wanted)) return wanted
-  const [contacts, profiles] = await Promise.all([client.contacts(), client.profiles()])
-  const contact = findContact(contacts, wanted)
+  const contact = findContact(await client.contacts(), wanted)
   if (contact !== undefined) return contact.id
-  const named = profiles.find((p) => p.authorName === wanted)
-  if (named !== undefined) return named.author
-  if (/^[0-9a-f]{8,}$/.test(wanted)) {
-    const matches = profiles.filter((p) => p.author.startsWith(wanted))
-    if (matches.length > 1) throw new CommandError(`"${printable(query)}" is the start of ${matches.length} ids; give more of it`)
-    if (matches[0] !== undefined) return matches[0].author
+  const prefix = /^[0-9a-f]{8,}$/.test(wanted)
+  const matches: string[] = []
+  for await (const profile of allProfiles(client)) {
+    if (profile.authorName === wanted) return profile.author
+    if (prefix && profile.author.startsWith(wanted)) matches.push(profile.author)
   }
+  if (matches.length > 1) throw new CommandError(`"${printable(query)}" is the start of ${matches.length} ids; give more of it`)
+  if (matches[0] !== undefined) return matches[0]
   throw new CommandError(`No profile of "${printable(query)}" has reached this node: they may show it to their circle only, or not have set one`)
 }
 
@@ -98,7 +119,7 @@ export async function profileCommand (argv: string[]): Promise<number> {
     help: PROFILE_HELP,
     options: {
       ...COMMON_OPTIONS, ...JSON_OPTION,
-      'display-name': { type: 'string' }, bio: { type: 'string' }, avatar: { type: 'string' }, to: { type: 'string' }
+      'display-name': { type: 'string' }, bio: { type: 'string' }, avatar: { type: 'string' }, 'no-avatar': { type: 'boolean' }, to: { type: 'string' }
     },
     positionals: { min: 0, max: 2, names: 'show or set' }
   } as const
@@ -106,7 +127,7 @@ export async function profileCommand (argv: string[]): Promise<number> {
   if (!parsed.ok) return parsed.exitCode
   const { values, positionals: [sub = 'show', target] } = parsed
   if (sub !== 'show' && sub !== 'set') return usageError(spec.name, spec.help, `unknown subcommand "${sub}"`)
-  const setOptions = (['display-name', 'bio', 'avatar', 'to'] as const).filter((name) => values[name] !== undefined)
+  const setOptions = (['display-name', 'bio', 'avatar', 'no-avatar', 'to'] as const).filter((name) => values[name] !== undefined)
   if (sub === 'show' && setOptions.length > 0) return usageError('komrade profile show', spec.help, `--${setOptions[0]!} goes with set`)
   if (sub === 'set' && target !== undefined) return usageError('komrade profile set', spec.help, `unexpected argument "${target}"`)
   const dataDir = dataDirOf(values)
@@ -135,27 +156,63 @@ export async function profileCommand (argv: string[]): Promise<number> {
   }
 }
 
-async function setProfile (values: { 'display-name'?: string, bio?: string, avatar?: string, to?: string, json?: boolean }, dataDir: string, help: string): Promise<number> {
+/** Our current profile, or undefined when none is set yet. */
+async function currentProfile (client: KomradeClient): Promise<ApiProfile | undefined> {
+  try {
+    return await client.profile()
+  } catch (error) {
+    if (error instanceof KomradeApiError && error.code === 'unknown_profile') return undefined
+    throw error
+  }
+}
+
+/**
+ * `komrade profile set`. A profile is published whole, so what is not
+ * given is kept from the current one (bio, avatar, audience); `--bio ""`
+ * and `--no-avatar` clear them.
+ */
+async function setProfile (
+  values: { 'display-name'?: string, bio?: string, avatar?: string, 'no-avatar'?: boolean, to?: string, json?: boolean }, dataDir: string, help: string
+): Promise<number> {
   const displayName = values['display-name']?.trim()
   if (displayName === undefined || displayName === '') return usageError('komrade profile set', help, 'missing --display-name')
   if (values.to !== undefined && values.to !== 'world' && values.to !== 'circle') return usageError('komrade profile set', help, `--to expected world or circle, got "${values.to}"`)
+  if (values.avatar !== undefined && values['no-avatar'] === true) return usageError('komrade profile set', help, '--avatar and --no-avatar do not go together')
   if (codePoints(displayName) > MAX_DISPLAY_NAME_CHARS) {
     throw new CommandError(`The display name has ${codePoints(displayName)} characters; it holds at most ${MAX_DISPLAY_NAME_CHARS}`)
+  }
+  if (utf8Length(displayName) > MAX_DISPLAY_NAME_BYTES) {
+    throw new CommandError(`The display name takes ${utf8Length(displayName)} bytes of UTF-8 (emoji take 4 each); it holds at most ${MAX_DISPLAY_NAME_BYTES}: shorten it`)
   }
   if (values.bio !== undefined && codePoints(values.bio) > MAX_BIO_CHARS) {
     throw new CommandError(`The bio has ${codePoints(values.bio)} characters; it holds at most ${MAX_BIO_CHARS}`)
   }
-  const avatar = values.avatar === undefined ? undefined : await readImageFile(values.avatar, MAX_AVATAR_BYTES, 'an avatar')
+  const newAvatar = values.avatar === undefined ? undefined : await readImageFile(values.avatar, MAX_AVATAR_BYTES, 'an avatar')
   const client = await connectToDaemon(dataDir)
+  const current = await currentProfile(client)
+  // Kept unless given: the current avatar's bytes come back from its route.
+  const avatar = newAvatar ?? (values['no-avatar'] === true || current?.hasAvatar !== true ? undefined : await keptAvatar(client, current.author))
+  const bio = values.bio ?? current?.bio
+  const audience = values.to === 'circle' || values.to === 'world' ? values.to : current?.audience ?? 'world'
   const profile = await client.setProfile({
     displayName,
-    ...(values.bio === undefined ? {} : { bio: values.bio }),
+    ...(bio === undefined ? {} : { bio }),
     ...(avatar === undefined ? {} : { avatar }),
-    audience: values.to === 'circle' ? 'circle' : 'world'
+    audience
   })
   if (values.json === true) writeJson(process.stdout, profile)
   else writeProfile(profile, `Profile set, shown to ${profile.audience === 'world' ? 'the world' : 'your circle'}`)
   return EXIT_OK
+}
+
+/** The avatar we have now, to publish again; undefined if it is gone meanwhile. */
+async function keptAvatar (client: KomradeClient, author: string): Promise<{ mime: string, bytes: Uint8Array } | undefined> {
+  try {
+    return await client.avatar(author)
+  } catch (error) {
+    if (error instanceof KomradeApiError && error.code === 'unknown_profile') return undefined
+    throw error
+  }
 }
 
 /** How a member is called: their name, or the start of their id. */

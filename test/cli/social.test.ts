@@ -12,7 +12,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createOperator, type Operator } from '../../bootstrap/index.js'
-import type { ApiFeedPage, ApiPost } from '../../client/api/types.js'
+import type { ApiFeedPage, ApiPost, ApiProfile } from '../../client/api/types.js'
 import { TEST_WORK_TRIALS } from '../bootstrap/registry-helpers.js'
 import { cleanupProcesses, komrade, runKomrade, startDaemon, tempDir, until, type KomradeRun } from './cli-process.js'
 
@@ -32,6 +32,13 @@ async function waitForPost (dir: string, feed: 'world' | 'home', match: (post: A
     return found !== undefined
   }, 60_000)
   return found!
+}
+
+/** Ada's own profile, as `komrade profile --json` prints it. */
+async function ownProfile (): Promise<ApiProfile> {
+  const result = await runKomrade(['profile', '--data-dir', adaDir, '--json'])
+  expect(result.code, result.stderr).toBe(0)
+  return JSON.parse(result.stdout) as ApiProfile
 }
 
 /** Bytes that start like an image of `kind` (the CLI tells the type by them; nobody decodes them here). */
@@ -104,7 +111,7 @@ describe('social commands', () => {
     await writeFile(picture, imageBytes('jpeg', 6 * 1024))
     const withImage = await runKomrade(['post', 'a picture', '--image', picture, '--days', '1', '--data-dir', adaDir])
     expect(withImage.code, withImage.stderr).toBe(0)
-    expect(withImage.stdout).toMatch(/^Posted to the world; it lives 1 day \(id [0-9a-f]{32}\)\n$/)
+    expect(withImage.stdout).toMatch(/^Posted to the world; it lives 1 day \(id [0-9a-f]{96}\)\n$/)
 
     await waitForPost(graceDir, 'world', (p) => p.text === 'a picture', 'the image post at grace')
     const seen = await waitForPost(graceDir, 'world', (p) => p.id === post.id, 'the text post at grace')
@@ -200,9 +207,38 @@ describe('social commands', () => {
     expect(nobody.stderr).toContain('No profile of "nobody_here"')
     const none = await runKomrade(['profile', '--data-dir', graceDir, '--json'])
     expect(none.stdout.trim()).toBe('null')
+
+    // 64 characters but 256 bytes of UTF-8: refused before anything is sent (the API would say profile_too_large).
+    const emoji = await runKomrade(['profile', 'set', '--display-name', '😀'.repeat(64), '--data-dir', adaDir])
+    expect(emoji.code).toBe(1)
+    expect(emoji.stderr).toContain('256 bytes of UTF-8')
+    expect(await ownProfile()).toMatchObject({ displayName: 'Ada P.' })
+  })
+
+  it('profile set keeps the bio, the avatar and the audience it is not given; --bio "" and --no-avatar clear them', async () => {
+    const circle = await runKomrade(['profile', 'set', '--display-name', 'Ada P.', '--to', 'circle', '--data-dir', adaDir])
+    expect(circle.code, circle.stderr).toBe(0)
+    expect(await ownProfile()).toMatchObject({ displayName: 'Ada P.', bio: 'posts from a terminal', hasAvatar: true, avatar: { size: 1500 }, audience: 'circle' })
+    const renamed = await runKomrade(['profile', 'set', '--display-name', 'Ada Lovelace', '--data-dir', adaDir])
+    expect(renamed.code, renamed.stderr).toBe(0)
+    expect(renamed.stdout).toContain('Profile set, shown to your circle')
+    expect(await ownProfile()).toMatchObject({ displayName: 'Ada Lovelace', bio: 'posts from a terminal', hasAvatar: true, avatar: { size: 1500 }, audience: 'circle' })
+    const cleared = await runKomrade(['profile', 'set', '--display-name', 'Ada Lovelace', '--bio', '', '--no-avatar', '--to', 'world', '--data-dir', adaDir])
+    expect(cleared.code, cleared.stderr).toBe(0)
+    const after = await ownProfile()
+    expect(after).toMatchObject({ displayName: 'Ada Lovelace', bio: '', hasAvatar: false, audience: 'world' })
+    const both = await runKomrade(['profile', 'set', '--display-name', 'Ada', '--avatar', 'x.png', '--no-avatar', '--data-dir', adaDir])
+    expect(both.code).toBe(2)
+    expect(both.stderr).toContain('--avatar and --no-avatar do not go together')
+    const help = await runKomrade(['profile', '--help'])
+    expect(help.stdout).toContain('what you leave out is kept')
+    expect(help.stdout).toContain('--no-avatar')
   })
 
   it('manages the circle: a member reads circle posts in the home feed; list and remove', async () => {
+    // Grace takes circle keys only from those she added (known senders, SPEC §14.4).
+    const known = await runKomrade(['contacts', 'add', 'ada_post', '--data-dir', graceDir])
+    expect(known.code, known.stderr).toBe(0)
     const added = await runKomrade(['circle', 'add', 'grace_post', '--data-dir', adaDir])
     expect(added.code, added.stderr).toBe(0)
     expect(added.stdout).toContain('Added grace_post to your circle')

@@ -13,6 +13,8 @@ import type { ApiEvent, ApiPost, ApiProfile } from '../../client/api/types.js'
 import {
   MAX_AVATAR_BYTES, MAX_BIO_CHARS, MAX_DISPLAY_NAME_CHARS, MAX_POST_IMAGE_BYTES, MAX_POST_TEXT_CHARS, MAX_POST_TTL_MINUTES
 } from '../../client/api/post-content.js'
+import { apiErrorOf } from '../../client/api/node-errors.js'
+import { silentLogger } from '../../node/logger.js'
 import * as protocol from '../../protocol/index.js'
 import { connect } from '../node/cluster.js'
 import { cleanupOperators, startOperator } from '../node/registry-operators.js'
@@ -68,8 +70,8 @@ afterAll(async () => {
 describe('social routes', () => {
   it('need the token, every one of them', async () => {
     const routes: Array<[string, string]> = [
-      ['POST', '/api/posts'], ['GET', '/api/feed/world'], ['GET', '/api/feed/home'], ['GET', `/api/posts/${'a'.repeat(32)}`],
-      ['GET', `/api/posts/${'a'.repeat(32)}/image`], ['GET', '/api/profile'], ['PUT', '/api/profile'], ['GET', '/api/profiles'],
+      ['POST', '/api/posts'], ['GET', '/api/feed/world'], ['GET', '/api/feed/home'], ['GET', `/api/posts/${'a'.repeat(96)}`],
+      ['GET', `/api/posts/${'a'.repeat(96)}/image`], ['GET', '/api/profile'], ['PUT', '/api/profile'], ['GET', '/api/profiles'],
       ['GET', `/api/profiles/${'b'.repeat(64)}`], ['GET', `/api/profiles/${'b'.repeat(64)}/avatar`], ['GET', '/api/circle'],
       ['POST', '/api/circle'], ['DELETE', `/api/circle/${'b'.repeat(64)}`]
     ]
@@ -95,7 +97,9 @@ describe('social routes', () => {
     await nextEvent(events, (e) => e.type === 'hello', 'hello')
     const post = await alice.client.post({ text: 'hello world, from the API', ttlMinutes: TTL })
     expect(post).toMatchObject({ author: alice.node.status().id, authorName: 'alice_social', audience: 'world', text: 'hello world, from the API', hasImage: false, mine: true })
-    expect(post.id).toMatch(/^[0-9a-f]{32}$/)
+    // Opaque, 96 hex: the message id, then the author's id.
+    expect(post.id).toMatch(/^[0-9a-f]{96}$/)
+    expect(post.id.slice(32)).toBe(alice.node.status().id)
     expect(post.expiresAt).toBeGreaterThan(post.sentAt)
     const arrived = await nextEvent(events, isPost(post.id), 'the post at bob')
     await events.return!()
@@ -209,8 +213,12 @@ describe('social routes', () => {
     expectApiError(await raw(alice.server, { path: '/api/feed/world?before=not-a-cursor', headers: bearer(alice) }), 400, 'bad_request')
     expectApiError(await raw(alice.server, { path: `/api/feed/world?before=${'z'.repeat(600)}`, headers: bearer(alice) }), 400, 'bad_request')
     expectApiError(await raw(alice.server, { path: '/api/posts/xyz', headers: bearer(alice) }), 400, 'bad_request')
-    expectApiError(await raw(alice.server, { path: `/api/posts/${'0'.repeat(32)}`, headers: bearer(alice) }), 404, 'unknown_post')
-    expectApiError(await raw(alice.server, { path: `/api/posts/${'0'.repeat(32)}/image`, headers: bearer(alice) }), 404, 'unknown_post')
+    expectApiError(await raw(alice.server, { path: `/api/posts/${'0'.repeat(96)}`, headers: bearer(alice) }), 404, 'unknown_post')
+    expectApiError(await raw(alice.server, { path: `/api/posts/${'0'.repeat(96)}/image`, headers: bearer(alice) }), 404, 'unknown_post')
+    // Only a whole post id: the message id alone (32 hex, the old form) or one character more is no post id.
+    expectApiError(await raw(alice.server, { path: `/api/posts/${all[0]!.id.slice(0, 32)}`, headers: bearer(alice) }), 400, 'bad_request')
+    expectApiError(await raw(alice.server, { path: `/api/posts/${all[0]!.id}0`, headers: bearer(alice) }), 400, 'bad_request')
+    expect(await alice.client.getPost(all[0]!.id.toUpperCase())).toMatchObject({ id: all[0]!.id })
     const textOnly = all.find((p) => !p.hasImage)!
     expectApiError(await raw(alice.server, { path: `/api/posts/${textOnly.id}/image`, headers: bearer(alice) }), 404, 'unknown_post')
   })
@@ -232,6 +240,21 @@ describe('social routes', () => {
 
     expect(await bob.client.profileOf(profile.author)).toMatchObject({ displayName: 'Alice A.', bio: 'posts things' })
     expect((await bob.client.profiles()).map((p) => p.author)).toContain(profile.author)
+    // Only the authors asked for (a screen's), those held; unknown ones are left out.
+    expect((await bob.client.profiles({ authors: [profile.author, 'c'.repeat(64), profile.author.toUpperCase()] })).map((p) => p.author)).toEqual([profile.author])
+    expect(await bob.client.profiles({ authors: ['c'.repeat(64)] })).toEqual([])
+    expectApiError(await raw(bob.server, { path: `/api/profiles?authors=${Array.from({ length: 101 }, () => 'c'.repeat(64)).join(',')}`, headers: bearer(bob) }), 400, 'bad_request')
+    expectApiError(await raw(bob.server, { path: '/api/profiles?authors=alice', headers: bearer(bob) }), 400, 'bad_request')
+    // The listing, a page at a time by author id.
+    const everyone = await bob.client.profiles()
+    expect(everyone.map((p) => p.author)).toEqual(everyone.map((p) => p.author).sort())
+    const firstPage = await bob.client.profiles({ limit: 1 })
+    expect(firstPage).toHaveLength(1)
+    const rest = await bob.client.profiles({ after: firstPage[0]!.author })
+    expect([...firstPage, ...rest].map((p) => p.author)).toEqual(everyone.map((p) => p.author))
+    expect(await bob.client.profiles({ after: 'f'.repeat(64) })).toEqual([])
+    expectApiError(await raw(bob.server, { path: '/api/profiles?limit=101', headers: bearer(bob) }), 400, 'bad_request')
+    expectApiError(await raw(bob.server, { path: '/api/profiles?after=xyz', headers: bearer(bob) }), 400, 'bad_request')
     const got = await raw(bob.server, { path: `/api/profiles/${profile.author}/avatar`, headers: bearer(bob) })
     expect(got.status).toBe(200)
     expect(got.headers['content-type']).toBe('image/png')
@@ -248,6 +271,10 @@ describe('social routes', () => {
     expectApiError(await postRaw(bob, {}, '/api/profile', 'PUT'), 400, 'bad_request')
     expectApiError(await postRaw(bob, { displayName: '  ' }, '/api/profile', 'PUT'), 400, 'bad_request')
     expectApiError(await postRaw(bob, { displayName: 'x'.repeat(MAX_DISPLAY_NAME_CHARS + 1) }, '/api/profile', 'PUT'), 413, 'profile_too_large')
+    // 64 characters, but 256 bytes of UTF-8: one more than the protocol's one-byte length holds. Refused as too large, not a 500.
+    const emoji = await postRaw(bob, { displayName: '😀'.repeat(MAX_DISPLAY_NAME_CHARS) }, '/api/profile', 'PUT')
+    expectApiError(emoji, 413, 'profile_too_large')
+    expect(emoji.json().error.message).toContain('256 bytes')
     expectApiError(await postRaw(bob, { displayName: 'Bob', bio: 'y'.repeat(MAX_BIO_CHARS + 1) }, '/api/profile', 'PUT'), 413, 'profile_too_large')
     const bigAvatar = pngLike(MAX_AVATAR_BYTES + 1).toString('base64')
     expectApiError(await postRaw(bob, { displayName: 'Bob', avatar: { mime: 'image/png', data: bigAvatar } }, '/api/profile', 'PUT'), 413, 'profile_too_large')
@@ -257,8 +284,22 @@ describe('social routes', () => {
     expectApiError(await raw(bob.server, { path: '/api/profile', headers: bearer(bob) }), 404, 'unknown_profile')
   })
 
+  it('answers a post or profile the protocol refuses as the caller\'s error, never as internal', () => {
+    const logger = silentLogger()
+    const cases: Array<[protocol.PostFormatReason, string]> = [
+      ['name-too-long', 'profile_too_large'], ['bio-too-long', 'profile_too_large'], ['avatar-too-large', 'profile_too_large'],
+      ['text-too-long', 'post_too_large'], ['image-too-large', 'post_too_large'], ['unknown-mime', 'bad_image'], ['not-utf8', 'bad_request']
+    ]
+    for (const [reason, code] of cases) {
+      const error = apiErrorOf(new protocol.PostFormatError(`refused: ${reason}`, reason), logger)
+      expect(error, reason).toMatchObject({ code, message: `refused: ${reason}` })
+    }
+  })
+
   it('manages the circle: a circle post reaches a member\'s home feed; removal answers 204, then unknown_member', async () => {
     expect(await alice.client.circle()).toEqual([])
+    // A node takes circle keys only from those its user added (known senders, SPEC §14.4).
+    await bob.client.addContact('alice_social')
     const member = await alice.client.addToCircle('bob_social')
     expect(member).toMatchObject({ id: bob.node.status().id, identity: bob.node.publicIdentity, name: 'bob_social' })
     expect((await alice.client.circle()).map((m) => m.id)).toEqual([member.id])

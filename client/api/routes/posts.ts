@@ -27,9 +27,13 @@ const MAX_CURSOR_LENGTH = 512
  */
 export const MAX_POST_BODY_BYTES = 512 * 1024
 
-/** A post id: the hex of its 16-byte message id. */
+/**
+ * A post id: opaque to clients, 96 hex characters (the node makes it of the
+ * 16-byte message id and the author's 32-byte id: message ids are the
+ * author's choice, so two authors may pick the same one).
+ */
 export function postId (value: string): string {
-  if (!/^[0-9a-fA-F]{32}$/.test(value)) throw new KomradeApiError('bad_request', `"id" expected a post id: 32 hex characters, got ${JSON.stringify(value.slice(0, 40))}`)
+  if (!/^[0-9a-fA-F]{96}$/.test(value)) throw new KomradeApiError('bad_request', `"id" expected a post id: 96 hex characters, got ${JSON.stringify(value.slice(0, 100))}`)
   return value.toLowerCase()
 }
 

@@ -13,6 +13,20 @@ import { POST_IMAGE_LIMITS, shrinkImage, type ShrunkImage } from './image-shrink
 /** Where the composer starts unfolded (the layout's own breakpoint). */
 const WIDE_SCREEN = '(min-width: 48rem)'
 
+/**
+ * What was typed and chosen but not posted yet. The feed's tabs are links
+ * that remount the screen, composer included: the draft outlives it, so
+ * switching from World to Home loses nothing.
+ */
+interface Draft {
+  text: string
+  audience: 'world' | 'circle'
+  days: string
+  picture?: { image: ShrunkImage, fileSize: number }
+  open: boolean
+}
+let draft: Draft | undefined
+
 /** A radio button with its label. */
 export function radio (name: string, value: string, text: string, checked: boolean): HTMLElement {
   const input = h('input', { type: 'radio', name, value, id: uniqueId(`${name}-${value}`), checked })
@@ -52,8 +66,11 @@ export function composer (ctx: AppContext, onPosted: (post: ApiPost) => void): {
     button, errorBox)
 
   let picture: ShrunkImage | undefined
+  let pictureFileSize = 0
   let previewUrl: string | undefined
   let shrinking: Promise<void> = Promise.resolve()
+  /** Counts pictures chosen: a shrink that finishes after another picture was chosen is dropped. */
+  let choice = 0
   let posting = false
 
   function updateCounter (): void {
@@ -72,18 +89,24 @@ export function composer (ctx: AppContext, onPosted: (post: ApiPost) => void): {
     pictureStatus.textContent = ''
   }
 
-  async function choosePicture (file: File): Promise<void> {
-    clearPicture()
+  function showPicture (shrunk: ShrunkImage, fileSize: number): void {
+    picture = shrunk
+    pictureFileSize = fileSize
+    previewUrl = URL.createObjectURL(shrunk.blob)
+    const remove = h('button', { type: 'button', class: 'quiet', onclick: () => { clearPicture(); fileInput.value = ''; fileInput.focus() } }, 'Remove picture')
+    replaceChildren(preview, h('img', { src: previewUrl, alt: 'Preview of the picture to post', class: 'preview-image' }), remove)
+    preview.hidden = false
+    pictureStatus.textContent = `Ready: ${formatBytes(shrunk.blob.size)}, ${shrunk.width} × ${shrunk.height} pixels (from ${formatBytes(fileSize)}).`
+  }
+
+  async function choosePicture (file: File, mine: number): Promise<void> {
     pictureStatus.textContent = `Shrinking ${file.name}…`
     try {
       const shrunk = await shrinkImage(file, POST_IMAGE_LIMITS)
-      picture = shrunk
-      previewUrl = URL.createObjectURL(shrunk.blob)
-      const remove = h('button', { type: 'button', class: 'quiet', onclick: () => { clearPicture(); fileInput.value = ''; fileInput.focus() } }, 'Remove picture')
-      replaceChildren(preview, h('img', { src: previewUrl, alt: 'Preview of the picture to post', class: 'preview-image' }), remove)
-      preview.hidden = false
-      pictureStatus.textContent = `Ready: ${formatBytes(shrunk.blob.size)}, ${shrunk.width} × ${shrunk.height} pixels (from ${formatBytes(file.size)}).`
+      if (mine !== choice) return // another picture was chosen meanwhile: that one counts
+      showPicture(shrunk, file.size)
     } catch (error) {
+      if (mine !== choice) return
       fileInput.value = ''
       pictureStatus.textContent = ''
       errorBox.textContent = errorSentence(error)
@@ -92,9 +115,11 @@ export function composer (ctx: AppContext, onPosted: (post: ApiPost) => void): {
 
   fileInput.addEventListener('change', () => {
     errorBox.textContent = ''
+    choice += 1
+    clearPicture()
     const file = fileInput.files?.[0]
-    if (file === undefined) { clearPicture(); return }
-    shrinking = choosePicture(file)
+    if (file === undefined) return
+    shrinking = choosePicture(file, choice)
   })
   textarea.addEventListener('input', updateCounter)
 
@@ -106,6 +131,8 @@ export function composer (ctx: AppContext, onPosted: (post: ApiPost) => void): {
     if (text.trim() === '' && picture === undefined) { errorBox.textContent = 'Write something or choose a picture first.'; textarea.focus(); return }
     if (codePoints(text) > MAX_POST_TEXT_CHARS) { errorBox.textContent = `A post holds at most ${MAX_POST_TEXT_CHARS} characters; shorten it.`; textarea.focus(); return }
     posting = true
+    // Disabling the focused button sends focus to <body>: it comes back once the post is done.
+    const hadFocus = document.activeElement === button
     button.disabled = true
     form.setAttribute('aria-busy', 'true')
     button.textContent = 'Posting…'
@@ -130,12 +157,32 @@ export function composer (ctx: AppContext, onPosted: (post: ApiPost) => void): {
       button.disabled = false
       button.textContent = 'Post'
       form.removeAttribute('aria-busy')
+      if (hadFocus && button.isConnected) button.focus()
     }
   }
 
   form.addEventListener('submit', (event) => { event.preventDefault(); void post() })
+
+  // Open on a wide screen; folded on a phone, where it would push the posts below the first screen (unless a draft waits in it).
+  const element = h('details', { class: 'card composer-card', open: window.matchMedia(WIDE_SCREEN).matches || draft?.open === true }, summary, form)
+  if (draft !== undefined) {
+    textarea.value = draft.text
+    days.value = draft.days
+    const chosen = form.querySelector<HTMLInputElement>(`input[name="${audienceName}"][value="${draft.audience}"]`)
+    if (chosen !== null) chosen.checked = true
+    if (draft.picture !== undefined) showPicture(draft.picture.image, draft.picture.fileSize)
+    draft = undefined
+  }
   updateCounter()
-  // Open on a wide screen; folded on a phone, where it would push the posts below the first screen.
-  const element = h('details', { class: 'card composer-card', open: window.matchMedia(WIDE_SCREEN).matches }, summary, form)
-  return { element, dispose: clearPicture }
+
+  /** Keeps what was typed and chosen for the next composer (see Draft), and frees the preview. */
+  function dispose (): void {
+    choice += 1 // a shrink still running is dropped
+    const audienceChosen = form.querySelector<HTMLInputElement>(`input[name="${audienceName}"]:checked`)?.value === 'circle' ? 'circle' : 'world'
+    draft = textarea.value === '' && picture === undefined
+      ? undefined
+      : { text: textarea.value, audience: audienceChosen, days: days.value, ...(picture === undefined ? {} : { picture: { image: picture, fileSize: pictureFileSize } }), open: element.open }
+    clearPicture()
+  }
+  return { element, dispose }
 }

@@ -3,10 +3,15 @@
  * code, removing one, and the verify view that puts both fingerprints and
  * the safety number side by side for a comparison out of band.
  */
-import type { ApiContact } from '../../api/types.js'
+import type { ApiCircleMember, ApiContact } from '../../api/types.js'
 import type { AppContext, Screen } from './app.js'
 import { h, hiddenText, replaceChildren, uniqueId } from './dom.js'
 import { displayName, errorSentence } from './format.js'
+
+/** How a circle member is called: their registered name, or the start of their id. */
+function memberName (member: ApiCircleMember): string {
+  return member.name ?? `Someone ${member.id.slice(0, 8)}`
+}
 
 function field (labelText: string, input: HTMLInputElement, hint?: string): HTMLElement {
   const label = h('label', { for: input.id }, labelText)
@@ -16,9 +21,10 @@ function field (labelText: string, input: HTMLInputElement, hint?: string): HTML
   return h('div', { class: 'field' }, label, input, hintElement)
 }
 
-/** Confirms and removes a contact; resolves true when it was removed. */
-async function removeContact (ctx: AppContext, contact: ApiContact, errorBox: HTMLElement): Promise<boolean> {
-  if (!window.confirm(`Remove ${displayName(contact)} from your contacts? Their messages stay; you can add them again later.`)) return false
+/** Confirms and removes a contact (and so from the circle too, the node's rule); resolves true when it was removed. */
+async function removeContact (ctx: AppContext, contact: ApiContact, errorBox: HTMLElement, inCircle: boolean): Promise<boolean> {
+  const circle = inCircle ? ' They are also removed from your circle, which gets a new key: they read nothing you post to it afterwards.' : ''
+  if (!window.confirm(`Remove ${displayName(contact)} from your contacts?${circle} Their messages stay; you can add them again later.`)) return false
   try {
     await ctx.client.removeContact(contact.id)
     ctx.announce(`${displayName(contact)} was removed from your contacts.`)
@@ -50,16 +56,55 @@ export function contactsScreen (ctx: AppContext): Screen {
     addButton, addError, addResult)
 
   const circleHeading = h('h3', { id: uniqueId('circle') }, 'Your circle')
+  /** Members who are not (or no longer) contacts: they have no row in the contacts list, so they are listed here. */
+  const outsiders = h('ul', { class: 'contact-list', 'aria-label': 'Circle members who are not contacts', hidden: true })
   const circleSummary = h('p', { role: 'status' })
   const circleError = h('p', { class: 'error', role: 'alert' })
   const circleSection = h('section', { class: 'card', 'aria-labelledby': circleHeading.id }, circleHeading,
     h('p', { class: 'hint' }, 'People in your circle read the posts you send to your circle. Removing someone gives your circle a new key: ' +
-      'they read nothing you post afterwards. Add or remove people with the buttons in the list below.'),
-    circleSummary, circleError)
+      'they read nothing you post afterwards. Add or remove people with the buttons in the list below; removing a contact removes them from your circle too.'),
+    circleSummary, circleError, outsiders)
   let members = new Set<string>()
 
   function drawCircle (count: number): void {
     circleSummary.textContent = count === 0 ? 'Nobody is in your circle yet.' : count === 1 ? '1 person is in your circle.' : `${count} people are in your circle.`
+  }
+
+  /** Removes a member who is no contact, then redraws; focus goes to the next such member, else to the summary's section. */
+  async function removeOutsider (member: ApiCircleMember, button: HTMLButtonElement): Promise<void> {
+    circleError.textContent = ''
+    button.disabled = true
+    const name = memberName(member)
+    try {
+      await ctx.client.removeFromCircle(member.id)
+      ctx.announce(`${name} was removed from your circle.`)
+      await load()
+      const next = outsiders.querySelector<HTMLElement>('button') ?? circleHeading
+      if (next === circleHeading) circleHeading.setAttribute('tabindex', '-1')
+      next.focus()
+    } catch (error) {
+      circleError.textContent = errorSentence(error)
+      button.disabled = false
+    }
+  }
+
+  function drawOutsiders (circle: ApiCircleMember[], contacts: ApiContact[]): void {
+    const contactIds = new Set(contacts.map((c) => c.id))
+    const others = circle.filter((m) => !contactIds.has(m.id))
+    outsiders.hidden = others.length === 0
+    replaceChildren(outsiders, others.map((member) => {
+      const name = memberName(member)
+      return h('li', { class: 'contact', 'data-member': member.id },
+        h('div', { class: 'contact-who' },
+          h('span', { class: 'contact-name' }, name),
+          h('span', { class: 'hint' }, 'In your circle, not in your contacts')),
+        h('div', { class: 'actions' },
+          h('button', {
+            type: 'button',
+            class: 'quiet danger',
+            onclick: (event: MouseEvent) => { void removeOutsider(member, event.currentTarget as HTMLButtonElement) }
+          }, 'Remove from circle', hiddenText(` ${name}`))))
+    }))
   }
 
   /** Adds a contact to the circle or removes them, then redraws. */
@@ -99,7 +144,7 @@ export function contactsScreen (ctx: AppContext): Screen {
           h('button', {
             type: 'button',
             class: 'quiet danger',
-            onclick: () => { void removeContact(ctx, contact, listError).then((removed) => { if (removed) void load() }) }
+            onclick: () => { void removeContact(ctx, contact, listError, members.has(contact.id)).then((removed) => { if (removed) void load() }) }
           }, 'Remove', hiddenText(` ${name}`))))
     }))
   }
@@ -119,6 +164,7 @@ export function contactsScreen (ctx: AppContext): Screen {
       const [contacts, circle] = await Promise.all([ctx.client.contacts(), ctx.client.circle()])
       members = new Set(circle.map((m) => m.id))
       drawCircle(circle.length)
+      drawOutsiders(circle, contacts)
       draw(contacts)
     } catch (error) {
       listError.textContent = errorSentence(error)
@@ -171,7 +217,8 @@ export function verifyScreen (ctx: AppContext, contactId: string): Screen {
 
   async function load (): Promise<void> {
     try {
-      const [contact, me] = await Promise.all([ctx.client.contact(contactId), ctx.identity()])
+      const [contact, me, circle] = await Promise.all([ctx.client.contact(contactId), ctx.identity(), ctx.client.circle().catch(() => [])])
+      const inCircle = circle.some((m) => m.id === contact.id)
       const name = displayName(contact)
       heading.textContent = `Verify ${name}`
       document.title = `Verify ${name} · Komrade`
@@ -201,7 +248,7 @@ export function verifyScreen (ctx: AppContext, contactId: string): Screen {
           h('button', {
             type: 'button',
             class: 'quiet danger',
-            onclick: () => { void removeContact(ctx, contact, errorBox).then((removed) => { if (removed) location.hash = '#/contacts' }) }
+            onclick: () => { void removeContact(ctx, contact, errorBox, inCircle).then((removed) => { if (removed) location.hash = '#/contacts' }) }
           }, `Remove ${name}`)))
     } catch (error) {
       replaceChildren(body, h('p', null, h('a', { href: '#/contacts' }, 'Back to contacts')))

@@ -3,8 +3,12 @@
  * live updates from the node's `post` events. A new post goes in at the top
  * when the reader is there; a reader scrolled down into older posts gets a
  * banner instead ("3 new posts"), so what they are reading never moves.
+ * After a reconnection the posts missed meanwhile are fetched page by page
+ * until the ones already shown; expired posts leave the screen. Names come
+ * from the profiles of the authors on screen only.
  */
-import type { ApiFeedName, ApiPost, ApiProfile } from '../../api/types.js'
+import { MAX_PROFILES_PER_REQUEST } from '../../api/post-content.js'
+import type { ApiFeedName, ApiFeedPage, ApiPost, ApiProfile } from '../../api/types.js'
 import type { AppContext, Screen } from './app.js'
 import { composer } from './composer.js'
 import { h, replaceChildren, uniqueId } from './dom.js'
@@ -15,6 +19,14 @@ import { personName, postElement } from './post-view.js'
 const PAGE_SIZE = 20
 /** How close to the top of the scrolling area (px) still counts as "at the newest posts". */
 const AT_TOP_PX = 120
+/**
+ * Pages fetched after a reconnection to reach the posts already shown. A
+ * longer gap (the node kept posting for hours) starts the feed afresh
+ * instead: older pages then reach everything.
+ */
+const MAX_GAP_PAGES = 10
+/** How often posts past their expiry leave the screen. */
+const EXPIRY_CHECK_MS = 30_000
 
 const TABS: ReadonlyArray<{ feed: ApiFeedName, label: string, empty: string }> = [
   { feed: 'world', label: 'World', empty: 'No posts to the world yet. Posts to the world need a registered name (Identity screen).' },
@@ -65,16 +77,48 @@ export function feedScreen (ctx: AppContext, param?: string): Screen {
   const panel = h('section', { role: 'tabpanel', id: panelId, 'aria-labelledby': tabIds.get(feed)!, class: 'feed-panel' },
     h('div', { class: 'new-posts-holder' }, banner), status, errorBox, list, olderButton)
   let next: string | undefined
+  /** The first page has been shown: later loads (after a reconnection) merge in what was missed. */
+  let loadedFirst = false
   let loading = false
+  /** Authors whose profile was asked for (found or not): each asked once; `profile` events bring newer ones. */
+  const asked = new Set<string>()
 
   const write = composer(ctx, (post) => {
     // Our own post is news to us only where it belongs; it goes in at the top even when scrolled (we just wrote it).
-    if (inFeed(post, feed)) insertNewest(post, true)
+    if (inFeed(post, feed)) receive([post], true)
   })
   disposers.push(write.dispose)
 
   function profileOf (author: string): ApiProfile | undefined {
     return profiles.get(author)
+  }
+
+  /** Redraws the posts of `author` on screen (their name or avatar changed). */
+  function redrawAuthor (author: string): void {
+    for (const { post, item } of shown.values()) {
+      if (post.author === author) replaceChildren(item, postElement(post, profiles.get(author)))
+    }
+  }
+
+  /**
+   * Fetches the profiles of these posts' authors not asked for yet: only
+   * the authors on screen, never every profile the node holds.
+   */
+  async function learnAuthors (posts: readonly ApiPost[]): Promise<void> {
+    const authors = [...new Set(posts.filter((p) => !p.mine && !asked.has(p.author)).map((p) => p.author))]
+    if (authors.length === 0) return
+    for (const author of authors) asked.add(author)
+    try {
+      for (let i = 0; i < authors.length; i += MAX_PROFILES_PER_REQUEST) {
+        for (const profile of await ctx.client.profiles({ authors: authors.slice(i, i + MAX_PROFILES_PER_REQUEST) })) {
+          if (profiles.has(profile.author)) continue // a profile event came first: it is as new or newer
+          profiles.set(profile.author, profile)
+          redrawAuthor(profile.author)
+        }
+      }
+    } catch {
+      for (const author of authors) asked.delete(author) // names fall back to registered names; asked again with the next posts
+    }
   }
 
   function render (post: ApiPost): HTMLLIElement {
@@ -107,27 +151,48 @@ export function feedScreen (ctx: AppContext, param?: string): Screen {
     status.textContent = shown.size > 0 ? '' : TABS.find((tab) => tab.feed === feed)!.empty
   }
 
-  /** A post that came live: at the top when the reader is there (or wrote it), else behind the banner; said to screen readers either way. */
-  function insertNewest (post: ApiPost, force = false): void {
-    if (shown.has(post.id) || waiting.some((p) => p.id === post.id)) return
+  function updateBanner (): void {
+    banner.textContent = waiting.length === 1 ? 'Show 1 new post' : `Show ${waiting.length} new posts`
+    banner.hidden = waiting.length === 0
+  }
+
+  /**
+   * Posts that came live or were missed while disconnected: at the top when
+   * the reader is there (or wrote them: `force`), else behind the banner;
+   * said to screen readers either way, once for the lot.
+   */
+  function receive (posts: readonly ApiPost[], force = false): void {
+    const fresh = posts.filter((post) => !shown.has(post.id))
+    if (fresh.length === 0) return
     const main = scroller()
     const atTop = main === null || main.scrollTop - (panel.offsetTop - main.offsetTop) < AT_TOP_PX
-    const who = post.mine ? 'you' : personName(post.author, post.authorName, profileOf(post.author))
     if (force || atTop || shown.size === 0) {
-      placeInOrder(post)
+      // A post waiting behind the banner comes out when forced (our own, whose live event came before the answer).
+      for (const post of fresh) {
+        const queued = waiting.findIndex((p) => p.id === post.id)
+        if (queued >= 0) waiting.splice(queued, 1)
+        placeInOrder(post)
+      }
+      updateBanner()
       updateStatus()
-      if (!post.mine) ctx.announce(`New post by ${who}.`)
+      const others = fresh.filter((post) => !post.mine)
+      if (others.length === 1) ctx.announce(`New post by ${personName(others[0]!.author, others[0]!.authorName, profileOf(others[0]!.author))}.`)
+      else if (others.length > 1) ctx.announce(`${others.length} new posts.`)
       return
     }
-    waiting.push(post)
-    banner.textContent = waiting.length === 1 ? 'Show 1 new post' : `Show ${waiting.length} new posts`
-    banner.hidden = false
-    ctx.announce(`New post by ${who}; the button at the top of the feed shows it.`)
+    const queued = fresh.filter((post) => !waiting.some((p) => p.id === post.id))
+    if (queued.length === 0) return
+    waiting.push(...queued)
+    updateBanner()
+    const first = queued[0]!
+    ctx.announce(queued.length === 1
+      ? `New post by ${first.mine ? 'you' : personName(first.author, first.authorName, profileOf(first.author))}; the button at the top of the feed shows it.`
+      : `${queued.length} new posts; the button at the top of the feed shows them.`)
   }
 
   function showWaiting (focus: boolean): void {
-    for (const post of waiting.splice(0)) placeInOrder(post)
-    banner.hidden = true
+    for (const post of waiting.splice(0)) if (!shown.has(post.id)) placeInOrder(post)
+    updateBanner()
     updateStatus()
     if (focus) {
       list.querySelector<HTMLElement>('article')?.setAttribute('tabindex', '-1')
@@ -135,24 +200,73 @@ export function feedScreen (ctx: AppContext, param?: string): Screen {
     }
   }
 
-  async function loadProfiles (): Promise<void> {
-    try {
-      for (const profile of await ctx.client.profiles()) profiles.set(profile.author, profile)
-    } catch {} // names fall back to registered names; the feed itself still loads
+  /** The newest post on screen or waiting, if any. */
+  function newestKnown (): ApiPost | undefined {
+    let newest: ApiPost | undefined
+    for (const post of [...[...shown.values()].map((s) => s.post), ...waiting]) if (newest === undefined || newer(post, newest)) newest = post
+    return newest
   }
 
-  /** The first page; after a reconnection, merges in what was missed. */
+  /** Forgets every post on screen: the feed starts afresh from its first page. */
+  function reset (): void {
+    shown.clear()
+    waiting.splice(0)
+    replaceChildren(list)
+    updateBanner()
+  }
+
+  /** Shows the first page (`next` from it for older pages). */
+  function showFirst (page: ApiFeedPage): void {
+    // Posts may have come live while the page was on its way: placed in order, never twice.
+    for (const post of page.posts) if (!shown.has(post.id)) placeInOrder(post)
+    next = page.next
+    olderButton.hidden = next === undefined
+    loadedFirst = true
+  }
+
+  /**
+   * The first page; after a reconnection, what was missed: pages from the
+   * newest until one reaches a post known before (not one that came live
+   * since), so a gap of more than a page is filled too; a gap longer than
+   * MAX_GAP_PAGES starts the feed afresh.
+   */
   async function load (): Promise<void> {
+    // Decided before the fetch: two loads may overlap (the screen's own and the socket's `hello`), and
+    // one that began before any page was shown is a first load, whatever finished meanwhile.
+    const first = !loadedFirst
+    const knownIds = new Set([...shown.keys(), ...waiting.map((post) => post.id)])
+    const knownNewest = newestKnown()
+    const oldestShown = [...shown.values()].map((s) => s.post).reduce<ApiPost | undefined>((oldest, post) => oldest === undefined || newer(oldest, post) ? post : oldest, undefined)
     try {
-      const [page] = await Promise.all([ctx.client.feed(feed, { limit: PAGE_SIZE }), loadProfiles()])
-      const first = shown.size === 0
+      const page = await ctx.client.feed(feed, { limit: PAGE_SIZE })
       if (first) {
-        for (const post of page.posts) placeInOrder(post)
-        next = page.next
-        olderButton.hidden = next === undefined
+        await learnAuthors(page.posts)
+        showFirst(page)
       } else {
-        for (const post of [...page.posts].reverse()) if (!shown.has(post.id)) insertNewest(post)
+        const missed: ApiPost[] = []
+        let current = page
+        let pages = 1
+        for (;;) {
+          missed.push(...current.posts)
+          const reached = current.posts.some((post) => knownIds.has(post.id) || (knownNewest !== undefined && !newer(post, knownNewest)))
+          if (reached || current.next === undefined || pages >= MAX_GAP_PAGES) break
+          current = await ctx.client.feed(feed, { limit: PAGE_SIZE, before: current.next })
+          pages += 1
+        }
+        const closed = current.next === undefined || current.posts.some((post) => knownIds.has(post.id) || (knownNewest !== undefined && !newer(post, knownNewest)))
+        if (closed) {
+          // Within what the screen spans: anything older is the older pages' (Load older posts reaches it).
+          const gap = missed.filter((post) => oldestShown === undefined || newer(post, oldestShown))
+          await learnAuthors(gap)
+          receive([...gap].reverse())
+        } else {
+          await learnAuthors(page.posts)
+          reset()
+          showFirst(page)
+          ctx.announce('The feed was reloaded: many posts came while the connection was down.')
+        }
       }
+      errorBox.textContent = '' // an error from before is over
       updateStatus()
     } catch (error) {
       status.hidden = true
@@ -163,31 +277,64 @@ export function feedScreen (ctx: AppContext, param?: string): Screen {
   async function loadOlder (): Promise<void> {
     if (next === undefined || loading) return
     loading = true
+    // Disabling the focused button sends focus to <body>: it moves to the first older post, or back to the button.
+    const hadFocus = document.activeElement === olderButton
     olderButton.disabled = true
+    let firstNew: HTMLElement | undefined
     try {
       const page = await ctx.client.feed(feed, { limit: PAGE_SIZE, before: next })
+      await learnAuthors(page.posts)
       // Older posts go below: nothing above the reader moves.
-      for (const post of page.posts) if (!shown.has(post.id)) placeInOrder(post)
+      for (const post of page.posts) {
+        if (shown.has(post.id)) continue
+        placeInOrder(post)
+        firstNew ??= shown.get(post.id)!.item.querySelector('article') ?? undefined
+      }
       next = page.next
       olderButton.hidden = next === undefined
+      errorBox.textContent = ''
       ctx.announce(page.posts.length === 0 ? 'No older posts.' : `${page.posts.length} older posts loaded.`)
     } catch (error) {
       errorBox.textContent = errorSentence(error)
     } finally {
       loading = false
       olderButton.disabled = false
+      if (hadFocus) {
+        if (firstNew !== undefined) {
+          firstNew.setAttribute('tabindex', '-1')
+          firstNew.focus()
+        } else if (!olderButton.hidden) olderButton.focus()
+        else heading.focus()
+      }
     }
   }
 
+  /** Takes posts past their expiry off the screen (the node no longer has them, nor their images). */
+  function dropExpired (now = Date.now()): void {
+    for (const [id, { post, item }] of shown) {
+      if (post.expiresAt > now) continue
+      // Focus in a post that leaves goes to the list's heading, not to <body>.
+      if (item.contains(document.activeElement)) heading.focus()
+      item.remove()
+      shown.delete(id)
+    }
+    for (let i = waiting.length - 1; i >= 0; i--) if (waiting[i]!.expiresAt <= now) waiting.splice(i, 1)
+    updateBanner()
+    updateStatus()
+  }
+  const expiryTimer = setInterval(() => { dropExpired() }, EXPIRY_CHECK_MS)
+  disposers.push(() => { clearInterval(expiryTimer) })
+
   disposers.push(ctx.live.on('post', (event) => {
-    if (inFeed(event.post, feed)) insertNewest(event.post)
+    if (!inFeed(event.post, feed)) return
+    // Its author's name first (one small request, once per author), so the post is drawn once.
+    void learnAuthors([event.post]).then(() => { receive([event.post]) })
   }))
   disposers.push(ctx.live.on('profile', (event) => {
+    asked.add(event.profile.author)
     profiles.set(event.profile.author, event.profile)
     // The author's name and avatar change on every post of theirs on screen.
-    for (const { post, item } of shown.values()) {
-      if (post.author === event.profile.author) replaceChildren(item, postElement(post, event.profile))
-    }
+    redrawAuthor(event.profile.author)
   }))
   disposers.push(ctx.live.on('hello', () => { void load() }))
   void load()

@@ -32,7 +32,11 @@ export const AVATAR_LIMITS: ShrinkOptions = { maxBytes: 32 * 1024, maxEdge: 256 
 const QUALITIES = [0.86, 0.78, 0.7, 0.62, 0.54, 0.46, 0.38]
 /** When no quality fits, the edge shrinks by this factor and the qualities are tried again. */
 const EDGE_STEP = 0.75
-/** Below this many pixels on the long edge, a picture is not worth sending: something is wrong with it. */
+/**
+ * Shrinking stops below this many pixels on the long edge: a picture that
+ * does not fit even then is not worth sending. A picture already smaller
+ * (an icon, pixel art) is still tried once at its own size.
+ */
 const MIN_EDGE = 48
 
 /** The picture could not be read or made small enough. */
@@ -61,8 +65,8 @@ export async function shrinkImage (file: Blob, options: ShrinkOptions): Promise<
     const canvas = document.createElement('canvas')
     const context = canvas.getContext('2d')
     if (context === null) throw new ImageShrinkError('This browser cannot draw pictures (no canvas)')
-    let edge = Math.min(options.maxEdge, Math.max(bitmap.width, bitmap.height))
-    while (edge >= MIN_EDGE) {
+    const start = Math.min(options.maxEdge, Math.max(bitmap.width, bitmap.height))
+    for (let edge = start; edge === start || edge >= MIN_EDGE; edge = Math.floor(edge * EDGE_STEP)) {
       const scale = edge / Math.max(bitmap.width, bitmap.height)
       canvas.width = Math.max(1, Math.round(bitmap.width * scale))
       canvas.height = Math.max(1, Math.round(bitmap.height * scale))
@@ -75,7 +79,6 @@ export async function shrinkImage (file: Blob, options: ShrinkOptions): Promise<
         const blob = await encode(canvas, quality)
         if (blob.size <= options.maxBytes) return { blob, mime: 'image/jpeg', width: canvas.width, height: canvas.height }
       }
-      edge = Math.floor(edge * EDGE_STEP)
     }
     throw new ImageShrinkError('This picture could not be made small enough; choose a simpler one')
   } finally {

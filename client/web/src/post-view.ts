@@ -15,14 +15,29 @@ export function postImageUrl (id: string): string {
   return `/api/posts/${encodeURIComponent(id)}/image`
 }
 
-/** The URL of an avatar; `version` (the profile's time) makes a new avatar load instead of a cached one. */
+/** The URL of an avatar; `version` (the profile's time) names each avatar apart (image answers are never cached: `no-store`). */
 export function avatarUrl (author: string, version: number): string {
   return `/api/profiles/${encodeURIComponent(author)}/avatar?v=${version}`
 }
 
-/** How a person is called: their display name, else their registered name, else the start of their id. */
+/**
+ * How a person is called: their display name, else their registered name,
+ * else the start of their id. A display name may be empty or blank (the
+ * protocol allows it): that is no name, and a link needs text.
+ */
 export function personName (author: string, authorName: string | undefined, profile: ApiProfile | undefined): string {
-  return profile?.displayName ?? authorName ?? `Someone ${author.slice(0, 8)}`
+  const chosen = profile?.displayName.trim()
+  if (chosen !== undefined && chosen !== '') return chosen
+  return authorName ?? `Someone ${author.slice(0, 8)}`
+}
+
+/**
+ * Text chosen by someone else (a display name, a bio), isolated from the
+ * text around it: bidi controls in it (an unterminated U+202E) cannot
+ * reorder what follows, such as the verified registered name.
+ */
+export function isolated (text: string): HTMLElement {
+  return h('bdi', null, text)
 }
 
 /** An avatar image, or a letter in a circle when there is none (decoration: the name is beside it). */
@@ -45,9 +60,9 @@ export function timeLeft (at: number, now = Date.now()): string {
 export function postElement (post: ApiPost, profile: ApiProfile | undefined): HTMLElement {
   const name = post.mine ? 'You' : personName(post.author, post.authorName, profile)
   const heading = h('h3', { id: uniqueId('post'), class: 'post-author' },
-    post.mine ? 'You' : h('a', { href: `#/profile/${encodeURIComponent(post.author)}` }, name),
-    // The registered name is the verified one: shown apart from a display name anyone could choose.
-    post.authorName !== undefined && post.authorName !== name ? h('span', { class: 'verified-name' }, hiddenText(', registered name '), `@${post.authorName}`) : null)
+    post.mine ? 'You' : h('a', { href: `#/profile/${encodeURIComponent(post.author)}` }, isolated(name)),
+    // The registered name is the verified one: shown apart from a display name anyone could choose (each isolated: see isolated()).
+    post.authorName !== undefined && post.authorName !== name ? h('span', { class: 'verified-name' }, hiddenText(', registered name '), '@', isolated(post.authorName)) : null)
   const audience = post.audience === 'world' ? 'World' : 'Circle'
   const alt = `Picture posted by ${name}${post.image === undefined ? '' : ` (${imageTypeWord(post.image.mime).toUpperCase()}, ${imageSizeLabel(post.image.size)})`}`
   return h('article', { class: 'post', 'data-id': post.id, 'aria-labelledby': heading.id },
@@ -59,6 +74,6 @@ export function postElement (post: ApiPost, profile: ApiProfile | undefined): HT
           h('time', { datetime: new Date(post.sentAt).toISOString(), title: longTime(post.sentAt) }, shortTime(post.sentAt)),
           ' · ', h('span', { class: `audience audience-${post.audience}` }, hiddenText('To: '), audience),
           ' · ', h('span', { title: `Until ${longTime(post.expiresAt)}` }, timeLeft(post.expiresAt))))),
-    post.text === '' ? null : h('p', { class: 'post-text' }, post.text),
+    post.text === '' ? null : h('p', { class: 'post-text', dir: 'auto' }, post.text),
     post.hasImage ? h('img', { class: 'post-image', src: postImageUrl(post.id), alt, loading: 'lazy', decoding: 'async' }) : null)
 }

@@ -4,13 +4,13 @@
  * name beside the display name they chose.
  */
 import type { ApiProfile } from '../../api/types.js'
-import { codePoints, MAX_BIO_CHARS, MAX_DISPLAY_NAME_CHARS } from '../../api/post-content.js'
+import { codePoints, MAX_BIO_CHARS, MAX_DISPLAY_NAME_BYTES, MAX_DISPLAY_NAME_CHARS, utf8Length } from '../../api/post-content.js'
 import type { AppContext, Screen } from './app.js'
 import { radio } from './composer.js'
 import { h, replaceChildren, uniqueId } from './dom.js'
 import { errorSentence, formatBytes, isApiError, longTime } from './format.js'
 import { AVATAR_LIMITS, shrinkImage, type ShrunkImage } from './image-shrink.js'
-import { avatarElement, avatarUrl, personName } from './post-view.js'
+import { avatarElement, avatarUrl, isolated, personName } from './post-view.js'
 
 /** A read-only view of a profile. */
 function profileFacts (profile: ApiProfile): HTMLElement {
@@ -18,9 +18,9 @@ function profileFacts (profile: ApiProfile): HTMLElement {
   return h('div', { class: 'profile-card' },
     profile.hasAvatar ? h('img', { class: 'avatar avatar-large', src: avatarUrl(profile.author, profile.updatedAt), alt: `Avatar of ${name}`, width: 96, height: 96 }) : avatarElement(profile.author, profile, name),
     h('dl', { class: 'facts' },
-      h('dt', null, 'Display name'), h('dd', null, profile.displayName),
-      h('dt', null, 'Registered name'), h('dd', null, profile.authorName ?? 'None (not verified by the Operator)'),
-      h('dt', null, 'Bio'), h('dd', { class: 'bio' }, profile.bio === '' ? '—' : profile.bio),
+      h('dt', null, 'Display name'), h('dd', null, profile.displayName.trim() === '' ? '—' : isolated(profile.displayName)),
+      h('dt', null, 'Registered name'), h('dd', null, profile.authorName === undefined ? 'None (not verified by the Operator)' : isolated(profile.authorName)),
+      h('dt', null, 'Bio'), h('dd', { class: 'bio', dir: 'auto' }, profile.bio === '' ? '—' : profile.bio),
       h('dt', null, 'Shown to'), h('dd', null, profile.audience === 'world' ? 'Everyone (the world)' : 'Their circle'),
       h('dt', null, 'Updated'), h('dd', null, longTime(profile.updatedAt)),
       h('dt', null, 'Id'), h('dd', { class: 'code' }, profile.author)))
@@ -34,7 +34,7 @@ function otherProfile (ctx: AppContext, author: string): Screen {
   async function load (): Promise<void> {
     try {
       const profile = await ctx.client.profileOf(author)
-      heading.textContent = personName(profile.author, profile.authorName, profile)
+      replaceChildren(heading, isolated(personName(profile.author, profile.authorName, profile)))
       replaceChildren(body, profileFacts(profile))
     } catch (error) {
       replaceChildren(body)
@@ -97,18 +97,23 @@ function ownProfile (ctx: AppContext): Screen {
     replaceChildren(avatarPreview)
   }
 
+  /** Counts avatars chosen: a shrink that finishes after another was chosen is dropped. */
+  let choice = 0
   avatarInput.addEventListener('change', () => {
     const file = avatarInput.files?.[0]
     clearAvatar()
     errorBox.textContent = ''
+    const mine = ++choice
     if (file === undefined) return
     shrinking = shrinkImage(file, AVATAR_LIMITS).then((shrunk) => {
+      if (mine !== choice) return
       avatar = shrunk
       previewUrl = URL.createObjectURL(shrunk.blob)
       replaceChildren(avatarPreview, h('img', { src: previewUrl, alt: 'Preview of your new avatar', class: 'avatar avatar-large' }),
         h('p', { class: 'hint' }, `${formatBytes(shrunk.blob.size)}, ${shrunk.width} × ${shrunk.height} pixels`))
       avatarPreview.hidden = false
     }, (error: unknown) => {
+      if (mine !== choice) return
       avatarInput.value = ''
       errorBox.textContent = errorSentence(error)
     })
@@ -154,7 +159,14 @@ function ownProfile (ctx: AppContext): Screen {
       result.textContent = ''
       const displayName = nameInput.value.trim()
       if (displayName === '') { errorBox.textContent = 'Give a display name.'; nameInput.focus(); return }
+      if (codePoints(displayName) > MAX_DISPLAY_NAME_CHARS || utf8Length(displayName) > MAX_DISPLAY_NAME_BYTES) {
+        errorBox.textContent = `A display name holds at most ${MAX_DISPLAY_NAME_CHARS} characters and ${MAX_DISPLAY_NAME_BYTES} bytes (emoji take 4 each); shorten it.`
+        nameInput.focus()
+        return
+      }
       if (codePoints(bio.value) > MAX_BIO_CHARS) { errorBox.textContent = `A bio holds at most ${MAX_BIO_CHARS} characters; shorten it.`; bio.focus(); return }
+      // Disabling the focused button sends focus to <body>: it comes back once saved.
+      const hadFocus = document.activeElement === button
       button.disabled = true
       form.setAttribute('aria-busy', 'true')
       try {
@@ -170,6 +182,7 @@ function ownProfile (ctx: AppContext): Screen {
       } finally {
         button.disabled = false
         form.removeAttribute('aria-busy')
+        if (hadFocus && button.isConnected) button.focus()
       }
     })()
   })
@@ -179,7 +192,7 @@ function ownProfile (ctx: AppContext): Screen {
     title: 'Your profile',
     element: h('section', { class: 'pane page' }, heading, current, form),
     focus: heading,
-    dispose: clearAvatar
+    dispose () { choice += 1; clearAvatar() }
   }
 }
 
