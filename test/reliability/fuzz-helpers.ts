@@ -115,12 +115,21 @@ export async function rawSession (stream: Stream, bytes: Uint8Array, timeoutMs: 
   const ended = new Promise<boolean>((resolve) => {
     stream.addEventListener('close', (event) => { resolve(event.error !== undefined) }, { once: true })
   })
+  /**
+   * The server may end the stream before we hold it (right after protocol
+   * negotiation): its 'close' event has passed then, and only the status says
+   * so. Seen in CI: a stream already 'reset' was counted as a hang.
+   */
+  const endedBefore = (): boolean | undefined =>
+    stream.status === 'reset' || stream.status === 'aborted' ? true : stream.status === 'closed' ? false : undefined
   try {
     if (bytes.length > 0 && !stream.send(bytes)) await stream.onDrain({ signal: AbortSignal.timeout(timeoutMs) })
     await stream.close({ signal: AbortSignal.timeout(timeoutMs) })
   } catch {
     // The server may cut us off before we finish writing: that is an answer too.
   }
+  const already = endedBefore()
+  if (already !== undefined) return { answered, reset: already }
   let timer: NodeJS.Timeout | undefined
   const hang = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => {
