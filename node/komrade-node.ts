@@ -20,6 +20,7 @@ import { IdentityExistsError, NoIdentityError, createIdentityFile, readIdentityF
 import { localState, openLocalDb, type InboxMessage, type LocalState, type OutboxMessage } from './local-state.js'
 import { silentLogger, type Logger } from './logger.js'
 import { NodeNotRunningError } from './errors.js'
+import { liveEvents } from './live-events.js'
 import { createNetwork, type Network } from './network.js'
 import { treeHeadTopic } from './network-constants.js'
 import type { KeyChange, NameRecord } from './registry/name-service.js'
@@ -744,36 +745,7 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
     },
 
     messages (options: { signal?: AbortSignal } = {}) {
-      const queue: ReceivedMessage[] = []
-      let wake: (() => void) | undefined
-      let done = false
-      const onMessage = (event: Event): void => { queue.push((event as CustomEvent<ReceivedMessage>).detail); wake?.() }
-      const finish = (): void => { done = true; wake?.() }
-      events.addEventListener('message', onMessage)
-      events.addEventListener('stop', finish)
-      options.signal?.addEventListener('abort', finish)
-      const cleanup = (): void => {
-        events.removeEventListener('message', onMessage)
-        events.removeEventListener('stop', finish)
-        options.signal?.removeEventListener('abort', finish)
-      }
-      const iterator: AsyncIterableIterator<ReceivedMessage> = {
-        async next () {
-          while (queue.length === 0 && !done) await new Promise<void>((resolve) => { wake = resolve })
-          wake = undefined
-          const value = queue.shift()
-          if (value !== undefined) return { value, done: false }
-          cleanup()
-          return { value: undefined, done: true }
-        },
-        async return () {
-          cleanup()
-          done = true
-          return { value: undefined, done: true }
-        },
-        [Symbol.asyncIterator] () { return iterator }
-      }
-      return iterator
+      return liveEvents<ReceivedMessage>(events, 'message', options)
     },
 
     async inbox (options: { kind?: number } = {}) {
