@@ -40,12 +40,13 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
   createIdentity, createKeyring, encodeReceipt, expiryFor, nativeCrypto, sealCover,
-  DEFAULT_TTL_MINUTES, ENVELOPE_SIZE, EPHEMERAL_LENGTH, EPHEMERAL_OFFSET, EXPIRY_LENGTH, EXPIRY_OFFSET,
-  FIRST_CONTACT_BODY_CAPACITY, INNER_HEADER_LENGTH, KIND_RECEIPT, MAX_RECEIPT_IDS, SALT_LENGTH, SALT_OFFSET,
-  SEALED_BODY_LENGTH, SEALED_BODY_OFFSET, SESSION_BODY_CAPACITY, TAG_LENGTH, TAG_OFFSET,
+  DEFAULT_TTL_MINUTES, ENVELOPE_SIZE, EXPIRY_LENGTH, EXPIRY_OFFSET,
+  FIRST_CONTACT_BODY_CAPACITY, INNER_HEADER_LENGTH, KIND_RECEIPT, MAX_RECEIPT_IDS, SALT_OFFSET,
+  SEALED_BODY_OFFSET, SESSION_BODY_CAPACITY, TAG_LENGTH, TAG_OFFSET,
   type CryptoProvider, type Keyring
 } from '../../protocol/index.js'
 import { deterministicCrypto } from '../vectors/deterministic-crypto.js'
+import { bitBalance, chiSquareTwoSample, chiSquareUniform, criticalValue, CRITICAL_255, drawInt, FIELDS, histogram, topBitShare, TOP_BYTE } from './envelope-statistics.js'
 
 /** Envelopes per kind. */
 const N = 400
@@ -55,96 +56,10 @@ const SEED = process.env.KOMRADE_STATS_SEED === 'random'
 const NOW = Date.UTC(2032, 2, 3, 4, 5, 6)
 
 // ---------------------------------------------------------------------------
-// Statistics
-
-/** chi-square(0.999) quantile for 255 degrees of freedom (tables; R: qchisq(0.999, 255) = 330.5197). */
-const CRITICAL_255 = 330.52
-/** z such that P(Z > z) = 0.001 for a standard normal. */
-const Z_0_999 = 3.090232
-
-/** Wilson-Hilferty approximation of the chi-square quantile at p = 0.999 for `df` degrees of freedom. */
-function criticalValue (df: number): number {
-  const a = 2 / (9 * df)
-  return df * (1 - a + Z_0_999 * Math.sqrt(a)) ** 3
-}
-
-interface Field { name: string, offset: number, length: number }
-
-const FIELDS: Field[] = [
-  { name: 'salt', offset: SALT_OFFSET, length: SALT_LENGTH },
-  { name: 'tag', offset: TAG_OFFSET, length: TAG_LENGTH },
-  { name: 'sealed body', offset: SEALED_BODY_OFFSET, length: SEALED_BODY_LENGTH },
-  // The top byte holds the random top bit and the key's high bits, below 2^255 - 19: tested apart.
-  { name: 'ephemeral (bytes 0..30)', offset: EPHEMERAL_OFFSET, length: EPHEMERAL_LENGTH - 1 }
-]
-const TOP_BYTE = EPHEMERAL_OFFSET + EPHEMERAL_LENGTH - 1
-
-function histogram (envelopes: Uint8Array[], field: Field): Float64Array {
-  const counts = new Float64Array(256)
-  for (const e of envelopes) for (let i = field.offset; i < field.offset + field.length; i++) counts[e[i] as number]! += 1
-  return counts
-}
-
-/** Chi-square statistic of a byte histogram against uniform (255 degrees of freedom). */
-function chiSquareUniform (counts: Float64Array): number {
-  const total = counts.reduce((s, c) => s + c, 0)
-  const expected = total / 256
-  let stat = 0
-  for (const c of counts) stat += (c - expected) ** 2 / expected
-  return stat
-}
-
-/** Chi-square test of homogeneity of two histograms; bins empty in both are left out. */
-function chiSquareTwoSample (a: Float64Array, b: Float64Array): { stat: number, df: number } {
-  const totalA = a.reduce((s, c) => s + c, 0)
-  const totalB = b.reduce((s, c) => s + c, 0)
-  const total = totalA + totalB
-  let stat = 0
-  let bins = 0
-  for (let i = 0; i < 256; i++) {
-    const column = a[i]! + b[i]!
-    if (column === 0) continue
-    bins += 1
-    const expectedA = column * totalA / total
-    const expectedB = column * totalB / total
-    stat += (a[i]! - expectedA) ** 2 / expectedA + (b[i]! - expectedB) ** 2 / expectedB
-  }
-  return { stat, df: bins - 1 }
-}
-
-/**
- * Per-bit-position balance: for each of the field's bits, z = (ones - n/2) / sqrt(n/4) over the n
- * envelopes; the sum of z^2 is chi-square with one degree of freedom per bit.
- */
-function bitBalance (envelopes: Uint8Array[], field: Field): { stat: number, df: number } {
-  const ones = new Float64Array(field.length * 8)
-  for (const e of envelopes) {
-    for (let i = 0; i < field.length; i++) {
-      const byte = e[field.offset + i] as number
-      for (let bit = 0; bit < 8; bit++) if ((byte >> bit) & 1) ones[i * 8 + bit]! += 1
-    }
-  }
-  const n = envelopes.length
-  let stat = 0
-  for (const o of ones) stat += (2 * o - n) ** 2 / n
-  return { stat, df: ones.length }
-}
-
-function topBitShare (envelopes: Uint8Array[]): number {
-  return envelopes.filter((e) => ((e[TOP_BYTE] as number) & 0x80) !== 0).length / envelopes.length
-}
-
-// ---------------------------------------------------------------------------
 // Samples
 
 const KINDS = ['first contact', 'accept', 'session message', 'receipt', 'multi-part part', 'cover'] as const
 type Kind = typeof KINDS[number]
-
-/** A uniform integer in [0, n) drawn from the provider's (seeded) stream. */
-function drawInt (crypto: CryptoProvider, n: number): number {
-  const b = crypto.randomBytes(4)
-  return Math.floor(((b[0]! * 2 ** 24) + (b[1]! << 16) + (b[2]! << 8) + b[3]!) / 2 ** 32 * n)
-}
 
 interface Samples {
   envelopes: Record<Kind, Uint8Array[]>

@@ -12,83 +12,19 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import {
   circleHandoff, createCircleRing, createIdentity, encodePost, encodeProfile, expiryFor, nativeCrypto, newCircleChain,
   publicIdentityOf, sealCirclePost, sealCover, sealWorldPost, worldKey,
-  DEFAULT_TTL_MINUTES, ENVELOPE_SIZE, EPHEMERAL_LENGTH, EPHEMERAL_OFFSET, EXPIRY_LENGTH, EXPIRY_OFFSET, KIND_POST, KIND_PROFILE,
-  SALT_LENGTH, SALT_OFFSET, SEALED_BODY_LENGTH, SEALED_BODY_OFFSET, TAG_LENGTH, TAG_OFFSET, type CryptoProvider
+  DEFAULT_TTL_MINUTES, ENVELOPE_SIZE, EXPIRY_LENGTH, EXPIRY_OFFSET, KIND_POST, KIND_PROFILE,
+  TAG_LENGTH, TAG_OFFSET, type CryptoProvider
 } from '../../protocol/index.js'
 import { deterministicCrypto } from '../vectors/deterministic-crypto.js'
+import { bitBalance, chiSquareTwoSample, chiSquareUniform, criticalValue, CRITICAL_255, drawInt, FIELDS, histogram, topBitShare } from './envelope-statistics.js'
 
 const N = 400
 const SEED = process.env.KOMRADE_STATS_SEED === 'random'
   ? `random-${Math.random().toString(36).slice(2)}`
   : process.env.KOMRADE_STATS_SEED ?? 'komrade/social-indistinguishable/v1'
 const NOW = Date.UTC(2032, 2, 3, 4, 5, 6)
-/** chi-square(0.999) for 255 degrees of freedom. */
-const CRITICAL_255 = 330.52
-const Z_0_999 = 3.090232
-
-function criticalValue (df: number): number {
-  const a = 2 / (9 * df)
-  return df * (1 - a + Z_0_999 * Math.sqrt(a)) ** 3
-}
-
-interface Field { name: string, offset: number, length: number }
-const FIELDS: Field[] = [
-  { name: 'salt', offset: SALT_OFFSET, length: SALT_LENGTH },
-  { name: 'tag', offset: TAG_OFFSET, length: TAG_LENGTH },
-  { name: 'sealed body', offset: SEALED_BODY_OFFSET, length: SEALED_BODY_LENGTH },
-  { name: 'ephemeral (bytes 0..30)', offset: EPHEMERAL_OFFSET, length: EPHEMERAL_LENGTH - 1 }
-]
-const TOP_BYTE = EPHEMERAL_OFFSET + EPHEMERAL_LENGTH - 1
-
-function histogram (envelopes: Uint8Array[], field: Field): Float64Array {
-  const counts = new Float64Array(256)
-  for (const e of envelopes) for (let i = field.offset; i < field.offset + field.length; i++) counts[e[i] as number]! += 1
-  return counts
-}
-
-function chiSquareUniform (counts: Float64Array): number {
-  const expected = counts.reduce((s, c) => s + c, 0) / 256
-  let stat = 0
-  for (const c of counts) stat += (c - expected) ** 2 / expected
-  return stat
-}
-
-function chiSquareTwoSample (a: Float64Array, b: Float64Array): { stat: number, df: number } {
-  const totalA = a.reduce((s, c) => s + c, 0)
-  const totalB = b.reduce((s, c) => s + c, 0)
-  let stat = 0
-  let bins = 0
-  for (let i = 0; i < 256; i++) {
-    const column = a[i]! + b[i]!
-    if (column === 0) continue
-    bins += 1
-    const expectedA = column * totalA / (totalA + totalB)
-    const expectedB = column * totalB / (totalA + totalB)
-    stat += (a[i]! - expectedA) ** 2 / expectedA + (b[i]! - expectedB) ** 2 / expectedB
-  }
-  return { stat, df: bins - 1 }
-}
-
-function bitBalance (envelopes: Uint8Array[], field: Field): { stat: number, df: number } {
-  const ones = new Float64Array(field.length * 8)
-  for (const e of envelopes) {
-    for (let i = 0; i < field.length; i++) {
-      const byte = e[field.offset + i] as number
-      for (let bit = 0; bit < 8; bit++) if ((byte >> bit) & 1) ones[i * 8 + bit]! += 1
-    }
-  }
-  let stat = 0
-  for (const o of ones) stat += (2 * o - envelopes.length) ** 2 / envelopes.length
-  return { stat, df: ones.length }
-}
-
 const KINDS = ['world post', 'world profile', 'world post part', 'circle post', 'cover'] as const
 type Kind = typeof KINDS[number]
-
-function drawInt (crypto: CryptoProvider, n: number): number {
-  const b = crypto.randomBytes(4)
-  return Math.floor(((b[0]! * 2 ** 24) + (b[1]! << 16) + (b[2]! << 8) + b[3]!) / 2 ** 32 * n)
-}
 
 function buildSamples (crypto: CryptoProvider): Record<Kind, Uint8Array[]> {
   const out = Object.fromEntries(KINDS.map((k) => [k, [] as Uint8Array[]])) as Record<Kind, Uint8Array[]>
@@ -155,7 +91,7 @@ describe(`social envelopes are indistinguishable from cover (seed "${SEED}", ${N
     })
 
     it('the top bit of the ephemeral field is set in 40-60% of envelopes', () => {
-      const share = samples[kind].filter((e) => ((e[TOP_BYTE] as number) & 0x80) !== 0).length / N
+      const share = topBitShare(samples[kind])
       expect(share).toBeGreaterThanOrEqual(0.4)
       expect(share).toBeLessThanOrEqual(0.6)
     })
