@@ -200,3 +200,41 @@ export const MAX_CIRCLE_EPOCHS = 2
 export const MAX_CIRCLE_AUTHORS = 128
 /** Skipped keys kept per circle epoch: a whole post whose parts arrive in reverse order. */
 export const MAX_CIRCLE_SKIPPED_KEYS = MAX_POST_PARTS // 150
+
+// Collectives: groups, anonymous votes, events, map pins (SPEC §15).
+/** A group op (SPEC §15.3): in a member's group chain envelope, and inside a welcome. */
+export const KIND_GROUP_OP = 0x30
+/** A join request (SPEC §15.2), sent by a candidate to a member it knows. Only inside pairwise messages. */
+export const KIND_JOIN_REQUEST = 0x31
+/** A welcome: the group's keys and log handed to an admitted candidate (SPEC §15.6). Only inside pairwise messages. */
+export const KIND_GROUP_WELCOME = 0x32
+/** An anonymous vote on a group post, a linkable ring signature (SPEC §15.8). Only on a group's anonymous channel. */
+export const KIND_VOTE = 0x33
+/** An event, or a new revision of one (SPEC §15.9); as a pairwise message, an invitation. */
+export const KIND_EVENT = 0x34
+/** An answer to an event, sealed to its host (SPEC §15.9). Only on an event's channel. */
+export const KIND_RSVP = 0x35
+/** A map pin (SPEC §15.10). */
+export const KIND_PIN = 0x36
+/** Members a group holds at most; admissions beyond it are not applied. */
+export const MAX_GROUP_MEMBERS = 256
+/** Ops a group's log holds at most; an op beyond it is refused. */
+export const MAX_GROUP_OPS = 4096
+/** Fewest keys in a vote's ring: the anonymity floor. */
+export const MIN_VOTE_RING = 16
+/** Most keys in a vote's ring: what one envelope's body holds (151 + 64 per key <= 1787). */
+export const MAX_VOTE_RING = 25
+/** Longest note of a join request or reason of a proposal, in code points. */
+export const MAX_GROUP_NOTE_CHARS = 280
+/** Longest note of a map pin, in code points. */
+export const MAX_PIN_NOTE_CHARS = 280
+/** Longest event title, in code points. */
+export const MAX_EVENT_TITLE_CHARS = 100
+/** Longest event place, in code points. */
+export const MAX_EVENT_PLACE_CHARS = 200
+/** Longest event description, in code points. */
+export const MAX_EVENT_DESCRIPTION_CHARS = 2000
+/** Finest geohash a post may carry: 6 characters, a cell of about 1.2 × 0.6 km (posts carry a coarse place). */
+export const MAX_POST_GEOHASH = 6
+/** Finest geohash a pin or an event may carry: 9 characters, about 5 m. */
+export const MAX_PIN_GEOHASH = 9
