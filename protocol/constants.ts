@@ -182,9 +182,11 @@ export const POST_IMAGE_MIMES = ['image/jpeg', 'image/png', 'image/webp', 'image
 const MAX_POST_MIME_LENGTH = 10
 /** Bytes of an image trailer besides the image: mime length (1), mime, image length (4). */
 const IMAGE_TRAILER_OVERHEAD = 1 + MAX_POST_MIME_LENGTH + 4
-/** Longest post payload: version, flags, certificate and its length, text and its length, image trailer. */
+/** Finest geohash a post may carry: 6 characters, a cell of about 1.2 × 0.6 km (posts carry a coarse place). */
+export const MAX_POST_GEOHASH = 6
+/** Longest post payload: version, flags, certificate and its length, text and its length, image trailer, location (length and 6 characters, SPEC §15.10). */
 export const MAX_POST_PAYLOAD_LENGTH = 1 + 1 + 2 + MAX_POST_CERTIFICATE_LENGTH + 2 + MAX_POST_TEXT_BYTES +
-  IMAGE_TRAILER_OVERHEAD + MAX_POST_IMAGE_BYTES // 266,499
+  IMAGE_TRAILER_OVERHEAD + MAX_POST_IMAGE_BYTES + 1 + MAX_POST_GEOHASH // 266,506
 /** Longest profile payload. */
 export const MAX_PROFILE_PAYLOAD_LENGTH = 1 + 1 + 2 + MAX_POST_CERTIFICATE_LENGTH + 1 + MAX_DISPLAY_NAME_BYTES + 2 +
   MAX_BIO_BYTES + IMAGE_TRAILER_OVERHEAD + MAX_AVATAR_BYTES // 35,379
@@ -222,7 +224,7 @@ export const MAX_GROUP_MEMBERS = 256
 export const MAX_GROUP_OPS = 4096
 /** Fewest keys in a vote's ring: the issue's anonymity floor. */
 export const MIN_VOTE_RING = 16
-/** Most keys in a vote's ring: what one envelope's body holds (151 + 64 per key <= 1787). */
+/** Most keys in a vote's ring: what one envelope's body holds (147 + 64 per key <= 1787, SPEC §15.8). */
 export const MAX_VOTE_RING = 25
 /** Longest note of a join request or reason of a proposal, in code points. */
 export const MAX_GROUP_NOTE_CHARS = 280
@@ -234,7 +236,5 @@ export const MAX_EVENT_TITLE_CHARS = 100
 export const MAX_EVENT_PLACE_CHARS = 200
 /** Longest event description, in code points. */
 export const MAX_EVENT_DESCRIPTION_CHARS = 2000
-/** Finest geohash a post may carry: 6 characters, a cell of about 1.2 × 0.6 km (posts carry a coarse place). */
-export const MAX_POST_GEOHASH = 6
 /** Finest geohash a pin or an event may carry: 9 characters, about 5 m. */
 export const MAX_PIN_GEOHASH = 9

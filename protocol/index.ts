@@ -77,3 +77,47 @@ export {
   type CircleChain, type CircleChainJSON, type OpenedCirclePost, type CircleRing, type CircleRingInit, type CircleRingJSON
 } from './circle.js'
 export type { ReceiveChainJSON } from './session.js'
+export {
+  voteKeyPair, signRing, verifyRing, ringKeyImage, isRingPublicKey, RING_POINT_LENGTH, RING_SCALAR_LENGTH,
+  type RingSignature, type SignRingInit, type VoteKeyPair
+} from './ring-signature.js'
+export {
+  createVote, decodeVote, verifyVote, tallyVotes, voteKeyImage, voteScope, voteBodyLength, VOTE_POST_ID_LENGTH,
+  type DecodedVote, type CreateVoteInit, type VoteChoice, type VoteTally
+} from './vote.js'
+export {
+  encodeGeohash, decodeGeohash, isGeohash, distanceKm, withinKm, geohashErrorKm, GEOHASH_ALPHABET, MAX_GEOHASH_LENGTH,
+  EARTH_MEAN_RADIUS_KM, type LatLon, type GeohashCell
+} from './geohash.js'
+export { encodePin, decodePin, PIN_KINDS, MAX_PIN_PAYLOAD_LENGTH, type PinKind, type PinPayload } from './pin-payload.js'
+export {
+  encodeEvent, decodeEvent, EVENT_ID_LENGTH, MAX_EVENT_TITLE_BYTES, MAX_EVENT_PAYLOAD_LENGTH, type EventPayload
+} from './event-payload.js'
+export {
+  sealRsvp, openRsvp, rsvpEventId, RSVP_CHOICES, RSVP_LABEL, MAX_RSVP_LENGTH, type Rsvp, type RsvpChoice, type SealRsvpInit
+} from './rsvp.js'
+export { VoteFormatError, VoteRingTooSmallError, VoteNotAdmittedError, type VoteFormatReason } from './errors.js'
+// Collectives plumbing (groups-node): channels of signed post envelopes, salted channels, group chains in screening.
+export { CHANNEL_KINDS, SIGNED_POST_KINDS, channelAllows, type PostChannel } from './signed-post.js'
+export { sealChannelPost, openMatchedChannelEnvelope } from './world.js'
+export type {
+  ChannelOwner, SaltedChannel, GroupRings, SaltedChannels, GroupScreenResult, ChannelScreenResult, TaggedScreenResult
+} from './screen.js'
+// Groups (SPEC §15.1-§15.7): keys, wire formats and the fold of a group's log.
+export {
+  newEpochSecret, memberChainHandoff, memberSendChain, anonymousChannelKey, rekeyCheck, EPOCH_SECRET_LENGTH
+} from './group-keys.js'
+export {
+  createJoinRequest, decodeJoinRequest, createFoundOp, createGroupOp, createRekeyOp, openRekeyEntry, decodeGroupOp,
+  isVerifiedGroupOp, encodeWelcome, decodeWelcome, checkConstitution, encodeConstitution, quorumOf, DEFAULT_CONSTITUTION,
+  MAX_JOIN_REQUEST_LENGTH, MAX_GROUP_OP_LENGTH, MAX_GROUP_OP_BODY_LENGTH,
+  type Constitution, type JoinRequest, type JoinRequestOptions, type GroupOp, type GroupOpType, type GroupOpInput, type FoundOp,
+  type VouchOp, type ProposeOp, type VoteOp, type RekeyOp, type RekeyEntry, type LeaveOp, type Welcome, type FoundOpOptions,
+  type GroupOpOptions, type RekeyOpOptions
+} from './group-ops.js'
+export {
+  foldGroup, openRekeySecret, openWelcome, groupStateToJSON, MAX_LAMPORT_STEP,
+  type GroupState, type GroupMember, type GroupCandidate, type GroupProposal, type GroupOpRejection, type FoldOptions,
+  type WelcomeExpectation, type OpenedWelcome
+} from './group-state.js'
+export { GroupFormatError, type GroupFormatReason } from './errors.js'

@@ -3,8 +3,10 @@
  * every envelope of the network (SPEC §8):
  *   1. tag lookup in each local keyring (pairwise sessions), O(1);
  *   2. tag lookup in the circle ring (circle posts of authors who trust us), O(1);
- *   3. the world tag: one HMAC (world posts), unless the world feed is off;
- *   4. unless "contacts only", one X25519 per local identity for first contact.
+ *   3. tag lookup in each group's ring (member chains of the groups we are in), O(1) per group;
+ *   4. the world tag: one HMAC (world posts), unless the world feed is off;
+ *   5. salted channels: one HMAC each (groups' anonymous channels, event channels);
+ *   6. unless "contacts only", one X25519 per local identity for first contact.
  * Returns the opened envelope or nothing, and never throws on hostile input.
  *
  * `screen` and `screenByTag` run the pairwise steps only (1 and 4, and 1), as
@@ -14,8 +16,38 @@ import { ENVELOPE_SIZE, ENVELOPE_VERSION, VERSION_OFFSET } from './constants.js'
 import type { CryptoProvider } from './crypto-provider.js'
 import type { CircleRing, OpenedCirclePost } from './circle.js'
 import type { Keyring, OpenedEnvelope } from './keyring.js'
-import type { OpenedPost } from './signed-post.js'
-import { createWorldTagMatcher, openMatchedWorldEnvelope } from './world.js'
+import { CHANNEL_KINDS, type OpenedPost } from './signed-post.js'
+import { createWorldTagMatcher, openMatchedChannelEnvelope, openMatchedWorldEnvelope } from './world.js'
+
+/** Who a salted channel belongs to: a group's anonymous channel of one epoch, or an event's channel. */
+export interface ChannelOwner {
+  readonly type: 'group' | 'event'
+  /** Group id (64 hex) or event id (32 hex). */
+  readonly id: string
+  /** For a group's anonymous channel: its key epoch. */
+  readonly epoch?: number
+}
+
+/** A salted channel the screener tries (SPEC §15): the world's construction under another key. */
+export interface SaltedChannel {
+  readonly owner: ChannelOwner
+  readonly key: Uint8Array
+  /** Kinds taken on it (CHANNEL_KINDS['group-anonymous'] or CHANNEL_KINDS.event). */
+  readonly kinds: ReadonlySet<number>
+  /** createWorldTagMatcher(key): does an envelope carry this channel's tag? */
+  readonly matches: (envelope: Uint8Array) => boolean
+}
+
+/** The groups' member chains: one ring per group, each looked up by tag. */
+export interface GroupRings {
+  /** (group id, ring) of every group whose chains we hold. */
+  rings(): Iterable<readonly [string, CircleRing]>
+}
+
+/** The salted channels a node follows. */
+export interface SaltedChannels {
+  channels(): Iterable<SaltedChannel>
+}
 
 /** Options of {@link createScreener}. */
 export interface ScreenerInit {
@@ -29,8 +61,12 @@ export interface ScreenerInit {
   worldKey?: Uint8Array
   /** Run the world step when `worldKey` is set. @default true */
   worldFeed?: boolean
-  /** The provider that opens world envelopes; required when `worldKey` is set. */
+  /** The provider that opens world envelopes; required when `worldKey` or `channels` is set. */
   crypto?: CryptoProvider
+  /** Groups' member chains (SPEC §15.1): looked up after the circle ring. */
+  groups?: GroupRings
+  /** Salted channels (SPEC §15): tried after the world tag. */
+  channels?: SaltedChannels
 }
 
 /** A pairwise envelope: a session, an accept, or a first contact. */
@@ -53,8 +89,26 @@ export interface WorldScreenResult {
   readonly opened: OpenedPost
 }
 
+/** A group chain envelope: one of a member's, signed by that member. */
+export interface GroupScreenResult {
+  readonly type: 'group'
+  /** Hex group id. */
+  readonly groupId: string
+  readonly opened: OpenedCirclePost
+}
+
+/** A salted channel envelope (a group's anonymous channel, an event's channel). */
+export interface ChannelScreenResult {
+  readonly type: 'channel'
+  readonly owner: ChannelOwner
+  readonly opened: OpenedPost
+}
+
+/** What the tag lookups can find (the re-screen path). */
+export type TaggedScreenResult = ScreenResult | CircleScreenResult | GroupScreenResult
+
 /** Whatever {@link Screener.screenAny} can find. */
-export type AnyScreenResult = ScreenResult | CircleScreenResult | WorldScreenResult
+export type AnyScreenResult = TaggedScreenResult | WorldScreenResult | ChannelScreenResult
 
 /** Screens envelopes for a set of local identities. */
 export interface Screener {
@@ -62,10 +116,10 @@ export interface Screener {
   screen(envelope: Uint8Array, options?: { now?: number }): ScreenResult | undefined
   /** Pairwise tag lookup only (used to re-screen stored envelopes when a window grows). */
   screenByTag(envelope: Uint8Array): ScreenResult | undefined
-  /** Every step, in order: pairwise tags, circle tags, world tag, first contact. */
+  /** Every step, in order: pairwise tags, circle tags, group chains, world tag, salted channels, first contact. */
   screenAny(envelope: Uint8Array, options?: { now?: number }): AnyScreenResult | undefined
-  /** The tag lookups (pairwise, then circle): the re-screen path of SPEC §4.4. */
-  screenAnyByTag(envelope: Uint8Array): ScreenResult | CircleScreenResult | undefined
+  /** The tag lookups (pairwise, circle, group chains): the re-screen path of SPEC §4.4. */
+  screenAnyByTag(envelope: Uint8Array): TaggedScreenResult | undefined
   contactsOnly: boolean
   /** Whether {@link screenAny} runs the world step (only when a world key was given). */
   worldFeed: boolean
@@ -78,6 +132,9 @@ export function createScreener (init: ScreenerInit): Screener {
   const worldKey = init.worldKey
   const crypto = init.crypto
   if (worldKey !== undefined && crypto === undefined) throw new TypeError('"crypto" is required with "worldKey"')
+  if (init.channels !== undefined && crypto === undefined) throw new TypeError('"crypto" is required with "channels"')
+  const groups = init.groups
+  const channels = init.channels
   const isWorldTag = worldKey === undefined ? undefined : createWorldTagMatcher(worldKey)
 
   function plausible (envelope: unknown): envelope is Uint8Array {
@@ -101,9 +158,40 @@ export function createScreener (init: ScreenerInit): Screener {
     return undefined
   }
 
+  /**
+   * A ring's opener takes every signed post kind (it cannot tell channels
+   * apart); the kind is checked here. A wrong kind under the right author's
+   * signature used the step: it is that author's own envelope, dropped.
+   */
   function circleByTag (envelope: Uint8Array): CircleScreenResult | undefined {
     const opened = circles?.screenByTag(envelope)
-    return opened === undefined ? undefined : { type: 'circle', opened }
+    return opened === undefined || !CHANNEL_KINDS.circle.has(opened.message.kind) ? undefined : { type: 'circle', opened }
+  }
+
+  function groupByTag (envelope: Uint8Array): GroupScreenResult | undefined {
+    if (groups === undefined) return undefined
+    for (const [groupId, ring] of groups.rings()) {
+      const opened = ring.screenByTag(envelope)
+      if (opened === undefined) continue
+      if (!CHANNEL_KINDS.group.has(opened.message.kind)) return undefined
+      return { type: 'group', groupId, opened }
+    }
+    return undefined
+  }
+
+  function taggedOnly (envelope: Uint8Array): TaggedScreenResult | undefined {
+    return pairwiseByTag(envelope) ?? circleByTag(envelope) ?? groupByTag(envelope)
+  }
+
+  /** Salted channels: one tag check each; a match that does not open ends screening (a forgery, not a first contact). */
+  function channelMatch (envelope: Uint8Array): ChannelScreenResult | undefined | 'forged' {
+    if (channels === undefined) return undefined
+    for (const channel of channels.channels()) {
+      if (!channel.matches(envelope)) continue
+      const opened = openMatchedChannelEnvelope(crypto!, channel.key, envelope, channel.kinds)
+      return opened === undefined ? 'forged' : { type: 'channel', owner: channel.owner, opened }
+    }
+    return undefined
   }
 
   const screener: Screener = {
@@ -121,12 +209,12 @@ export function createScreener (init: ScreenerInit): Screener {
 
     screenAnyByTag (envelope) {
       if (!plausible(envelope)) return undefined
-      return pairwiseByTag(envelope) ?? circleByTag(envelope)
+      return taggedOnly(envelope)
     },
 
     screenAny (envelope, options) {
       if (!plausible(envelope)) return undefined
-      const tagged = pairwiseByTag(envelope) ?? circleByTag(envelope)
+      const tagged = taggedOnly(envelope)
       if (tagged !== undefined) return tagged
       if (isWorldTag !== undefined && screener.worldFeed) {
         try {
@@ -138,6 +226,13 @@ export function createScreener (init: ScreenerInit): Screener {
         } catch {
           return undefined
         }
+      }
+      try {
+        const channel = channelMatch(envelope)
+        if (channel === 'forged') return undefined
+        if (channel !== undefined) return channel
+      } catch {
+        return undefined
       }
       return firstContact(envelope, options)
     }

@@ -17,7 +17,7 @@
  */
 import { assertBytes, assertInteger, concatBytes, utf8, wipe } from './bytes.js'
 import {
-  EXPIRY_LENGTH, EXPIRY_OFFSET, KIND_POST, KIND_PROFILE, MAX_POST_PARTS, MAX_TTL_MINUTES, MESSAGE_ID_LENGTH,
+  EXPIRY_LENGTH, EXPIRY_OFFSET, KIND_EVENT, KIND_GROUP_OP, KIND_PIN, KIND_POST, KIND_PROFILE, KIND_RSVP, KIND_VOTE, MAX_POST_PARTS, MAX_TTL_MINUTES, MESSAGE_ID_LENGTH,
   POST_BODY_CAPACITY, SALT_LENGTH, SALT_OFFSET, TAG_LENGTH, TAG_OFFSET, VERSION_OFFSET
 } from './constants.js'
 import type { CryptoProvider } from './crypto-provider.js'
@@ -38,7 +38,7 @@ export interface OpenedPost {
   readonly author: PublicIdentity
   /** {@link identityId} of the author: the reassembly scope of the post's parts. */
   readonly authorId: string
-  /** Kind KIND_POST or KIND_PROFILE, part count at most MAX_POST_PARTS. */
+  /** A kind of the channel it came through (SIGNED_POST_KINDS), part count at most MAX_POST_PARTS. */
   readonly message: InnerMessage
   /** The envelope's expiry, unix minutes: every part of a post carries the same. */
   readonly expiryMinute: number
@@ -52,12 +52,33 @@ export interface SealedPost {
   readonly expiryMinute: number
 }
 
+/**
+ * Where a signed post envelope travels (SPEC §14.3, §15): the world tag, an
+ * author's circle chain, a group member's chain, a group's anonymous channel,
+ * or an event's channel. Each allows its own inner kinds.
+ */
+export type PostChannel = 'world' | 'circle' | 'group' | 'group-anonymous' | 'event'
+
+/** The inner kinds each channel carries; an opener refuses any other (SPEC §15). */
+export const CHANNEL_KINDS: Readonly<Record<PostChannel, ReadonlySet<number>>> = {
+  world: new Set([KIND_POST, KIND_PROFILE, KIND_EVENT, KIND_PIN]),
+  circle: new Set([KIND_POST, KIND_PROFILE]),
+  group: new Set([KIND_POST, KIND_GROUP_OP, KIND_EVENT, KIND_PIN]),
+  'group-anonymous': new Set([KIND_VOTE, KIND_EVENT, KIND_PIN]),
+  event: new Set([KIND_EVENT, KIND_RSVP])
+}
+
+/** Every kind some channel carries: what a signed post envelope may hold at all. */
+export const SIGNED_POST_KINDS: ReadonlySet<number> = new Set(Object.values(CHANNEL_KINDS).flatMap((kinds) => [...kinds]))
+
 /** Options common to sealing a world post and a circle post. */
 export interface SealPostOptions {
   /** Who writes: signs every part. */
   author: Identity
-  /** KIND_POST or KIND_PROFILE. */
+  /** A kind of {@link SIGNED_POST_KINDS}; of `channel`'s kinds when `channel` is given. */
   kind: number
+  /** The channel the envelopes go to: `kind` must be one it carries. @default any signed post kind */
+  channel?: PostChannel
   /** The encoded post or profile; split into parts of POST_BODY_CAPACITY bytes, at most MAX_POST_PARTS. */
   payload: Uint8Array
   /** Lifetime, 1..MAX_TTL_MINUTES. */
@@ -76,9 +97,14 @@ export interface PostEnvelopeKeys {
   readonly messageKey: Uint8Array
 }
 
-/** True for the kinds a signed post envelope may carry. */
+/** True for the social layer's kinds (post, profile): those of a circle, and the world's cardinal ones. */
 export function isPostKind (kind: number): boolean {
   return kind === KIND_POST || kind === KIND_PROFILE
+}
+
+/** True when `channel` carries `kind` (SPEC §15). */
+export function channelAllows (channel: PostChannel, kind: number): boolean {
+  return CHANNEL_KINDS[channel]?.has(kind) === true
 }
 
 /** The bytes a post signature covers (SPEC §14.3); `innerZeroed` has its signature bytes set to zero. */
@@ -101,7 +127,11 @@ export function postParts (crypto: CryptoProvider, options: SealPostOptions): { 
   assertBytes(author.signingSeed, 'author.signingSeed', 32)
   assertBytes(author.signingKey, 'author.signingKey', 32)
   assertBytes(author.sealingKey, 'author.sealingKey', 32)
-  if (!isPostKind(kind)) throw new RangeError(`"kind" expected KIND_POST (0x20) or KIND_PROFILE (0x21), got ${String(kind)}`)
+  const allowed = options.channel === undefined ? SIGNED_POST_KINDS : CHANNEL_KINDS[options.channel]
+  if (allowed === undefined) throw new RangeError(`"channel" expected one of ${Object.keys(CHANNEL_KINDS).join(', ')}, got ${String(options.channel)}`)
+  if (!allowed.has(kind)) {
+    throw new RangeError(`"kind" expected one of ${[...allowed].map((k) => `0x${k.toString(16)}`).join(', ')}${options.channel === undefined ? '' : ` (channel ${options.channel})`}, got ${String(kind)}`)
+  }
   assertBytes(payload, 'payload')
   assertInteger(ttlMinutes, 'ttlMinutes', 1, MAX_TTL_MINUTES)
   const now = options.now ?? Date.now()
@@ -131,10 +161,12 @@ export function sealPostEnvelope (crypto: CryptoProvider, author: Identity, mess
 
 /**
  * Opens a post envelope with its message key: AEAD, inner plaintext with
- * sender block, kind and part count, then the author's signature. Returns
- * undefined on any failure and never throws on a 2048-byte envelope.
+ * sender block, kind (one of `kinds`) and part count, then the author's
+ * signature. Returns undefined on any failure and never throws on a
+ * 2048-byte envelope. The default takes every signed post kind: a circle
+ * ring opens with it, and the screener keeps only its channel's kinds.
  */
-export function openPostEnvelope (crypto: CryptoProvider, messageKey: Uint8Array, envelope: Uint8Array): OpenedPost | undefined {
+export function openPostEnvelope (crypto: CryptoProvider, messageKey: Uint8Array, envelope: Uint8Array, kinds: ReadonlySet<number> = SIGNED_POST_KINDS): OpenedPost | undefined {
   const fields = envelopeFields(envelope)
   const aead = sessionEnvelopeKeys(crypto, messageKey, fields.salt)
   const inner = crypto.aeadOpen(aead.key, aead.nonce, fields.sealedBody, envelopeAad(envelope))
@@ -143,7 +175,7 @@ export function openPostEnvelope (crypto: CryptoProvider, messageKey: Uint8Array
   const decoded = decodeInner(inner, true)
   if (decoded?.sender === undefined) return undefined
   const { message, sender } = decoded
-  if (!isPostKind(message.kind) || message.partCount > MAX_POST_PARTS) return undefined
+  if (!kinds.has(message.kind) || message.partCount > MAX_POST_PARTS) return undefined
   inner.set(ZERO_SIGNATURE, SIGNATURE_OFFSET)
   if (!crypto.ed25519Verify(sender.signingKey, postSignedBytes(envelope, inner), sender.signature)) return undefined
   const author = { signingKey: sender.signingKey, sealingKey: sender.sealingKey }

@@ -14,7 +14,7 @@ import { assertBytes, concatBytes, plainBytes, utf8 } from './bytes.js'
 import { ENVELOPE_SIZE, SALT_LENGTH, SALT_OFFSET, TAG_LENGTH, TAG_OFFSET } from './constants.js'
 import type { CryptoProvider } from './crypto-provider.js'
 import {
-  openPostEnvelope, postParts, sealPostEnvelope, type OpenedPost, type SealedPost, type SealPostOptions
+  CHANNEL_KINDS, openPostEnvelope, postParts, sealPostEnvelope, SIGNED_POST_KINDS, type OpenedPost, type SealedPost, type SealPostOptions
 } from './signed-post.js'
 
 /** HMAC key of the world key derivation. */
@@ -71,11 +71,21 @@ export function isWorldEnvelope (crypto: CryptoProvider, key: Uint8Array, envelo
  */
 export function sealWorldPost (crypto: CryptoProvider, options: SealPostOptions & { worldKey: Uint8Array }): SealedPost {
   assertBytes(options.worldKey, 'worldKey', 32)
+  return sealChannelPost(crypto, { channel: 'world', ...options, channelKey: options.worldKey })
+}
+
+/**
+ * Seals a post on a **salted channel** (SPEC §15): the world's construction
+ * with another key, a group's anonymous channel or an event's channel.
+ * `channel` names which, for the kinds it allows.
+ */
+export function sealChannelPost (crypto: CryptoProvider, options: SealPostOptions & { channelKey: Uint8Array }): SealedPost {
+  assertBytes(options.channelKey, 'channelKey', 32)
   const { messageId, expiryMinute, messages } = postParts(crypto, options)
   const envelopes = messages.map((message) => {
     const salt = crypto.randomBytes(SALT_LENGTH)
     return sealPostEnvelope(crypto, options.author, message, expiryMinute, {
-      salt, tag: worldTag(crypto, options.worldKey, salt), messageKey: worldMessageKey(crypto, options.worldKey, salt)
+      salt, tag: worldTag(crypto, options.channelKey, salt), messageKey: worldMessageKey(crypto, options.channelKey, salt)
     })
   })
   return { messageId, envelopes, expiryMinute }
@@ -94,12 +104,20 @@ export function openWorldEnvelope (crypto: CryptoProvider, key: Uint8Array, enve
   }
 }
 
-/** {@link openWorldEnvelope} after the tag already matched. Never throws. */
+/** {@link openWorldEnvelope} after the tag already matched: the world's kinds only. Never throws. */
 export function openMatchedWorldEnvelope (crypto: CryptoProvider, key: Uint8Array, envelope: Uint8Array): OpenedPost | undefined {
+  return openMatchedChannelEnvelope(crypto, key, envelope, CHANNEL_KINDS.world)
+}
+
+/**
+ * Opens an envelope of a salted channel keyed `key` whose tag already
+ * matched (createWorldTagMatcher(key)): only `kinds` are taken. Never throws.
+ */
+export function openMatchedChannelEnvelope (crypto: CryptoProvider, key: Uint8Array, envelope: Uint8Array, kinds: ReadonlySet<number> = SIGNED_POST_KINDS): OpenedPost | undefined {
   try {
     const input = plainBytes(envelope)
     const salt = input.subarray(SALT_OFFSET, SALT_OFFSET + SALT_LENGTH)
-    return openPostEnvelope(crypto, worldMessageKey(crypto, key, salt), input)
+    return openPostEnvelope(crypto, worldMessageKey(crypto, key, salt), input, kinds)
   } catch {
     return undefined
   }

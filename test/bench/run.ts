@@ -30,7 +30,8 @@ const REGISTRY: RegistryEntry[] = [
   { name: 'work', load: async () => await import('./work.js') },
   { name: 'network', load: async () => await import('./network.js') },
   { name: 'registry', load: async () => await import('./registry.js') },
-  { name: 'cover', load: async () => await import('./cover.js') }
+  { name: 'cover', load: async () => await import('./cover.js') },
+  { name: 'votes', load: async () => await import('./votes.js') }
 ]
 
 // ---- machine ---------------------------------------------------------------

@@ -65,7 +65,7 @@ describe('limits are what SPEC §14.6 says', () => {
   it('sizes of the longest payloads and the part bound', () => {
     expect(POST_BODY_CAPACITY).toBe(1787)
     expect(MAX_POST_CERTIFICATE_LENGTH).toBe(334)
-    expect(MAX_POST_PAYLOAD_LENGTH).toBe(266_499)
+    expect(MAX_POST_PAYLOAD_LENGTH).toBe(266_506)
     expect(MAX_PROFILE_PAYLOAD_LENGTH).toBe(35_379)
     expect(MAX_POST_PARTS).toBe(150)
     expect(CIRCLE_KEY_LENGTH).toBe(53)
@@ -74,7 +74,7 @@ describe('limits are what SPEC §14.6 says', () => {
   it('the longest possible post and profile encode to exactly the stated lengths', () => {
     const post = encodePost({
       certificate: new Uint8Array(MAX_POST_CERTIFICATE_LENGTH), text: EMOJI.repeat(MAX_POST_TEXT_CHARS),
-      image: { mime: 'image/jpeg', bytes: new Uint8Array(MAX_POST_IMAGE_BYTES) }
+      image: { mime: 'image/jpeg', bytes: new Uint8Array(MAX_POST_IMAGE_BYTES) }, location: 'zzzzzz'
     })
     expect(post.length).toBe(MAX_POST_PAYLOAD_LENGTH)
     // The longest name: 64 code points and 255 bytes (63 four-byte characters and one of three bytes).
@@ -144,7 +144,10 @@ describe('post codec', () => {
 
   it('version, flags, UTF-8, lone surrogates', () => {
     expect(reasonOf(() => decodePost(rawPost({ version: 2, text: enc.encode('x') })))).toBe('unknown-version')
-    expect(reasonOf(() => decodePost(rawPost({ flags: 2, text: enc.encode('x') })))).toBe('unknown-flags')
+    // Flag bit 1 announces a location (SPEC §15.10, test/unit/places-payload.test.ts): without one the post is cut short.
+    expect(reasonOf(() => decodePost(rawPost({ flags: 2, text: enc.encode('x') })))).toBe('truncated')
+    expect(reasonOf(() => decodePost(rawPost({ flags: 4, text: enc.encode('x') })))).toBe('unknown-flags')
+    expect(reasonOf(() => decodeProfile(Uint8Array.from([1, 2, 0, 0, 0, 0, 0])))).toBe('unknown-flags')
     expect(reasonOf(() => decodePost(rawPost({ flags: 0x80, text: enc.encode('x') })))).toBe('unknown-flags')
     for (const bad of [[0xff], [0xc3], [0xed, 0xa0, 0x80], [0xc0, 0xaf], [0xf4, 0x90, 0x80, 0x80]]) {
       expect(reasonOf(() => decodePost(rawPost({ text: Uint8Array.from(bad) })))).toBe('not-utf8')
