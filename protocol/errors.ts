@@ -111,6 +111,7 @@ export type GroupFormatReason =
   | 'bad-signature' | 'bad-group-signature' | 'bad-name' | 'not-utf8' | 'note-too-long' | 'bad-time'
   | 'bad-constitution' | 'bad-proposal' | 'bad-choice' | 'bad-lamport' | 'bad-epoch' | 'bad-entries'
   | 'wrong-group' | 'bad-previous' | 'too-many-ops' | 'not-admitted' | 'wrong-keys' | 'check-mismatch'
+  | 'bad-vote-key' | 'bad-parents' | 'not-genesis'
 
 /**
  * A group's join request, op or welcome is malformed, breaks a limit or

@@ -5,9 +5,10 @@
  *
  *   join request: version | groupId 32 | ed 32 | X25519 32 | vote key 32 | u64 time |
  *                 u16 noteLen | note | Ed25519(candidate, "komrade/v1/group/join" || all before)
- *   op:           version | type | groupId 32 | author ed 32 | u32 lamport | u64 time |
- *                 u16 bodyLen | body | Ed25519(author, "komrade/v1/group/op" || all before)
- *   welcome:      version | group seed 32 | group X25519 secret 32 | u32 epoch | ES 32 |
+ *   op:           version | type | groupId 32 | author ed 32 | u32 lamport | u8 parentCount |
+ *                 parentCount × opId 32 | u64 time | u16 bodyLen | body |
+ *                 Ed25519(author, "komrade/v1/group/op" || all before)
+ *   welcome:      version | genesis opId 32 | u32 epoch | ES 32 |
  *                 u8 hasPrevious | [ES_prev 32] | u32 opCount | opCount × (u32 len | op)
  *
  * Every decoder is total: a value, or GroupFormatError naming the rule broken;
@@ -21,6 +22,7 @@ import type { CryptoProvider } from './crypto-provider.js'
 import { GroupFormatError, PostFormatError, type GroupFormatReason } from './errors.js'
 import { rekeyCheck, newEpochSecret, EPOCH_SECRET_LENGTH } from './group-keys.js'
 import { identityId, type Identity, type PublicIdentity } from './identity.js'
+import { isRingPublicKey } from './ring-signature.js'
 import { BadNameError, nameFromBytes, nameToBytes, normalizeName } from './names.js'
 import { encodeText, readText, Reader, Writer } from './post-payload.js'
 
@@ -36,14 +38,23 @@ const MAX_GROUP_NOTE_BYTES = 4 * MAX_GROUP_NOTE_CHARS
 const JOIN_REQUEST_FIXED_LENGTH = 1 + 32 * 4 + 8 + 2 + SIGNATURE_LENGTH // 203
 /** Longest join request: its fixed part and the longest note. */
 export const MAX_JOIN_REQUEST_LENGTH = JOIN_REQUEST_FIXED_LENGTH + MAX_GROUP_NOTE_BYTES // 1,323
-/** An op's header: version, type, groupId, author, lamport, time, body length. */
-const OP_HEADER_LENGTH = 1 + 1 + 32 + 32 + 4 + 8 + 2 // 80
+/** Most parents an op names: enough for the heads of a few concurrent writers; more heads are merged by later ops. */
+export const MAX_OP_PARENTS = 16
+/** Length of an opId (SHA-256). */
+const OP_ID_LENGTH = 32
+/** An op's header without its parents: version, type, groupId, author, lamport, parent count, time, body length. */
+const OP_HEADER_FIXED_LENGTH = 1 + 1 + 32 + 32 + 4 + 1 + 8 + 2 // 81
 /** One entry of a rekey: member ed (32) and the sealed secret (32 + 16-byte AEAD tag). */
 const REKEY_ENTRY_LENGTH = 32 + EPOCH_SECRET_LENGTH + 16 // 80
 /** Longest op body: a rekey naming MAX_GROUP_MEMBERS members; every other body is shorter (a vouch at most 1,323). */
 export const MAX_GROUP_OP_BODY_LENGTH = 4 + 32 + 32 + 2 + MAX_GROUP_MEMBERS * REKEY_ENTRY_LENGTH // 20,550
-/** Longest op: header, the longest body, signature. */
-export const MAX_GROUP_OP_LENGTH = OP_HEADER_LENGTH + MAX_GROUP_OP_BODY_LENGTH + SIGNATURE_LENGTH // 20,694
+/** Longest op: header with the most parents, the longest body, signature. */
+export const MAX_GROUP_OP_LENGTH = OP_HEADER_FIXED_LENGTH + MAX_OP_PARENTS * OP_ID_LENGTH + MAX_GROUP_OP_BODY_LENGTH + SIGNATURE_LENGTH // 21,207
+/**
+ * Most ops a welcome carries: the applied ops (at most MAX_GROUP_OPS) and the
+ * ignored ops they descend from or that the node keeps (group-state.ts `keep`).
+ */
+export const MAX_WELCOME_OPS = 2 * MAX_GROUP_OPS
 /** A lamport clock is a u32. */
 const MAX_LAMPORT = 0xffff_ffff
 /** Epochs are u32. */
@@ -83,7 +94,7 @@ export interface JoinRequest {
   readonly candidate: PublicIdentity
   /** Hex of the candidate's Ed25519 key. */
   readonly candidateId: string
-  /** The candidate's ristretto255 vote key (SPEC §15.8), 32 bytes, not checked here. */
+  /** The candidate's ristretto255 vote key (SPEC §15.8): a canonical point (the decoder checks). */
   readonly voteKey: Uint8Array
   /** The candidate's clock, unix ms. */
   readonly timestamp: number
@@ -104,7 +115,12 @@ interface GroupOpCommon {
   readonly author: Uint8Array
   /** Hex of `author`. */
   readonly authorId: string
+  /** 1 + the highest lamport of its parents; 0 for a found op. */
   readonly lamport: number
+  /** opIds of the ops its author had applied with no applied child (strictly ascending); none for a found op. */
+  readonly parents: readonly Uint8Array[]
+  /** Hex of each parent, in the same order. */
+  readonly parentIds: readonly string[]
   /** The author's clock, unix ms; shown, never used to order. */
   readonly timestamp: number
   /** The op as signed. */
@@ -121,6 +137,8 @@ export interface FoundOp extends GroupOpCommon {
   /** The founder: `author` and its X25519 key. */
   readonly founder: PublicIdentity
   readonly founderVoteKey: Uint8Array
+  /** check_0 = HMAC(ES_0, "komrade/v1/group/rekey-check"): commits the founder to epoch 0's secret. */
+  readonly epochCheck: Uint8Array
   readonly constitution: Constitution
 }
 
@@ -174,15 +192,15 @@ export interface LeaveOp extends GroupOpCommon {
 /** A decoded, verified op. Only {@link decodeGroupOp} makes one. */
 export type GroupOp = FoundOp | VouchOp | ProposeOp | VoteOp | RekeyOp | LeaveOp
 
-/** The group's keys and log as handed to an admitted candidate (SPEC §15.6). Holds secrets. */
+/** The group's epoch secrets and log as handed to an admitted candidate (SPEC §15.6). Holds secrets. */
 export interface Welcome {
-  /** The group identity's secrets (an Identity fits). */
-  readonly group: { readonly signingSeed: Uint8Array, readonly sealingSecret: Uint8Array }
+  /** opId of the group's found op (the voucher's pinned genesis): the candidate's fold is pinned to it. */
+  readonly genesis: Uint8Array
   readonly epoch: number
   readonly epochSecret: Uint8Array
   /** The secret of epoch - 1, for late envelopes of the previous epoch; only when epoch > 0. */
   readonly previousEpochSecret?: Uint8Array
-  /** The log: op bytes, at most MAX_GROUP_OPS. */
+  /** The log: op bytes, at most MAX_WELCOME_OPS. */
   readonly ops: readonly Uint8Array[]
 }
 
@@ -288,7 +306,7 @@ export interface JoinRequestOptions {
   now?: number
 }
 
-/** A signed join request (kind 0x31 body). Throws GroupFormatError('note-too-long' | 'not-utf8') or TypeError/RangeError on bad options. */
+/** A signed join request (kind 0x31 body). Throws GroupFormatError('note-too-long' | 'not-utf8' | 'bad-vote-key') or TypeError/RangeError on bad options. */
 export function createJoinRequest (crypto: CryptoProvider, options: JoinRequestOptions): Uint8Array {
   const { identity, groupId, voteKey } = options
   assertBytes(identity.signingSeed, 'identity.signingSeed', 32)
@@ -296,6 +314,7 @@ export function createJoinRequest (crypto: CryptoProvider, options: JoinRequestO
   assertBytes(identity.sealingKey, 'identity.sealingKey', 32)
   assertBytes(groupId, 'groupId', 32)
   assertBytes(voteKey, 'voteKey', 32)
+  if (!isRingPublicKey(voteKey)) fail('bad-vote-key', 'The vote key is not a canonical ristretto255 point (vote.ts voteKeyPair makes one)')
   const now = checkNow(options.now)
   const note = translated(() => encodeText(options.note ?? '', 'note', MAX_GROUP_NOTE_CHARS, MAX_GROUP_NOTE_BYTES, 'note-too-long'))
   const writer = new Writer(JOIN_REQUEST_FIXED_LENGTH + note.length)
@@ -333,6 +352,8 @@ export function decodeJoinRequest (crypto: CryptoProvider, bytes: Uint8Array): J
   })
   const signed = concatBytes(JOIN_LABEL, input.subarray(0, input.length - SIGNATURE_LENGTH))
   if (!crypto.ed25519Verify(fields.signingKey, signed, fields.signature)) fail('bad-signature', 'The join request is not signed by its candidate')
+  // A vote key that is not a point could never vote, and one that is not canonical could alias another's ring key.
+  if (!isRingPublicKey(fields.voteKey)) fail('bad-vote-key', 'The vote key is not a canonical ristretto255 point')
   const candidate = { signingKey: fields.signingKey, sealingKey: fields.sealingKey }
   return {
     groupId: fields.groupId,
@@ -353,11 +374,32 @@ export interface SignGroupOpOptions {
   groupId: Uint8Array
   type: GroupOpType
   lamport: number
+  /** opIds (32 bytes or hex) of the parents, any order: written strictly ascending. None for a found op. */
+  parents: ReadonlyArray<Uint8Array | string>
   body: Uint8Array
   /** Unix ms. @default Date.now() */
   now?: number
   /** Signs the body's last 64 bytes in place before the author signs (a found op's group signature). */
   groupSigner?: Identity
+}
+
+/** Parents as bytes, strictly ascending (duplicates refused): the one form the decoder takes. Not checked for count. */
+function sortedParents (parents: ReadonlyArray<Uint8Array | string>): Uint8Array[] {
+  if (!Array.isArray(parents)) throw new TypeError('"parents" expected an array of opIds')
+  if (parents.length > MAX_OP_PARENTS) throw new RangeError(`"parents" expected at most ${MAX_OP_PARENTS} opIds, got ${parents.length}`)
+  const bytes = parents.map((p, i) => {
+    const b = typeof p === 'string' ? fromHex(p, `parents[${i}]`, OP_ID_LENGTH) : p
+    assertBytes(b, `parents[${i}]`, OP_ID_LENGTH)
+    return b
+  }).sort(compareBytes)
+  for (let i = 1; i < bytes.length; i++) if (equalBytes(bytes[i - 1]!, bytes[i]!)) throw new RangeError('"parents" names an op twice')
+  return bytes
+}
+
+/** Checks the parents and lamport a caller gives an op after found: 1..16 parents, lamport at least 1. */
+function checkCausal (parents: unknown, lamport: number): void {
+  if (!Array.isArray(parents) || parents.length === 0) throw new RangeError('"parents" expected 1 to 16 opIds: take them from opHeads(state)')
+  assertInteger(lamport, 'lamport', 1, MAX_LAMPORT)
 }
 
 /**
@@ -372,19 +414,22 @@ export function signGroupOp (crypto: CryptoProvider, options: SignGroupOpOptions
   assertInteger(lamport, 'lamport', 0, MAX_LAMPORT)
   assertBytes(body, 'body')
   if (body.length > MAX_GROUP_OP_BODY_LENGTH) fail('too-long', `An op body is at most ${MAX_GROUP_OP_BODY_LENGTH} bytes, got ${body.length}`)
+  const parents = sortedParents(options.parents)
   const now = checkNow(options.now)
-  const writer = new Writer(OP_HEADER_LENGTH + body.length + SIGNATURE_LENGTH)
+  const writer = new Writer(OP_HEADER_FIXED_LENGTH + parents.length * OP_ID_LENGTH + body.length + SIGNATURE_LENGTH)
   writer.u8(GROUP_VERSION)
   writer.u8(OP_TYPES[type])
   writer.bytes(groupId)
   writer.bytes(author.signingKey)
   writer.u32(lamport)
+  writer.u8(parents.length)
+  for (const parent of parents) writer.bytes(parent)
   writer.u64(now)
   writer.u16(body.length)
   writer.bytes(body)
   writer.bytes(new Uint8Array(SIGNATURE_LENGTH))
   const out = writer.finish()
-  const bodyEnd = OP_HEADER_LENGTH + body.length
+  const bodyEnd = OP_HEADER_FIXED_LENGTH + parents.length * OP_ID_LENGTH + body.length
   if (options.groupSigner !== undefined) {
     const groupSignatureAt = bodyEnd - SIGNATURE_LENGTH
     out.set(crypto.ed25519Sign(options.groupSigner.signingSeed, concatBytes(FOUND_LABEL, out.subarray(0, groupSignatureAt))), groupSignatureAt)
@@ -408,26 +453,35 @@ export interface FoundOpOptions {
   now?: number
 }
 
-/** The op that founds a group (lamport 0), signed by the founder and by the group key. */
-export function createFoundOp (crypto: CryptoProvider, options: FoundOpOptions): Uint8Array {
+/**
+ * The op that founds a group (lamport 0, no parents), signed by the founder
+ * and by the group key. Draws epoch 0's secret and commits to it (check_0):
+ * returns both; the founder keeps the secret (persist it before publishing).
+ */
+export function createFoundOp (crypto: CryptoProvider, options: FoundOpOptions): { op: Uint8Array, epochSecret: Uint8Array } {
   const { founder, group } = options
   assertBytes(group.signingSeed, 'group.signingSeed', 32)
   assertBytes(group.signingKey, 'group.signingKey', 32)
   assertBytes(group.sealingKey, 'group.sealingKey', 32)
   assertBytes(founder.sealingKey, 'founder.sealingKey', 32)
   assertBytes(options.founderVoteKey, 'founderVoteKey', 32)
+  if (!isRingPublicKey(options.founderVoteKey)) fail('bad-vote-key', 'The founder vote key is not a canonical ristretto255 point (vote.ts voteKeyPair makes one)')
   const name = nameToBytes(normalizeName(options.name))
   const constitution = encodeConstitution(options.constitution ?? DEFAULT_CONSTITUTION)
+  const epochSecret = newEpochSecret(crypto)
   const body = concatBytes(Uint8Array.of(name.length), name, group.sealingKey, founder.sealingKey, options.founderVoteKey,
-    constitution, new Uint8Array(SIGNATURE_LENGTH))
-  return signGroupOp(crypto, { author: founder, groupId: group.signingKey, type: 'found', lamport: 0, body, now: options.now, groupSigner: group })
+    rekeyCheck(crypto, epochSecret), constitution, new Uint8Array(SIGNATURE_LENGTH))
+  const op = signGroupOp(crypto, { author: founder, groupId: group.signingKey, type: 'found', lamport: 0, parents: [], body, now: options.now, groupSigner: group })
+  return { op, epochSecret }
 }
 
 /** Options of {@link createGroupOp}. */
 export interface GroupOpOptions {
   author: Identity
   groupId: Uint8Array
-  /** 1 + the group state's `maxLamport`. */
+  /** opIds (32 bytes or hex) the op follows: `opHeads(state).parents`, 1 to 16. */
+  parents: ReadonlyArray<Uint8Array | string>
+  /** 1 + the highest lamport of `parents`: `opHeads(state).lamport`. The fold ignores the op otherwise. */
   lamport: number
   op: GroupOpInput
   /** Unix ms. @default Date.now() */
@@ -443,7 +497,7 @@ export interface GroupOpOptions {
 export function createGroupOp (crypto: CryptoProvider, options: GroupOpOptions): Uint8Array {
   const { op, groupId } = options
   assertBytes(groupId, 'groupId', 32)
-  assertInteger(options.lamport, 'lamport', 1, MAX_LAMPORT)
+  checkCausal(options.parents, options.lamport)
   let body: Uint8Array
   switch (op.type) {
     case 'vouch': {
@@ -482,13 +536,16 @@ export function createGroupOp (crypto: CryptoProvider, options: GroupOpOptions):
     default:
       fail('unknown-type', `Unknown op type ${String((op as { type: unknown }).type)}; found and rekey have their own creators`)
   }
-  return signGroupOp(crypto, { author: options.author, groupId, type: op.type, lamport: options.lamport, body, now: options.now })
+  return signGroupOp(crypto, { author: options.author, groupId, type: op.type, lamport: options.lamport, parents: options.parents, body, now: options.now })
 }
 
 /** Options of {@link createRekeyOp}. */
 export interface RekeyOpOptions {
   author: Identity
   groupId: Uint8Array
+  /** `opHeads(state).parents`. */
+  parents: ReadonlyArray<Uint8Array | string>
+  /** `opHeads(state).lamport`. */
   lamport: number
   /** The group state's epoch + 1. */
   newEpoch: number
@@ -516,7 +573,7 @@ function rekeyEntryKeys (crypto: CryptoProvider, shared: Uint8Array, author: Uin
 export function createRekeyOp (crypto: CryptoProvider, options: RekeyOpOptions): { op: Uint8Array, secret: Uint8Array } {
   const { author, groupId, newEpoch, members } = options
   assertInteger(newEpoch, 'newEpoch', 1, MAX_EPOCH)
-  assertInteger(options.lamport, 'lamport', 1, MAX_LAMPORT)
+  checkCausal(options.parents, options.lamport)
   if (!Array.isArray(members) || members.length === 0 || members.length > MAX_GROUP_MEMBERS) {
     throw new RangeError(`"members" expected 1 to ${MAX_GROUP_MEMBERS} members, got ${Array.isArray(members) ? members.length : typeof members}`)
   }
@@ -547,7 +604,7 @@ export function createRekeyOp (crypto: CryptoProvider, options: RekeyOpOptions):
     parts.push(member.signingKey, sealed)
   }
   ephemeral.secretKey.fill(0)
-  const op = signGroupOp(crypto, { author, groupId, type: 'rekey', lamport: options.lamport, body: concatBytes(...parts), now: options.now })
+  const op = signGroupOp(crypto, { author, groupId, type: 'rekey', lamport: options.lamport, parents: options.parents, body: concatBytes(...parts), now: options.now })
   return { op, secret }
 }
 
@@ -588,12 +645,14 @@ function readBody (crypto: CryptoProvider, type: GroupOpType, groupId: Uint8Arra
       const groupSealingKey = reader.bytes(32, 'group X25519 key')
       const founderSealingKey = reader.bytes(32, 'founder X25519 key')
       const founderVoteKey = reader.bytes(32, 'founder vote key')
+      if (!isRingPublicKey(founderVoteKey)) fail('bad-vote-key', "The founder's vote key is not a canonical ristretto255 point")
+      const epochCheck = reader.bytes(32, 'epoch 0 check')
       const constitution = readConstitution(reader)
       const groupSignature = reader.bytes(SIGNATURE_LENGTH, 'group signature')
       reader.finish()
       const signed = concatBytes(FOUND_LABEL, header, body.subarray(0, body.length - SIGNATURE_LENGTH))
       if (!crypto.ed25519Verify(groupId, signed, groupSignature)) fail('bad-group-signature', 'The found op is not signed by the group key')
-      return { name, groupSealingKey, founderSealingKey, founderVoteKey, constitution }
+      return { name, groupSealingKey, founderSealingKey, founderVoteKey, epochCheck, constitution }
     }
     case 'vouch': {
       const request = decodeJoinRequest(crypto, body)
@@ -658,27 +717,41 @@ export function decodeGroupOp (crypto: CryptoProvider, bytes: Uint8Array): Group
     const groupId = reader.bytes(32, 'group id')
     const author = reader.bytes(32, 'author')
     const lamport = reader.u32('lamport')
+    const parentCount = reader.u8('parent count')
+    const parents: Uint8Array[] = []
+    for (let i = 0; i < parentCount; i++) {
+      const parent = reader.bytes(OP_ID_LENGTH, 'parent')
+      // Strictly ascending: one canonical form, each parent once.
+      if (i > 0 && compareBytes(parents[i - 1]!, parent) >= 0) fail('bad-parents', 'Parents must be sorted by opId, each once')
+      parents.push(parent)
+    }
     const timestamp = reader.time('timestamp')
     const bodyLength = reader.u16('body length')
     if (bodyLength > MAX_GROUP_OP_BODY_LENGTH) fail('too-long', `An op body is at most ${MAX_GROUP_OP_BODY_LENGTH} bytes, got ${bodyLength}`)
     const body = reader.bytes(bodyLength, 'body')
     const signature = reader.bytes(SIGNATURE_LENGTH, 'signature')
     reader.finish()
-    // Found is the log's first op; every other op follows something, so the fold's order puts found first.
+    // Found is the log's root; every other op follows 1 to MAX_OP_PARENTS ops, with a lamport above theirs.
     if ((type === 'found') !== (lamport === 0)) fail('bad-lamport', type === 'found' ? 'A found op has lamport 0' : 'Only a found op has lamport 0')
+    if (type === 'found' ? parentCount !== 0 : parentCount === 0 || parentCount > MAX_OP_PARENTS) {
+      fail('bad-parents', type === 'found' ? 'A found op has no parents' : `An op has 1 to ${MAX_OP_PARENTS} parents, got ${parentCount}`)
+    }
     const signedEnd = input.length - SIGNATURE_LENGTH
     if (!crypto.ed25519Verify(author, concatBytes(OP_LABEL, input.subarray(0, signedEnd)), signature)) {
       fail('bad-signature', 'The op is not signed by its author')
     }
-    const fields = readBody(crypto, type, groupId, input.subarray(0, OP_HEADER_LENGTH), body)
+    const headerLength = OP_HEADER_FIXED_LENGTH + parentCount * OP_ID_LENGTH
+    const fields = readBody(crypto, type, groupId, input.subarray(0, headerLength), body)
     const opId = crypto.sha256(input)
-    const common = { id: toHex(opId), opId, groupId, author, authorId: toHex(author), lamport, timestamp, bytes: input.slice() }
+    Object.freeze(parents)
+    const parentIds = Object.freeze(parents.map(toHex))
+    const common = { id: toHex(opId), opId, groupId, author, authorId: toHex(author), lamport, parents, parentIds, timestamp, bytes: input.slice() }
     let op: GroupOp
     if (type === 'found') {
-      const { name, groupSealingKey, founderSealingKey, founderVoteKey, constitution } = fields as {
-        name: string, groupSealingKey: Uint8Array, founderSealingKey: Uint8Array, founderVoteKey: Uint8Array, constitution: Constitution
+      const { name, groupSealingKey, founderSealingKey, founderVoteKey, epochCheck, constitution } = fields as {
+        name: string, groupSealingKey: Uint8Array, founderSealingKey: Uint8Array, founderVoteKey: Uint8Array, epochCheck: Uint8Array, constitution: Constitution
       }
-      op = { ...common, type, name, groupSealingKey, founder: { signingKey: author, sealingKey: founderSealingKey }, founderVoteKey, constitution }
+      op = { ...common, type, name, groupSealingKey, founder: { signingKey: author, sealingKey: founderSealingKey }, founderVoteKey, epochCheck, constitution }
     } else {
       op = { ...common, type, ...fields } as GroupOp
     }
@@ -692,17 +765,17 @@ export function decodeGroupOp (crypto: CryptoProvider, bytes: Uint8Array): Group
 // --- Welcome -------------------------------------------------------------------------------------
 
 /** Encodes a welcome (kind 0x32 body). Throws GroupFormatError over a limit, TypeError/RangeError on bad fields. */
-export function encodeWelcome (w: Welcome): Uint8Array {
-  assertBytes(w.group.signingSeed, 'group.signingSeed', 32)
-  assertBytes(w.group.sealingSecret, 'group.sealingSecret', 32)
+export function encodeWelcome (w: Omit<Welcome, 'genesis'> & { genesis: Uint8Array | string }): Uint8Array {
+  const genesis = typeof w.genesis === 'string' ? fromHex(w.genesis, 'genesis', OP_ID_LENGTH) : w.genesis
+  assertBytes(genesis, 'genesis', OP_ID_LENGTH)
   assertInteger(w.epoch, 'epoch', 0, MAX_EPOCH)
   assertBytes(w.epochSecret, 'epochSecret', EPOCH_SECRET_LENGTH)
   if (w.previousEpochSecret !== undefined) {
     assertBytes(w.previousEpochSecret, 'previousEpochSecret', EPOCH_SECRET_LENGTH)
     if (w.epoch === 0) fail('bad-previous', 'Epoch 0 has no previous epoch')
   }
-  if (w.ops.length > MAX_GROUP_OPS) fail('too-many-ops', `A welcome carries at most ${MAX_GROUP_OPS} ops, got ${w.ops.length}`)
-  let length = 1 + 32 + 32 + 4 + EPOCH_SECRET_LENGTH + 1 + (w.previousEpochSecret === undefined ? 0 : EPOCH_SECRET_LENGTH) + 4
+  if (w.ops.length > MAX_WELCOME_OPS) fail('too-many-ops', `A welcome carries at most ${MAX_WELCOME_OPS} ops, got ${w.ops.length}`)
+  let length = 1 + OP_ID_LENGTH + 4 + EPOCH_SECRET_LENGTH + 1 + (w.previousEpochSecret === undefined ? 0 : EPOCH_SECRET_LENGTH) + 4
   for (const [i, op] of w.ops.entries()) {
     assertBytes(op, `ops[${i}]`)
     if (op.length === 0 || op.length > MAX_GROUP_OP_LENGTH) fail('too-long', `An op is 1 to ${MAX_GROUP_OP_LENGTH} bytes, got ${op.length}`)
@@ -710,8 +783,7 @@ export function encodeWelcome (w: Welcome): Uint8Array {
   }
   const writer = new Writer(length)
   writer.u8(GROUP_VERSION)
-  writer.bytes(w.group.signingSeed)
-  writer.bytes(w.group.sealingSecret)
+  writer.bytes(genesis)
   writer.u32(w.epoch)
   writer.bytes(w.epochSecret)
   writer.u8(w.previousEpochSecret === undefined ? 0 : 1)
@@ -724,8 +796,8 @@ export function encodeWelcome (w: Welcome): Uint8Array {
   return writer.finish()
 }
 
-/** Longest welcome: its fixed part and MAX_GROUP_OPS ops of the longest kind (a bound, never reached in practice). */
-const MAX_WELCOME_LENGTH = 1 + 64 + 4 + 64 + 1 + 4 + MAX_GROUP_OPS * (4 + MAX_GROUP_OP_LENGTH)
+/** Longest welcome: its fixed part and MAX_WELCOME_OPS ops of the longest kind (a bound, never reached in practice). */
+const MAX_WELCOME_LENGTH = 1 + OP_ID_LENGTH + 4 + 64 + 1 + 4 + MAX_WELCOME_OPS * (4 + MAX_GROUP_OP_LENGTH)
 
 /** Decodes a welcome. Its ops are not decoded here (the fold does it). Throws GroupFormatError (only). */
 export function decodeWelcome (bytes: Uint8Array): Welcome {
@@ -734,15 +806,14 @@ export function decodeWelcome (bytes: Uint8Array): Welcome {
     const reader = new Reader(input, 'a welcome')
     const version = reader.u8('version')
     if (version !== GROUP_VERSION) fail('unknown-version', `Unknown welcome version ${version}; this code speaks version ${GROUP_VERSION}`)
-    const signingSeed = reader.bytes(32, 'group signing seed')
-    const sealingSecret = reader.bytes(32, 'group X25519 secret')
+    const genesis = reader.bytes(OP_ID_LENGTH, 'genesis')
     const epoch = reader.u32('epoch')
     const epochSecret = reader.bytes(EPOCH_SECRET_LENGTH, 'epoch secret')
     const hasPrevious = reader.u8('previous flag')
     if (hasPrevious > 1 || (hasPrevious === 1 && epoch === 0)) fail('bad-previous', 'The previous-epoch flag is 0, or 1 after epoch 0')
     const previousEpochSecret = hasPrevious === 1 ? reader.bytes(EPOCH_SECRET_LENGTH, 'previous epoch secret') : undefined
     const count = reader.u32('op count')
-    if (count > MAX_GROUP_OPS) fail('too-many-ops', `A welcome carries at most ${MAX_GROUP_OPS} ops, got ${count}`)
+    if (count > MAX_WELCOME_OPS) fail('too-many-ops', `A welcome carries at most ${MAX_WELCOME_OPS} ops, got ${count}`)
     const ops: Uint8Array[] = []
     for (let i = 0; i < count; i++) {
       const length = reader.u32('op length')
@@ -751,7 +822,7 @@ export function decodeWelcome (bytes: Uint8Array): Welcome {
     }
     reader.finish()
     return {
-      group: { signingSeed, sealingSecret },
+      genesis,
       epoch,
       epochSecret,
       ...(previousEpochSecret === undefined ? {} : { previousEpochSecret }),

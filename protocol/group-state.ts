@@ -1,10 +1,14 @@
 /**
  * A group's state is a deterministic fold over the set of its ops
  * (SPEC §15.3): decode each (signatures checked), drop duplicates by opId,
- * sort by (lamport, opId bytes) and apply them one by one, each checked
- * against the state the ops before it built. The same set gives the same
- * state on every node, whatever order the ops arrived in, so a node simply
- * folds everything it holds again when an op arrives.
+ * set aside the ops whose parents are not all present (pending), sort the rest
+ * by (lamport, opId bytes) — a linear extension of the parent graph, since an
+ * op's lamport is 1 + its parents' highest — and apply them one by one, each
+ * checked against the state the ops before it built. Then the ops a removed
+ * member wrote concurrently with its removal are excluded and the fold runs
+ * again, until nothing more is excluded. The same set gives the same state on
+ * every node, whatever order the ops arrived in, so a node simply folds
+ * everything it holds again when an op arrives.
  *
  * An op that breaks a rule at its point (a non-member's vouch, a second vote,
  * a rekey naming the wrong members...) stays in the log but has no effect;
@@ -18,26 +22,32 @@ import { GroupFormatError, type GroupFormatReason } from './errors.js'
 import { rekeyCheck } from './group-keys.js'
 import {
   decodeGroupOp, decodeWelcome, isVerifiedGroupOp, openRekeyEntry, quorumOf, DEFAULT_CONSTITUTION,
-  type Constitution, type GroupOp, type JoinRequest, type RekeyOp
+  MAX_OP_PARENTS, type Constitution, type GroupOp, type JoinRequest, type RekeyOp
 } from './group-ops.js'
-import { identityFromSecrets, type Identity, type PublicIdentity } from './identity.js'
+import type { Identity, PublicIdentity } from './identity.js'
 
 /**
- * Furthest an op's lamport may run ahead of the highest applied before it.
- * Honest ops step by 1 over what their author saw, and a log holds at most
- * MAX_GROUP_OPS (4,096) ops, so they never come near it; without it one
- * member could issue an op at lamport 2^32 - 1 and leave nobody a lamport to
- * write with. 4,096 ops × 65,536 stay below 2^32.
+ * @deprecated Not a rule any more: an op's lamport is 1 + its parents' highest
+ * (SPEC §15.3), so nobody can leap ahead. Kept so old imports compile.
  */
 export const MAX_LAMPORT_STEP = 65_536
+
+/**
+ * Most ops of one author a fold keeps waiting for a missing parent (and most
+ * ignored ops of one ever-admitted author it asks the node to keep): beyond,
+ * they are 'too-many-pending', and the node drops them. Honest authors have a
+ * few in flight at a time; without a bound one key could fill a node's store.
+ */
+export const MAX_PENDING_PER_AUTHOR = 64
 
 /** Why the fold gave an op no effect: a format rule (the decoder's reason) or a rule of the fold. */
 export type GroupOpRejection =
   | GroupFormatReason
-  | 'too-many-ops' | 'not-founded' | 'duplicate-found' | 'not-genesis' | 'wrong-group' | 'lamport-gap'
-  | 'not-member' | 'already-member' | 'group-full' | 'duplicate-vouch' | 'candidate-keys-differ'
+  | 'too-many-ops' | 'too-many-pending' | 'not-founded' | 'duplicate-found' | 'not-genesis' | 'wrong-group'
+  | 'concurrent-with-removal' | 'not-member' | 'already-member' | 'group-full' | 'duplicate-vouch' | 'candidate-keys-differ'
+  | 'request-used' | 'vote-key-differs' | 'vote-key-taken'
   | 'target-not-member' | 'remove-self' | 'unknown-proposal' | 'proposal-closed' | 'not-in-electorate'
-  | 'duplicate-vote' | 'no-rekey-pending' | 'wrong-epoch' | 'wrong-members'
+  | 'duplicate-vote' | 'wrong-epoch' | 'wrong-members'
 
 /** A member as the log admitted it. */
 export interface GroupMember {
@@ -56,6 +66,8 @@ export interface GroupCandidate {
   readonly request: JoinRequest
   /** Members who vouched (hex ids, in order); only those still members count. */
   readonly vouchers: string[]
+  /** SHA-256 (hex) of each distinct request its vouches carried: all are used up when it is admitted. */
+  readonly requests: string[]
 }
 
 /** A proposal and its votes. */
@@ -101,17 +113,37 @@ export interface GroupState {
   members: Map<string, GroupMember>
   /** Hex vote keys of every member ever admitted: the ring votes draw from (SPEC §15.8). */
   everAdmittedVoteKeys: Set<string>
+  /** Every identity ever admitted (hex ed) → its hex vote key, for life: one key per identity, one identity per key. */
+  voteKeys: Map<string, string>
   candidates: Map<string, GroupCandidate>
   proposals: Map<string, GroupProposal>
   /** Epoch → opId (hex) of the rekey that started it. */
   rekeys: Map<number, string>
   /** Epoch → the rekey op that started it ({@link openRekeySecret} reads it). */
   rekeyOps: Map<number, RekeyOp>
-  /** opIds (hex) of the ops that had an effect, in fold order. */
+  /** check_0 of the found op: HMAC(ES_0, "komrade/v1/group/rekey-check"). */
+  foundCheck: Uint8Array
+  /** opIds (hex) of the ops that had an effect, in fold order. At most MAX_GROUP_OPS. */
   applied: string[]
+  /**
+   * opIds (hex) of ops waiting for a parent the set does not hold (not
+   * applied: reported here, as 'missing-parent'), at most
+   * MAX_PENDING_PER_AUTHOR per author, in (lamport, opId) order.
+   */
+  pending: string[]
   /** Ops without effect and why: undecodable ones first (by opId), then in fold order. */
   ignored: Array<{ opId: string, reason: GroupOpRejection }>
-  /** Highest lamport of an applied op: a new op takes maxLamport + 1. */
+  /**
+   * opIds (hex) a node stores, relays and hands to newcomers: the applied and
+   * pending ops, every op they descend from, and up to MAX_PENDING_PER_AUTHOR
+   * other ignored ops of each ever-admitted author in the group's graph (an op
+   * one view ignores may be a parent in another's). Every other op never
+   * counts, whatever arrives later: the node drops it.
+   */
+  keep: Set<string>
+  /** Applied ops with no applied child, highest lamport first (then opId): {@link opHeads} takes the first 16. */
+  heads: Array<{ id: string, opId: Uint8Array, lamport: number }>
+  /** Highest lamport of an applied op. */
   maxLamport: number
 }
 
@@ -139,12 +171,17 @@ function emptyState (groupId: string): GroupState {
     epoch: 0,
     members: new Map(),
     everAdmittedVoteKeys: new Set(),
+    voteKeys: new Map(),
     candidates: new Map(),
     proposals: new Map(),
     rekeys: new Map(),
     rekeyOps: new Map(),
+    foundCheck: new Uint8Array(0),
     applied: [],
+    pending: [],
     ignored: [],
+    keep: new Set(),
+    heads: [],
     maxLamport: 0
   }
 }
@@ -155,17 +192,41 @@ function foldOrder (a: GroupOp, b: GroupOp): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0
 }
 
-/** Applies ops to a state; one instance per fold. */
+/** A member removed (by the vote that passed it) or departed (by its leave op). */
+interface Removal {
+  readonly member: string
+  /** opId (hex) of the op that removed it. */
+  readonly at: string
+}
+
+/** Applies ops to a state; one instance per pass of the fold. */
 class Folder {
-  constructor (readonly state: GroupState, private readonly genesis: string | undefined, private readonly pinnedGroup: string | undefined) {}
+  /** Removals in fold order: the fixpoint excludes what their members wrote concurrently. */
+  readonly removals: Removal[] = []
+  /** SHA-256 (hex) of every join request that admitted its candidate: a request admits once. */
+  private readonly usedRequests = new Set<string>()
+  /** opIds of the ops that descend from the applied found op. */
+  readonly fromGenesis = new Set<string>()
+
+  constructor (
+    readonly state: GroupState,
+    private readonly crypto: CryptoProvider,
+    private readonly genesis: string | undefined,
+    private readonly pinnedGroup: string | undefined,
+    private readonly excluded: ReadonlySet<string>
+  ) {}
 
   apply (op: GroupOp): GroupOpRejection | undefined {
     const s = this.state
     if (op.type === 'found') return this.found(op)
     if (!s.founded) return 'not-founded'
     if (toHex(op.groupId) !== s.groupId) return 'wrong-group'
-    if (op.lamport > s.maxLamport + MAX_LAMPORT_STEP) return 'lamport-gap'
+    // Bound to the genesis: an op of a rival found op's graph never applies here.
+    if (!op.parentIds.some((p) => p === s.foundId || this.fromGenesis.has(p))) return 'not-genesis'
+    this.fromGenesis.add(op.id)
+    if (this.excluded.has(op.id)) return 'concurrent-with-removal'
     if (!s.members.has(op.authorId)) return 'not-member'
+    if (s.applied.length >= MAX_GROUP_OPS) return 'too-many-ops'
     switch (op.type) {
       case 'vouch': return this.vouch(op.request, op.authorId, op.id)
       case 'propose': return this.propose(op)
@@ -179,22 +240,36 @@ class Folder {
 
   private found (op: Extract<GroupOp, { type: 'found' }>): GroupOpRejection | undefined {
     const s = this.state
-    if (s.founded) return 'duplicate-found'
     if (this.pinnedGroup !== undefined && toHex(op.groupId) !== this.pinnedGroup) return 'wrong-group'
     if (this.genesis !== undefined && op.id !== this.genesis) return 'not-genesis'
+    if (s.founded) return 'duplicate-found'
     s.founded = true
     s.groupId = toHex(op.groupId)
     s.foundId = op.id
     s.name = op.name
     s.groupSealingKey = op.groupSealingKey
+    s.foundCheck = op.epochCheck
     s.constitution = op.constitution
     this.admit(op.founder, op.founderVoteKey, op.id, [])
     return undefined
   }
 
   private admit (identity: PublicIdentity, voteKey: Uint8Array, since: string, vouchers: readonly string[]): void {
-    this.state.members.set(toHex(identity.signingKey), { identity, voteKey, since, vouchers })
+    const id = toHex(identity.signingKey)
+    this.state.members.set(id, { identity, voteKey, since, vouchers })
     this.state.everAdmittedVoteKeys.add(toHex(voteKey))
+    this.state.voteKeys.set(id, toHex(voteKey))
+  }
+
+  /** Why `request` may not admit its candidate as things stand: single use, and one vote key per identity for life. */
+  private requestRefusal (request: JoinRequest, requestHash: string): GroupOpRejection | undefined {
+    const s = this.state
+    if (this.usedRequests.has(requestHash)) return 'request-used'
+    const voteKey = toHex(request.voteKey)
+    const held = s.voteKeys.get(request.candidateId)
+    if (held !== undefined && held !== voteKey) return 'vote-key-differs'
+    if (held === undefined && s.everAdmittedVoteKeys.has(voteKey)) return 'vote-key-taken'
+    return undefined
   }
 
   private quorum (): number {
@@ -205,7 +280,8 @@ class Folder {
    * Admits every candidate whose vouchers still members reach the quorum, in
    * candidate id order, while there is room. After a vouch only its candidate
    * can have come to qualify (`only`): no candidate qualifies with room to
-   * spare after any op, and an admission only raises the quorum.
+   * spare after any op, and an admission only raises the quorum. A candidate
+   * whose vote key another identity took meanwhile is dropped.
    */
   private admitReady (byOpId: string, only?: string): void {
     const s = this.state
@@ -215,7 +291,13 @@ class Folder {
       const counted = candidate.vouchers.filter((v) => s.members.has(v))
       if (counted.length < this.quorum()) continue
       s.candidates.delete(id)
+      const voteKey = toHex(candidate.request.voteKey)
+      const held = s.voteKeys.get(id)
+      if (held === undefined ? s.everAdmittedVoteKeys.has(voteKey) : held !== voteKey) continue
+      for (const hash of candidate.requests) this.usedRequests.add(hash)
       this.admit(candidate.request.candidate, candidate.request.voteKey, byOpId, counted)
+      // Whoever else waits with that vote key can never be admitted now.
+      for (const [other, waiting] of [...s.candidates]) if (toHex(waiting.request.voteKey) === voteKey) s.candidates.delete(other)
     }
   }
 
@@ -223,15 +305,19 @@ class Folder {
     const s = this.state
     if (s.members.has(request.candidateId)) return 'already-member'
     if (s.members.size >= MAX_GROUP_MEMBERS) return 'group-full'
+    const requestHash = toHex(this.crypto.sha256(request.bytes))
+    const refusal = this.requestRefusal(request, requestHash)
+    if (refusal !== undefined) return refusal
     const held = s.candidates.get(request.candidateId)
     if (held === undefined) {
-      s.candidates.set(request.candidateId, { request, vouchers: [voucher] })
+      s.candidates.set(request.candidateId, { request, vouchers: [voucher], requests: [requestHash] })
     } else {
       if (!equalBytes(held.request.candidate.sealingKey, request.candidate.sealingKey) || !equalBytes(held.request.voteKey, request.voteKey)) {
         return 'candidate-keys-differ'
       }
       if (held.vouchers.includes(voucher)) return 'duplicate-vouch'
       held.vouchers.push(voucher)
+      if (!held.requests.includes(requestHash)) held.requests.push(requestHash)
     }
     this.admitReady(opId, request.candidateId)
     return undefined
@@ -298,6 +384,7 @@ class Folder {
   private removeMember (id: string, byOpId: string): void {
     const s = this.state
     s.members.delete(id)
+    this.removals.push({ member: id, at: byOpId })
     s.rekeyPending = s.epoch + 1
     for (const id2 of [...s.proposals.keys()].sort()) {
       const proposal = s.proposals.get(id2)!
@@ -313,7 +400,7 @@ class Folder {
 
   private rekey (op: RekeyOp): GroupOpRejection | undefined {
     const s = this.state
-    if (s.rekeyPending === undefined) return 'no-rekey-pending'
+    // Any member may rekey at any time (one left without a readable entry refreshes the keys itself); a removal makes one due.
     if (op.newEpoch !== s.epoch + 1) return 'wrong-epoch'
     // Entries are strictly ascending (the decoder checks), so equal counts and all members named means exactly the members.
     if (op.entries.length !== s.members.size || !op.entries.every((e) => s.members.has(toHex(e.member)))) return 'wrong-members'
@@ -325,18 +412,60 @@ class Folder {
   }
 }
 
+/** Every op `from` reaches through parents, itself included (ops the set holds). */
+function reachable (from: string, next: (id: string) => readonly string[] | undefined): Set<string> {
+  const seen = new Set<string>([from])
+  const stack = [from]
+  while (stack.length > 0) {
+    for (const id of next(stack.pop()!) ?? []) {
+      if (seen.has(id)) continue
+      seen.add(id)
+      stack.push(id)
+    }
+  }
+  return seen
+}
+
+/**
+ * Splits decoded ops into those whose past is wholly in the set (every parent
+ * present, and theirs, down to a found op) and those waiting for a parent.
+ * Iterative: a hostile set cannot overflow the stack (and cannot make a cycle:
+ * an op would have to name its own hash among its ancestors).
+ */
+function completeOps (decoded: ReadonlyMap<string, GroupOp>): Set<string> {
+  const status = new Map<string, boolean>()
+  for (const root of decoded.values()) {
+    const stack: GroupOp[] = [root]
+    while (stack.length > 0) {
+      const op = stack[stack.length - 1]!
+      if (status.has(op.id)) { stack.pop(); continue }
+      let missing = false
+      let waiting = false
+      for (const id of op.parentIds) {
+        const parent = decoded.get(id)
+        const known = status.get(id)
+        if (parent === undefined || known === false) { missing = true; break }
+        if (known === undefined) { stack.push(parent); waiting = true }
+      }
+      if (missing) status.set(op.id, false)
+      else if (!waiting) status.set(op.id, true)
+      if (missing || !waiting) stack.pop()
+    }
+  }
+  return new Set([...status].filter(([, complete]) => complete).map(([id]) => id))
+}
+
 /**
  * Folds a set of ops (bytes, or ops {@link decodeGroupOp} returned) into the
  * group's state. Deterministic: the same set gives the same state in any
- * order, with any duplicates. Never throws on hostile ops: each is applied or
- * listed in `ignored` with its reason. Only the first MAX_GROUP_OPS decodable
- * ops in fold order count.
+ * order, with any duplicates. Never throws on hostile ops: each is applied,
+ * pending (a parent missing) or listed in `ignored` with its reason. At most
+ * MAX_GROUP_OPS ops are applied; ops without effect take no place.
  */
 export function foldGroup (crypto: CryptoProvider, ops: Iterable<Uint8Array | GroupOp>, options: FoldOptions = {}): GroupState {
   const pinnedGroup = options.groupId === undefined
     ? undefined
     : typeof options.groupId === 'string' ? toHex(fromHex(options.groupId, 'groupId', 32)) : toHex(options.groupId)
-  const state = emptyState(pinnedGroup ?? '')
   const decoded = new Map<string, GroupOp>()
   const malformed = new Map<string, GroupOpRejection>()
   for (const item of ops) {
@@ -353,20 +482,108 @@ export function foldGroup (crypto: CryptoProvider, ops: Iterable<Uint8Array | Gr
       malformed.set(id, cause instanceof GroupFormatError ? cause.reason : 'truncated')
     }
   }
-  for (const id of [...malformed.keys()].sort()) state.ignored.push({ opId: id, reason: malformed.get(id)! })
-  const folder = new Folder(state, options.genesis, pinnedGroup)
+  const complete = completeOps(decoded)
   const sorted = [...decoded.values()].sort(foldOrder)
-  for (const [index, op] of sorted.entries()) {
-    const rejection = index >= MAX_GROUP_OPS ? 'too-many-ops' : folder.apply(op)
-    if (rejection === undefined) {
-      state.applied.push(op.id)
-      state.maxLamport = Math.max(state.maxLamport, op.lamport)
-    } else {
-      state.ignored.push({ opId: op.id, reason: rejection })
+  // Sound: lamport exactly 1 + the parents' highest, and so are the parents'. Then (lamport, opId) order
+  // puts every parent before its children; an op whose lamport passes sorts after its parents, so one pass does.
+  const sound = new Set<string>()
+  const children = new Map<string, string[]>()
+  for (const op of sorted) {
+    if (!complete.has(op.id)) continue
+    let highest = -1
+    for (const id of op.parentIds) {
+      highest = Math.max(highest, decoded.get(id)!.lamport)
+      const list = children.get(id)
+      if (list === undefined) children.set(id, [op.id])
+      else list.push(op.id)
     }
+    if (op.type === 'found' || (op.lamport === highest + 1 && op.parentIds.every((id) => sound.has(id)))) sound.add(op.id)
+  }
+  const ordered = sorted.filter((op) => complete.has(op.id))
+
+  // The fixpoint: fold; exclude what each removed member wrote neither before (an ancestor of) nor after (a
+  // descendant of) the op that removed it; fold again until nothing more is excluded. Each pass excludes at
+  // least one more op, so there are at most as many passes as ops; it depends on the set only.
+  const excluded = new Set<string>()
+  let state: GroupState
+  let folder: Folder
+  for (;;) {
+    state = emptyState(pinnedGroup ?? '')
+    folder = new Folder(state, crypto, options.genesis, pinnedGroup, excluded)
+    for (const op of ordered) {
+      const rejection = sound.has(op.id) ? folder.apply(op) : 'bad-lamport'
+      if (rejection === undefined) state.applied.push(op.id)
+      else state.ignored.push({ opId: op.id, reason: rejection })
+    }
+    let grew = false
+    for (const removal of folder.removals) {
+      const past = reachable(removal.at, (id) => decoded.get(id)?.parentIds)
+      const future = reachable(removal.at, (id) => children.get(id))
+      for (const id of state.applied) {
+        if (decoded.get(id)!.authorId !== removal.member || past.has(id) || future.has(id) || excluded.has(id)) continue
+        excluded.add(id)
+        grew = true
+      }
+    }
+    if (!grew) break
+  }
+
+  const malformedReports = [...malformed.keys()].sort().map((opId) => ({ opId, reason: malformed.get(opId)! }))
+  const pendingByAuthor = new Map<string, number>()
+  const overflow: Array<{ opId: string, reason: GroupOpRejection }> = []
+  for (const op of sorted) {
+    if (complete.has(op.id)) continue
+    const count = pendingByAuthor.get(op.authorId) ?? 0
+    pendingByAuthor.set(op.authorId, count + 1)
+    if (count < MAX_PENDING_PER_AUTHOR) state.pending.push(op.id)
+    else overflow.push({ opId: op.id, reason: 'too-many-pending' })
+  }
+  state.ignored = [...malformedReports, ...state.ignored, ...overflow]
+
+  const appliedSet = new Set(state.applied)
+  const withChild = new Set<string>()
+  for (const id of state.applied) {
+    const op = decoded.get(id)!
+    state.maxLamport = Math.max(state.maxLamport, op.lamport)
+    for (const parent of op.parentIds) if (appliedSet.has(parent)) withChild.add(parent)
+  }
+  state.heads = state.applied.filter((id) => !withChild.has(id)).map((id) => decoded.get(id)!)
+    .sort((a, b) => b.lamport - a.lamport || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .map((op) => ({ id: op.id, opId: op.opId, lamport: op.lamport }))
+
+  // What the node keeps: applied, pending, a bounded number of other ops of ever-admitted authors in this
+  // group's graph, and everything those descend from.
+  const keptByAuthor = new Map<string, number>()
+  const seeds = [...state.applied, ...state.pending]
+  for (const { opId } of state.ignored) {
+    const op = decoded.get(opId)
+    if (op === undefined || !sound.has(opId) || !folder.fromGenesis.has(opId) || !state.voteKeys.has(op.authorId)) continue
+    const count = keptByAuthor.get(op.authorId) ?? 0
+    keptByAuthor.set(op.authorId, count + 1)
+    if (count < MAX_PENDING_PER_AUTHOR) seeds.push(opId)
+  }
+  // One walk over the ancestors of all seeds: a walk stops at what is kept already.
+  const stack = seeds.filter((id) => decoded.has(id))
+  while (stack.length > 0) {
+    const id = stack.pop()!
+    if (state.keep.has(id)) continue
+    state.keep.add(id)
+    for (const parent of decoded.get(id)!.parentIds) if (decoded.has(parent) && !state.keep.has(parent)) stack.push(parent)
   }
   state.quorum = quorumOf(state.constitution, state.members.size)
   return state
+}
+
+/**
+ * The parents and lamport of the next op this node writes: the applied ops
+ * with no applied child (at most MAX_OP_PARENTS, highest lamport first) and
+ * 1 + the highest of their lamports. Throws RangeError before the group is
+ * founded (nothing to follow).
+ */
+export function opHeads (state: GroupState): { parents: Uint8Array[], lamport: number } {
+  const heads = state.heads.slice(0, MAX_OP_PARENTS)
+  if (!state.founded || heads.length === 0) throw new RangeError('"state" has no applied op to follow: the group is not founded')
+  return { parents: heads.map((h) => h.opId.slice()), lamport: heads[0]!.lamport + 1 }
 }
 
 /**
@@ -397,9 +614,9 @@ export interface WelcomeExpectation {
 
 /** A welcome that checked out. Holds secrets. */
 export interface OpenedWelcome {
-  /** The group identity, rebuilt from its secrets. */
-  readonly group: Identity
-  /** The fold of the welcome's log (pinned to its found op from now on: `state.foundId`). */
+  /** opId (hex) of the group's found op: pin it (FoldOptions.genesis) in every later fold. */
+  readonly genesis: string
+  /** The fold of the welcome's log, pinned to the group asked for and to `genesis`. */
   readonly state: GroupState
   readonly epoch: number
   readonly epochSecret: Uint8Array
@@ -408,21 +625,26 @@ export interface OpenedWelcome {
 }
 
 /**
- * Decodes and checks a welcome (SPEC §15.6): the group key is the group's, the
- * log founds that group with that key and makes us a member with the keys we
- * asked with, the epoch is the log's, and the epoch secrets match their
- * rekeys' checks. Throws GroupFormatError: the format reasons, 'wrong-group',
- * 'not-admitted', 'wrong-keys', 'bad-epoch', 'check-mismatch'. Whether we
- * asked to join this group is the caller's to check before.
+ * Decodes and checks a welcome (SPEC §15.6): the log, folded pinned to the
+ * group we asked to join and to the welcome's genesis, founds that group with
+ * that found op and makes us a member with the keys we asked with; the epoch
+ * is the log's; the epoch secrets match their commitments (the found op's
+ * check for epoch 0, the rekey's check after). Throws GroupFormatError: the
+ * format reasons, 'wrong-group', 'not-genesis', 'not-admitted', 'wrong-keys',
+ * 'bad-epoch', 'check-mismatch'. Whether we asked to join this group is the
+ * caller's to check before.
  */
 export function openWelcome (crypto: CryptoProvider, bytes: Uint8Array, expected: WelcomeExpectation): OpenedWelcome {
   const welcome = decodeWelcome(bytes)
-  const groupId = typeof expected.groupId === 'string' ? expected.groupId.toLowerCase() : toHex(expected.groupId)
-  const group = identityFromSecrets(crypto, welcome.group.signingSeed, welcome.group.sealingSecret)
+  const groupId = typeof expected.groupId === 'string' ? toHex(fromHex(expected.groupId, 'groupId', 32)) : toHex(expected.groupId)
+  const genesis = toHex(welcome.genesis)
   const fail = (reason: GroupFormatReason, message: string): never => { throw new GroupFormatError(message, reason) }
-  if (toHex(group.signingKey) !== groupId) fail('wrong-group', 'The welcome carries the keys of another group')
-  const state = foldGroup(crypto, welcome.ops, { groupId })
-  if (!state.founded || !equalBytes(state.groupSealingKey, group.sealingKey)) fail('wrong-group', "The welcome's log does not found this group with these keys")
+  const state = foldGroup(crypto, welcome.ops, { groupId, genesis })
+  // The found op is signed by the group key (= groupId), so a founded, pinned fold is this group's.
+  if (!state.founded) {
+    const foreign = state.ignored.some((i) => i.opId === genesis && i.reason === 'wrong-group')
+    fail(foreign ? 'wrong-group' : 'not-genesis', foreign ? "The welcome's genesis founds another group" : "The welcome's log does not hold its genesis found op")
+  }
   const member = state.members.get(toHex(expected.me.signingKey))
   if (member === undefined) fail('not-admitted', "The welcome's log does not admit us")
   if (!equalBytes(member!.identity.sealingKey, expected.me.sealingKey) || !equalBytes(member!.voteKey, expected.voteKey)) {
@@ -430,16 +652,15 @@ export function openWelcome (crypto: CryptoProvider, bytes: Uint8Array, expected
   }
   if (state.epoch !== welcome.epoch) fail('bad-epoch', `The welcome is for epoch ${welcome.epoch}, its log is at epoch ${state.epoch}`)
   const matches = (epoch: number, secret: Uint8Array): boolean => {
-    if (epoch === 0) return true // epoch 0's secret is the founder's; no rekey commits to it
-    const op = state.rekeyOps.get(epoch)
-    return op !== undefined && equalBytes(rekeyCheck(crypto, secret), op.check)
+    const check = epoch === 0 ? state.foundCheck : state.rekeyOps.get(epoch)?.check
+    return check !== undefined && equalBytes(rekeyCheck(crypto, secret), check)
   }
-  if (!matches(welcome.epoch, welcome.epochSecret)) fail('check-mismatch', "The epoch secret does not match its rekey's check")
+  if (!matches(welcome.epoch, welcome.epochSecret)) fail('check-mismatch', 'The epoch secret does not match its commitment (found op or rekey)')
   if (welcome.previousEpochSecret !== undefined && !matches(welcome.epoch - 1, welcome.previousEpochSecret)) {
-    fail('check-mismatch', "The previous epoch's secret does not match its rekey's check")
+    fail('check-mismatch', "The previous epoch's secret does not match its commitment")
   }
   return {
-    group,
+    genesis,
     state,
     epoch: welcome.epoch,
     epochSecret: welcome.epochSecret,
@@ -469,11 +690,16 @@ export function groupStateToJSON (state: GroupState): Record<string, unknown> {
       id, sealingKey: toHex(m.identity.sealingKey), voteKey: toHex(m.voteKey), since: m.since, vouchers: m.vouchers
     })),
     everAdmittedVoteKeys: [...state.everAdmittedVoteKeys].sort(),
-    candidates: sortedEntries(state.candidates).map(([id, c]) => ({ id, request: toHex(c.request.bytes), vouchers: c.vouchers })),
+    voteKeys: sortedEntries(state.voteKeys),
+    candidates: sortedEntries(state.candidates).map(([id, c]) => ({ id, request: toHex(c.request.bytes), vouchers: c.vouchers, requests: c.requests })),
     proposals: sortedEntries(state.proposals).map(([, p]) => ({ ...p, constitution: p.constitution ?? null, target: p.target ?? null, decidedBy: p.decidedBy ?? null })),
     rekeys: [...state.rekeys.entries()].sort(([a], [b]) => a - b),
+    foundCheck: toHex(state.foundCheck),
     applied: state.applied,
+    pending: state.pending,
     ignored: state.ignored,
+    keep: [...state.keep].sort(),
+    heads: state.heads.map((h) => h.id),
     maxLamport: state.maxLamport
   }
 }

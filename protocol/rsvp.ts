@@ -11,9 +11,12 @@
  *   sealed = AEAD(okm[0..32], okm[32..44], answer, aad = body[0..49])
  *   answer = choice (u8: 1 going, 2 maybe, 3 not going) || responder ed (32) || responder X (32) ||
  *            timestamp (u64 ms) || noteLen (u16) || note (UTF-8, <= MAX_PIN_NOTE_CHARS) || signature (64)
- *   signature = Ed25519(responder, "komrade/v1/event/rsvp" || eventId || answer without the signature)
+ *   signature = Ed25519(responder, "komrade/v1/event/rsvp" || eventId || hostKey (32) || hostX (32) ||
+ *                       answer without the signature)
  *
- * The signature binds the answer to the responder and the event; the aad binds
+ * The signature binds the answer to the responder and the event, named by its
+ * id and its host's keys (an event is (eventId, hostKey): a host cannot show
+ * the answer as one to another event with the same id); the aad binds
  * the ciphertext to the event id and the ephemeral key. openRsvp returns
  * undefined on any failure and never throws on hostile bytes.
  */
@@ -63,7 +66,9 @@ export interface Rsvp {
 export interface SealRsvpInit {
   /** The event answered (EVENT_ID_LENGTH bytes). */
   readonly eventId: Uint8Array
-  /** The event's hostX: only its secret opens the RSVP. */
+  /** The event host's Ed25519 key (the event's hostKey): the signature covers it. */
+  readonly hostKey: Uint8Array
+  /** The event's hostX: only its secret opens the RSVP; the signature covers it. */
   readonly hostX: Uint8Array
   /** Who answers; signs the answer. */
   readonly responder: Identity
@@ -79,8 +84,8 @@ function rsvpKeys (crypto: CryptoProvider, shared: Uint8Array, eventId: Uint8Arr
   return { key: okm.slice(0, AEAD_KEY_LENGTH), nonce: okm.slice(AEAD_KEY_LENGTH) }
 }
 
-function signedBytes (eventId: Uint8Array, answerWithoutSignature: Uint8Array): Uint8Array {
-  return concatBytes(LABEL_BYTES, eventId, answerWithoutSignature)
+function signedBytes (eventId: Uint8Array, hostKey: Uint8Array, hostX: Uint8Array, answerWithoutSignature: Uint8Array): Uint8Array {
+  return concatBytes(LABEL_BYTES, eventId, hostKey, hostX, answerWithoutSignature)
 }
 
 /**
@@ -90,6 +95,7 @@ function signedBytes (eventId: Uint8Array, answerWithoutSignature: Uint8Array): 
  */
 export function sealRsvp (crypto: CryptoProvider, init: SealRsvpInit): Uint8Array {
   assertBytes(init.eventId, 'eventId', EVENT_ID_LENGTH)
+  assertBytes(init.hostKey, 'hostKey', KEY_LENGTH)
   assertBytes(init.hostX, 'hostX', KEY_LENGTH)
   assertBytes(init.responder.signingSeed, 'responder.signingSeed', KEY_LENGTH)
   assertBytes(init.responder.signingKey, 'responder.signingKey', KEY_LENGTH)
@@ -107,7 +113,7 @@ export function sealRsvp (crypto: CryptoProvider, init: SealRsvpInit): Uint8Arra
   writeUint16BE(answer, 1 + 2 * KEY_LENGTH + 8, note.length)
   answer.set(note, ANSWER_FIXED_LENGTH)
   const unsigned = answer.subarray(0, ANSWER_FIXED_LENGTH + note.length)
-  answer.set(crypto.ed25519Sign(init.responder.signingSeed, signedBytes(init.eventId, unsigned)), unsigned.length)
+  answer.set(crypto.ed25519Sign(init.responder.signingSeed, signedBytes(init.eventId, init.hostKey, init.hostX, unsigned)), unsigned.length)
 
   const ephemeral = crypto.x25519KeyPair()
   const shared = crypto.x25519(ephemeral.secretKey, init.hostX)
@@ -132,7 +138,7 @@ export function rsvpEventId (body: Uint8Array): Uint8Array | undefined {
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /** Parses and verifies an opened answer; undefined on any rule broken. */
-function readAnswer (crypto: CryptoProvider, eventId: Uint8Array, answer: Uint8Array): Rsvp | undefined {
+function readAnswer (crypto: CryptoProvider, eventId: Uint8Array, hostKey: Uint8Array, hostX: Uint8Array, answer: Uint8Array): Rsvp | undefined {
   if (answer.length < ANSWER_FIXED_LENGTH + SIGNATURE_LENGTH) return undefined
   const choice = RSVP_CHOICES[(answer[0] as number) - 1]
   if (choice === undefined) return undefined
@@ -151,7 +157,7 @@ function readAnswer (crypto: CryptoProvider, eventId: Uint8Array, answer: Uint8A
   const signingKey = answer.slice(1, 1 + KEY_LENGTH)
   const unsigned = answer.subarray(0, ANSWER_FIXED_LENGTH + noteLength)
   const signature = answer.subarray(ANSWER_FIXED_LENGTH + noteLength)
-  if (!crypto.ed25519Verify(signingKey, signedBytes(eventId, unsigned), signature)) return undefined
+  if (!crypto.ed25519Verify(signingKey, signedBytes(eventId, hostKey, hostX, unsigned), signature)) return undefined
   return {
     eventId,
     choice,
@@ -163,12 +169,15 @@ function readAnswer (crypto: CryptoProvider, eventId: Uint8Array, answer: Uint8A
 
 /**
  * Opens an RSVP body with the host's X25519 secret (the one behind the event's
- * hostX). With `expectedEventId`, an RSVP for any other event is refused.
- * Returns undefined on any failure (wrong key, tampering, malformed answer,
- * bad signature); never throws on hostile bytes.
+ * hostX) for the event hosted by `hostKey`. With `expectedEventId`, an RSVP
+ * for any other event is refused. The responder's signature must cover
+ * `hostKey` and the hostX of `hostXSecret`: an answer to another host's event
+ * does not open here. Returns undefined on any failure (wrong key, tampering,
+ * malformed answer, bad signature); never throws on hostile bytes.
  */
-export function openRsvp (crypto: CryptoProvider, body: Uint8Array, hostXSecret: Uint8Array, expectedEventId?: Uint8Array): Rsvp | undefined {
+export function openRsvp (crypto: CryptoProvider, body: Uint8Array, hostXSecret: Uint8Array, expectedEventId: Uint8Array | undefined, hostKey: Uint8Array): Rsvp | undefined {
   assertBytes(hostXSecret, 'hostXSecret', KEY_LENGTH)
+  assertBytes(hostKey, 'hostKey', KEY_LENGTH)
   if (expectedEventId !== undefined) assertBytes(expectedEventId, 'expectedEventId', EVENT_ID_LENGTH)
   const eventId = rsvpEventId(body)
   if (eventId === undefined) return undefined
@@ -182,7 +191,8 @@ export function openRsvp (crypto: CryptoProvider, body: Uint8Array, hostXSecret:
     const answer = crypto.aeadOpen(key, nonce, input.subarray(HEADER_LENGTH), header)
     wipe(shared, key, nonce)
     if (answer === undefined) return undefined
-    return readAnswer(crypto, eventId, answer)
+    const hostX = crypto.x25519PublicKey(hostXSecret)
+    return readAnswer(crypto, eventId, hostKey, hostX, answer)
   } catch {
     // A provider may throw on a malformed point or key; hostile bytes never escape as an error.
     return undefined

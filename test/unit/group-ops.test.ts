@@ -10,8 +10,8 @@ import {
   anonymousChannelKey, createCircleRing, createFoundOp, createGroupOp, createIdentity, createJoinRequest, createRekeyOp,
   decodeCircleKey, decodeGroupOp, decodeJoinRequest, decodeWelcome, encodeConstitution, encodePost, encodeWelcome,
   memberChainHandoff, memberSendChain, nativeCrypto, newEpochSecret, openRekeyEntry, publicIdentityOf, quorumOf, rekeyCheck,
-  sealCirclePost, toHex, GroupFormatError, KIND_POST, MAX_GROUP_MEMBERS, MAX_GROUP_OPS, MAX_GROUP_OP_LENGTH,
-  type Constitution, type GroupFormatReason, type Identity, type RekeyOp
+  sealCirclePost, toHex, voteKeyPair, GroupFormatError, KIND_POST, MAX_GROUP_MEMBERS, MAX_GROUP_OP_LENGTH, MAX_OP_PARENTS,
+  MAX_WELCOME_OPS, type Constitution, type GroupFormatReason, type Identity, type RekeyOp
 } from '../../protocol/index.js'
 import { concatBytes, utf8, writeUint32BE } from '../../protocol/bytes.js'
 import { signGroupOp } from '../../protocol/group-ops.js'
@@ -39,9 +39,22 @@ function u16 (value: number): Uint8Array { return Uint8Array.of(value >> 8, valu
 function u32 (value: number): Uint8Array { const out = new Uint8Array(4); writeUint32BE(out, 0, value); return out }
 function u64 (value: number): Uint8Array { return concatBytes(u32(Math.floor(value / 2 ** 32)), u32(value >>> 0)) }
 
+/** A fresh vote key: a canonical ristretto255 point, as join requests must carry. */
+function newVoteKey (groupId: Uint8Array): Uint8Array { return voteKeyPair(crypto.randomBytes(32), groupId).publicKey }
+
 function setup (): { founder: Identity, group: Identity, groupId: Uint8Array, candidate: Identity, voteKey: Uint8Array } {
   const group = createIdentity(crypto)
-  return { founder: createIdentity(crypto), group, groupId: group.signingKey, candidate: createIdentity(crypto), voteKey: crypto.randomBytes(32) }
+  return { founder: createIdentity(crypto), group, groupId: group.signingKey, candidate: createIdentity(crypto), voteKey: newVoteKey(group.signingKey) }
+}
+
+/** Some parents: opIds need not exist for the codec (the fold checks them). */
+const P1 = new Uint8Array(32).fill(1)
+const P2 = new Uint8Array(32).fill(2)
+
+/** An op's bytes laid out by hand and signed by `author`: parents exactly as given (unsorted, too many...). */
+function rawOp (author: Identity, groupId: Uint8Array, type: number, lamport: number, parents: Uint8Array[], body: Uint8Array): Uint8Array {
+  const unsigned = concatBytes(Uint8Array.of(1, type), groupId, author.signingKey, u32(lamport), Uint8Array.of(parents.length), ...parents, u64(NOW), u16(body.length), body)
+  return concatBytes(unsigned, crypto.ed25519Sign(author.signingSeed, concatBytes(utf8('komrade/v1/group/op'), unsigned)))
 }
 
 describe('group keys (SPEC §15.1)', () => {
@@ -153,18 +166,21 @@ describe('join requests (SPEC §15.2)', () => {
       [resignJoin(candidate, withNote(utf8('x'), 1, 2 ** 53)), 'bad-time'],
       [tampered, 'bad-signature'],
       [resignJoin(createIdentity(crypto), body), 'bad-signature'], // signed by someone else than the candidate it names
-      [new Uint8Array(1324), 'too-long']
+      [new Uint8Array(1324), 'too-long'],
+      // A vote key that is not a canonical ristretto255 point (2^256 - 1 is above the field's modulus).
+      [resignJoin(candidate, concatBytes(Uint8Array.of(1), groupId, candidate.signingKey, candidate.sealingKey, new Uint8Array(32).fill(0xff), u64(NOW), u16(0))), 'bad-vote-key']
     ]
     for (const [bytes, reason] of cases) expect(reasonOf(() => decodeJoinRequest(crypto, bytes))).toBe(reason)
+    expect(reasonOf(() => createJoinRequest(crypto, { identity: candidate, groupId, voteKey: new Uint8Array(32).fill(0xff), now: NOW }))).toBe('bad-vote-key')
     expect(reasonOf(() => decodeJoinRequest(crypto, 'nope' as unknown as Uint8Array))).toBe('truncated')
   })
 })
 
 describe('ops (SPEC §15.3)', () => {
-  it('found: header, body and both signatures; lamport 0; every field back', () => {
+  it('found: header, body and both signatures; lamport 0, no parents, check_0 of the epoch secret it returns; every field back', () => {
     const { founder, group, groupId } = setup()
-    const founderVoteKey = crypto.randomBytes(32)
-    const bytes = createFoundOp(crypto, { founder, group, name: 'Tenants_Union', founderVoteKey, constitution: { type: 'growing', percent: 50, min: 2 }, now: NOW })
+    const founderVoteKey = newVoteKey(groupId)
+    const { op: bytes, epochSecret } = createFoundOp(crypto, { founder, group, name: 'Tenants_Union', founderVoteKey, constitution: { type: 'growing', percent: 50, min: 2 }, now: NOW })
     expect(bytes[0]).toBe(1)
     expect(bytes[1]).toBe(1)
     expect(toHex(bytes.subarray(2, 34))).toBe(toHex(groupId))
@@ -180,46 +196,58 @@ describe('ops (SPEC §15.3)', () => {
     expect(toHex(op.founder.sealingKey)).toBe(toHex(founder.sealingKey))
     expect(toHex(op.founderVoteKey)).toBe(toHex(founderVoteKey))
     expect(op.constitution).toEqual({ type: 'growing', percent: 50, min: 2 })
-    expect(bytes.length).toBe(80 + 1 + 13 + 96 + 3 + 64 + 64)
+    expect(op.parents).toEqual([])
+    expect(bytes[70]).toBe(0) // parent count
+    expect(epochSecret).toHaveLength(32)
+    expect(toHex(op.epochCheck)).toBe(toHex(rekeyCheck(crypto, epochSecret)))
+    expect(bytes.length).toBe(81 + 1 + 13 + 96 + 32 + 3 + 64 + 64)
   })
 
   it('vouch, propose (amend, remove), vote and leave round trip', () => {
     const { founder, groupId, candidate, voteKey } = setup()
     const request = createJoinRequest(crypto, { identity: candidate, groupId, voteKey, now: NOW })
-    const vouch = decodeGroupOp(crypto, createGroupOp(crypto, { author: founder, groupId, lamport: 1, now: NOW, op: { type: 'vouch', request } }))
+    // Parents in any order, as bytes or hex: written strictly ascending.
+    const vouchBytes = createGroupOp(crypto, { author: founder, groupId, parents: [toHex(P2), P1], lamport: 1, now: NOW, op: { type: 'vouch', request } })
+    expect(toHex(vouchBytes.subarray(66, 70 + 1 + 64))).toBe(toHex(concatBytes(u32(1), Uint8Array.of(2), P1, P2)))
+    const vouch = decodeGroupOp(crypto, vouchBytes)
     expect(vouch.type === 'vouch' && vouch.request.candidateId).toBe(toHex(candidate.signingKey))
     expect(vouch.lamport).toBe(1)
+    expect(vouch.parentIds).toEqual([toHex(P1), toHex(P2)])
     expect(vouch.authorId).toBe(toHex(founder.signingKey))
 
-    const amend = decodeGroupOp(crypto, createGroupOp(crypto, { author: founder, groupId, lamport: 2, now: NOW, op: { type: 'propose', amend: { type: 'fixed', n: 2 }, reason: 'more care' } }))
+    const amend = decodeGroupOp(crypto, createGroupOp(crypto, { author: founder, groupId, parents: [P1], lamport: 2, now: NOW, op: { type: 'propose', amend: { type: 'fixed', n: 2 }, reason: 'more care' } }))
     expect(amend.type === 'propose' && { amend: amend.amend, remove: amend.remove, reason: amend.reason }).toEqual({ amend: { type: 'fixed', n: 2 }, remove: undefined, reason: 'more care' })
-    const remove = decodeGroupOp(crypto, createGroupOp(crypto, { author: founder, groupId, lamport: 3, now: NOW, op: { type: 'propose', remove: candidate.signingKey } }))
+    const remove = decodeGroupOp(crypto, createGroupOp(crypto, { author: founder, groupId, parents: [P1], lamport: 3, now: NOW, op: { type: 'propose', remove: candidate.signingKey } }))
     expect(remove.type === 'propose' && toHex(remove.remove!)).toBe(toHex(candidate.signingKey))
     expect(remove.type === 'propose' && remove.reason).toBe('')
 
-    const vote = decodeGroupOp(crypto, createGroupOp(crypto, { author: founder, groupId, lamport: 4, now: NOW, op: { type: 'vote', proposalId: amend.id, choice: 'no' } }))
+    const vote = decodeGroupOp(crypto, createGroupOp(crypto, { author: founder, groupId, parents: [P1], lamport: 4, now: NOW, op: { type: 'vote', proposalId: amend.id, choice: 'no' } }))
     expect(vote.type === 'vote' && { id: toHex(vote.proposalId), choice: vote.choice }).toEqual({ id: amend.id, choice: 'no' })
-    const leave = createGroupOp(crypto, { author: founder, groupId, lamport: 5, now: NOW, op: { type: 'leave' } })
-    expect(leave.length).toBe(80 + 64)
+    const leave = createGroupOp(crypto, { author: founder, groupId, parents: [P1], lamport: 5, now: NOW, op: { type: 'leave' } })
+    expect(leave.length).toBe(81 + 32 + 64)
     expect(decodeGroupOp(crypto, leave).type).toBe('leave')
   })
 
   it('creators refuse what decoders would: another group, a proposal that is not exactly one thing, a long reason', () => {
     const { founder, groupId, candidate, voteKey } = setup()
     const other = createJoinRequest(crypto, { identity: candidate, groupId: crypto.randomBytes(32), voteKey, now: NOW })
-    expect(reasonOf(() => createGroupOp(crypto, { author: founder, groupId, lamport: 1, op: { type: 'vouch', request: other } }))).toBe('wrong-group')
-    expect(reasonOf(() => createGroupOp(crypto, { author: founder, groupId, lamport: 1, op: { type: 'propose' } }))).toBe('bad-proposal')
-    expect(reasonOf(() => createGroupOp(crypto, { author: founder, groupId, lamport: 1, op: { type: 'propose', amend: { type: 'fixed', n: 1 }, remove: candidate.signingKey } }))).toBe('bad-proposal')
-    expect(reasonOf(() => createGroupOp(crypto, { author: founder, groupId, lamport: 1, op: { type: 'propose', amend: { type: 'fixed', n: 1 }, reason: 'é'.repeat(281) } }))).toBe('note-too-long')
-    expect(() => createGroupOp(crypto, { author: founder, groupId, lamport: 0, op: { type: 'leave' } })).toThrow(RangeError)
+    expect(reasonOf(() => createGroupOp(crypto, { author: founder, groupId, parents: [P1], lamport: 1, op: { type: 'vouch', request: other } }))).toBe('wrong-group')
+    expect(reasonOf(() => createGroupOp(crypto, { author: founder, groupId, parents: [P1], lamport: 1, op: { type: 'propose' } }))).toBe('bad-proposal')
+    expect(reasonOf(() => createGroupOp(crypto, { author: founder, groupId, parents: [P1], lamport: 1, op: { type: 'propose', amend: { type: 'fixed', n: 1 }, remove: candidate.signingKey } }))).toBe('bad-proposal')
+    expect(reasonOf(() => createGroupOp(crypto, { author: founder, groupId, parents: [P1], lamport: 1, op: { type: 'propose', amend: { type: 'fixed', n: 1 }, reason: 'é'.repeat(281) } }))).toBe('note-too-long')
+    expect(() => createGroupOp(crypto, { author: founder, groupId, parents: [P1], lamport: 0, op: { type: 'leave' } })).toThrow(RangeError)
+    expect(() => createGroupOp(crypto, { author: founder, groupId, parents: [], lamport: 1, op: { type: 'leave' } })).toThrow(RangeError)
+    expect(() => createGroupOp(crypto, { author: founder, groupId, parents: [P1, P1], lamport: 1, op: { type: 'leave' } })).toThrow(RangeError)
+    const many = Array.from({ length: MAX_OP_PARENTS + 1 }, (_, i) => new Uint8Array(32).fill(i))
+    expect(() => createGroupOp(crypto, { author: founder, groupId, parents: many, lamport: 1, op: { type: 'leave' } })).toThrow(RangeError)
   })
 
   it('refuses each broken rule with its reason', () => {
     const { founder, group, groupId, candidate, voteKey } = setup()
     const sign = (type: Parameters<typeof signGroupOp>[1]['type'], body: Uint8Array, lamport = 1, author: Identity = founder): Uint8Array =>
-      signGroupOp(crypto, { author, groupId, type, lamport, body, now: NOW })
-    const found = createFoundOp(crypto, { founder, group, name: 'union', founderVoteKey: voteKey, now: NOW })
-    const foundBody = found.subarray(80, found.length - 64)
+      signGroupOp(crypto, { author, groupId, type, lamport, parents: [P1], body, now: NOW })
+    const found = createFoundOp(crypto, { founder, group, name: 'union', founderVoteKey: voteKey, now: NOW }).op
+    const foundBody = found.subarray(81, found.length - 64)
     const leave = sign('leave', new Uint8Array(0))
     const withType = (bytes: Uint8Array, type: number): Uint8Array => {
       const copy = bytes.slice(0, bytes.length - 64)
@@ -227,13 +255,13 @@ describe('ops (SPEC §15.3)', () => {
       return concatBytes(copy, crypto.ed25519Sign(founder.signingSeed, concatBytes(utf8('komrade/v1/group/op'), copy)))
     }
     const tampered = leave.slice()
-    tampered[77] = (tampered[77] as number) ^ 1 // the timestamp's last byte
+    tampered[110] = (tampered[110] as number) ^ 1 // the timestamp's last byte (after one parent)
     // A found op whose group signature is made by another key (the author's signature is fine).
-    const foreignGroup = signGroupOp(crypto, { author: founder, groupId, type: 'found', lamport: 0, body: foundBody, now: NOW, groupSigner: createIdentity(crypto) })
+    const foreignGroup = signGroupOp(crypto, { author: founder, groupId, type: 'found', lamport: 0, parents: [], body: foundBody, now: NOW, groupSigner: createIdentity(crypto) })
     const name = (text: string): Uint8Array => concatBytes(Uint8Array.of(text.length), utf8(text))
     const foundWith = (nameBytes: Uint8Array, constitution: Uint8Array): Uint8Array => signGroupOp(crypto, {
-      author: founder, groupId, type: 'found', lamport: 0, now: NOW, groupSigner: group,
-      body: concatBytes(nameBytes, group.sealingKey, founder.sealingKey, voteKey, constitution, new Uint8Array(64))
+      author: founder, groupId, type: 'found', lamport: 0, parents: [], now: NOW, groupSigner: group,
+      body: concatBytes(nameBytes, group.sealingKey, founder.sealingKey, voteKey, new Uint8Array(32), constitution, new Uint8Array(64))
     })
     const request = createJoinRequest(crypto, { identity: candidate, groupId, voteKey, now: NOW })
     const foreignRequest = createJoinRequest(crypto, { identity: candidate, groupId: crypto.randomBytes(32), voteKey, now: NOW })
@@ -247,20 +275,29 @@ describe('ops (SPEC §15.3)', () => {
       ['empty', new Uint8Array(0), 'truncated'],
       ['cut', leave.subarray(0, leave.length - 1), 'truncated'],
       ['trailing', concatBytes(leave, Uint8Array.of(0)), 'trailing-bytes'],
-      ['version', (() => { const c = leave.slice(0, 80); c[0] = 2; return concatBytes(c, crypto.ed25519Sign(founder.signingSeed, concatBytes(utf8('komrade/v1/group/op'), c))) })(), 'unknown-version'],
+      ['version', (() => { const c = leave.slice(0, 113); c[0] = 2; return concatBytes(c, crypto.ed25519Sign(founder.signingSeed, concatBytes(utf8('komrade/v1/group/op'), c))) })(), 'unknown-version'],
       ['type 0', withType(leave, 0), 'unknown-type'],
       ['type 7', withType(leave, 7), 'unknown-type'],
       ['huge', new Uint8Array(MAX_GROUP_OP_LENGTH + 1), 'too-long'],
       ['tampered', tampered, 'bad-signature'],
-      ['other signer', (() => { const c = leave.slice(0, 80); return concatBytes(c, crypto.ed25519Sign(candidate.signingSeed, concatBytes(utf8('komrade/v1/group/op'), c))) })(), 'bad-signature'],
+      ['other signer', (() => { const c = leave.slice(0, 113); return concatBytes(c, crypto.ed25519Sign(candidate.signingSeed, concatBytes(utf8('komrade/v1/group/op'), c))) })(), 'bad-signature'],
       ['group signature', foreignGroup, 'bad-group-signature'],
       ['name charset', foundWith(name('Bad Name'), Uint8Array.of(1, 1)), 'bad-name'],
       ['name length', foundWith(name('ab'), Uint8Array.of(1, 1)), 'bad-name'],
       ['constitution n 0', foundWith(name('union'), Uint8Array.of(1, 0)), 'bad-constitution'],
       ['constitution 101%', foundWith(name('union'), Uint8Array.of(2, 101, 1)), 'bad-constitution'],
       ['constitution type', foundWith(name('union'), Uint8Array.of(3, 1)), 'bad-constitution'],
-      ['found lamport 1', signGroupOp(crypto, { author: founder, groupId, type: 'found', lamport: 1, body: foundBody, now: NOW, groupSigner: group }), 'bad-lamport'],
+      ['founder vote key', signGroupOp(crypto, {
+        author: founder, groupId, type: 'found', lamport: 0, parents: [], now: NOW, groupSigner: group,
+        body: concatBytes(name('union'), group.sealingKey, founder.sealingKey, new Uint8Array(32).fill(0xff), new Uint8Array(32), Uint8Array.of(1, 1), new Uint8Array(64))
+      }), 'bad-vote-key'],
+      ['found lamport 1', signGroupOp(crypto, { author: founder, groupId, type: 'found', lamport: 1, parents: [], body: foundBody, now: NOW, groupSigner: group }), 'bad-lamport'],
       ['vouch lamport 0', sign('vouch', request, 0), 'bad-lamport'],
+      ['found with a parent', signGroupOp(crypto, { author: founder, groupId, type: 'found', lamport: 0, parents: [P1], body: foundBody, now: NOW, groupSigner: group }), 'bad-parents'],
+      ['leave without parents', rawOp(founder, groupId, 6, 1, [], new Uint8Array(0)), 'bad-parents'],
+      ['parents unsorted', rawOp(founder, groupId, 6, 1, [P2, P1], new Uint8Array(0)), 'bad-parents'],
+      ['parent twice', rawOp(founder, groupId, 6, 1, [P1, P1], new Uint8Array(0)), 'bad-parents'],
+      ['17 parents', rawOp(founder, groupId, 6, 1, Array.from({ length: 17 }, (_, i) => new Uint8Array(32).fill(i)), new Uint8Array(0)), 'bad-parents'],
       ['vouch for another group', sign('vouch', foreignRequest), 'wrong-group'],
       ['vouch, request forged', sign('vouch', badRequest), 'bad-signature'],
       ['proposal type', sign('propose', concatBytes(Uint8Array.of(3), u16(0))), 'bad-proposal'],
@@ -281,12 +318,13 @@ describe('ops (SPEC §15.3)', () => {
     // The valid neighbours of those cases decode.
     expect(decodeGroupOp(crypto, sign('rekey', rekeyBody(1, 2, [entry(1), entry(2)]))).type).toBe('rekey')
     expect(decodeGroupOp(crypto, foundWith(name('union'), Uint8Array.of(2, 100, 255))).type).toBe('found')
+    expect(decodeGroupOp(crypto, rawOp(founder, groupId, 6, 1, Array.from({ length: 16 }, (_, i) => new Uint8Array(32).fill(i)), new Uint8Array(0))).parents).toHaveLength(16)
   })
 
   it('never throws anything but GroupFormatError on mutated or random bytes', () => {
     const { founder, groupId, candidate, voteKey } = setup()
     const request = createJoinRequest(crypto, { identity: candidate, groupId, voteKey, note: 'n', now: NOW })
-    const valid = createGroupOp(crypto, { author: founder, groupId, lamport: 1, op: { type: 'vouch', request }, now: NOW })
+    const valid = createGroupOp(crypto, { author: founder, groupId, parents: [P1], lamport: 1, op: { type: 'vouch', request }, now: NOW })
     fc.assert(fc.property(fc.oneof(
       fc.uint8Array({ maxLength: 400 }),
       fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 1, max: 255 })).map(([at, xor]) => { const c = valid.slice(); c[at] = (c[at] as number) ^ xor; return c }),
@@ -303,7 +341,7 @@ describe('rekey entries (SPEC §15.5)', () => {
   it("each member opens its entry to the same secret; an outsider has none; the sealing follows the spec's HKDF", () => {
     const { groupId } = setup()
     const members = [createIdentity(crypto), createIdentity(crypto), createIdentity(crypto)]
-    const { op, secret } = createRekeyOp(crypto, { author: members[0]!, groupId, lamport: 7, newEpoch: 3, members: members.map(publicIdentityOf), now: NOW })
+    const { op, secret } = createRekeyOp(crypto, { author: members[0]!, groupId, parents: [P1], lamport: 7, newEpoch: 3, members: members.map(publicIdentityOf), now: NOW })
     const decoded = decodeGroupOp(crypto, op) as RekeyOp
     expect(decoded.newEpoch).toBe(3)
     expect(toHex(decoded.check)).toBe(toHex(rekeyCheck(crypto, secret)))
@@ -321,28 +359,29 @@ describe('rekey entries (SPEC §15.5)', () => {
   it('refuses members named twice and an empty or oversized member list', () => {
     const { groupId } = setup()
     const a = createIdentity(crypto)
-    expect(() => createRekeyOp(crypto, { author: a, groupId, lamport: 1, newEpoch: 1, members: [a, a] })).toThrow(RangeError)
-    expect(() => createRekeyOp(crypto, { author: a, groupId, lamport: 1, newEpoch: 1, members: [] })).toThrow(RangeError)
-    expect(() => createRekeyOp(crypto, { author: a, groupId, lamport: 1, newEpoch: 0, members: [a] })).toThrow(RangeError)
+    expect(() => createRekeyOp(crypto, { author: a, groupId, parents: [P1], lamport: 1, newEpoch: 1, members: [a, a] })).toThrow(RangeError)
+    expect(() => createRekeyOp(crypto, { author: a, groupId, parents: [P1], lamport: 1, newEpoch: 1, members: [] })).toThrow(RangeError)
+    expect(() => createRekeyOp(crypto, { author: a, groupId, parents: [P1], lamport: 1, newEpoch: 0, members: [a] })).toThrow(RangeError)
+    expect(() => createRekeyOp(crypto, { author: a, groupId, parents: [], lamport: 1, newEpoch: 1, members: [a] })).toThrow(RangeError)
   })
 })
 
 describe('welcome (SPEC §15.6)', () => {
-  const group = createIdentity(crypto)
+  const genesis = crypto.randomBytes(32)
   const ops = [crypto.randomBytes(100), crypto.randomBytes(3)]
 
   it('round trips with and without the previous epoch secret', () => {
     const current = newEpochSecret(crypto)
     const previous = newEpochSecret(crypto)
-    const w = decodeWelcome(encodeWelcome({ group, epoch: 4, epochSecret: current, previousEpochSecret: previous, ops }))
-    expect(toHex(w.group.signingSeed)).toBe(toHex(group.signingSeed))
-    expect(toHex(w.group.sealingSecret)).toBe(toHex(group.sealingSecret))
+    const w = decodeWelcome(encodeWelcome({ genesis, epoch: 4, epochSecret: current, previousEpochSecret: previous, ops }))
+    expect(toHex(w.genesis)).toBe(toHex(genesis))
     expect(w.epoch).toBe(4)
     expect(toHex(w.epochSecret)).toBe(toHex(current))
     expect(toHex(w.previousEpochSecret!)).toBe(toHex(previous))
     expect(w.ops.map(toHex)).toEqual(ops.map(toHex))
-    const first = encodeWelcome({ group, epoch: 0, epochSecret: current, ops: [] })
-    expect(first.length).toBe(1 + 64 + 4 + 32 + 1 + 4)
+    const first = encodeWelcome({ genesis: toHex(genesis), epoch: 0, epochSecret: current, ops: [] })
+    expect(first.length).toBe(1 + 32 + 4 + 32 + 1 + 4)
+    expect(toHex(first.subarray(1, 33))).toBe(toHex(genesis)) // no group secret anywhere: the genesis follows the version
     const decoded = decodeWelcome(first)
     expect(decoded.previousEpochSecret).toBeUndefined()
     expect(decoded.ops).toEqual([])
@@ -351,21 +390,21 @@ describe('welcome (SPEC §15.6)', () => {
   it('refuses each broken rule with its reason', () => {
     const es = newEpochSecret(crypto)
     const head = (epoch: number, previous: number, ...rest: Uint8Array[]): Uint8Array =>
-      concatBytes(Uint8Array.of(1), group.signingSeed, group.sealingSecret, u32(epoch), es, Uint8Array.of(previous), ...rest)
-    const good = encodeWelcome({ group, epoch: 1, epochSecret: es, ops })
+      concatBytes(Uint8Array.of(1), genesis, u32(epoch), es, Uint8Array.of(previous), ...rest)
+    const good = encodeWelcome({ genesis, epoch: 1, epochSecret: es, ops })
     const cases: Array<[Uint8Array, GroupFormatReason]> = [
       [good.subarray(0, good.length - 1), 'truncated'],
       [concatBytes(good, Uint8Array.of(0)), 'trailing-bytes'],
       [concatBytes(Uint8Array.of(2), good.subarray(1)), 'unknown-version'],
       [head(0, 1, es, u32(0)), 'bad-previous'],
       [head(1, 2, u32(0)), 'bad-previous'],
-      [head(1, 0, u32(MAX_GROUP_OPS + 1)), 'too-many-ops'],
+      [head(1, 0, u32(MAX_WELCOME_OPS + 1)), 'too-many-ops'],
       [head(1, 0, u32(1), u32(0)), 'too-long'],
       [head(1, 0, u32(1), u32(MAX_GROUP_OP_LENGTH + 1)), 'too-long'],
       [head(1, 0, u32(2), u32(1), Uint8Array.of(7)), 'truncated']
     ]
     for (const [bytes, reason] of cases) expect(reasonOf(() => decodeWelcome(bytes))).toBe(reason)
-    expect(reasonOf(() => encodeWelcome({ group, epoch: 0, epochSecret: es, previousEpochSecret: es, ops }))).toBe('bad-previous')
-    expect(reasonOf(() => encodeWelcome({ group, epoch: 0, epochSecret: es, ops: new Array(MAX_GROUP_OPS + 1).fill(Uint8Array.of(1)) }))).toBe('too-many-ops')
+    expect(reasonOf(() => encodeWelcome({ genesis, epoch: 0, epochSecret: es, previousEpochSecret: es, ops }))).toBe('bad-previous')
+    expect(reasonOf(() => encodeWelcome({ genesis, epoch: 0, epochSecret: es, ops: new Array(MAX_WELCOME_OPS + 1).fill(Uint8Array.of(1)) }))).toBe('too-many-ops')
   })
 })

@@ -282,7 +282,7 @@ describe('RSVP sealing', () => {
   const otherEvent = new Uint8Array(EVENT_ID_LENGTH).fill(0x43)
 
   function rsvpFrom (responder: Identity, init: { choice?: typeof RSVP_CHOICES[number], note?: string, id?: Uint8Array } = {}): Uint8Array {
-    return sealRsvp(native, { eventId: init.id ?? eventId, hostX: host.sealingKey, responder, choice: init.choice ?? 'going', note: init.note ?? '', now: NOW })
+    return sealRsvp(native, { eventId: init.id ?? eventId, hostKey: host.signingKey, hostX: host.sealingKey, responder, choice: init.choice ?? 'going', note: init.note ?? '', now: NOW })
   }
 
   /** Seals an answer by hand, from the SPEC text: ECIES to hostX, HKDF(salt eventId, info label), aad = the 49-byte header. */
@@ -293,26 +293,26 @@ describe('RSVP sealing', () => {
     return Uint8Array.from([...header, ...crypto.aeadSeal(okm.subarray(0, 32), okm.subarray(32, 44), answer, header)])
   }
 
-  /** An answer laid out by hand, signed by `signer` over label || eventId || the answer before the signature. */
-  function answerBytes (signer: Identity, f: { choice?: number, ed?: Uint8Array, x?: Uint8Array, time?: number[], note?: number[], signFor?: Uint8Array, tail?: number[] } = {}): Uint8Array {
+  /** An answer laid out by hand, signed by `signer` over label || eventId || hostKey || hostX || the answer before the signature. */
+  function answerBytes (signer: Identity, f: { choice?: number, ed?: Uint8Array, x?: Uint8Array, time?: number[], note?: number[], signFor?: Uint8Array, signHost?: Uint8Array, signHostX?: Uint8Array, tail?: number[] } = {}): Uint8Array {
     const note = f.note ?? ascii('hi')
     const unsigned = Uint8Array.from([f.choice ?? 1, ...(f.ed ?? signer.signingKey), ...(f.x ?? signer.sealingKey), ...(f.time ?? u64(NOW)), ...u16(note.length), ...note])
-    const signature = native.ed25519Sign(signer.signingSeed, Uint8Array.from([...enc.encode(RSVP_LABEL), ...(f.signFor ?? eventId), ...unsigned]))
+    const signature = native.ed25519Sign(signer.signingSeed, Uint8Array.from([...enc.encode(RSVP_LABEL), ...(f.signFor ?? eventId), ...(f.signHost ?? host.signingKey), ...(f.signHostX ?? host.sealingKey), ...unsigned]))
     return Uint8Array.from([...unsigned, ...signature, ...(f.tail ?? [])])
   }
 
   it('round trips every choice, across crypto providers; the host learns who answered', () => {
     for (const choice of RSVP_CHOICES) {
       for (const [sealer, opener] of [[native, noble], [noble, native]] as const) {
-        const body = sealRsvp(sealer, { eventId, hostX: host.sealingKey, responder: alice, choice, note: `${choice} ${EMOJI}`, now: NOW })
-        const opened = openRsvp(opener, body, host.sealingSecret)
+        const body = sealRsvp(sealer, { eventId, hostKey: host.signingKey, hostX: host.sealingKey, responder: alice, choice, note: `${choice} ${EMOJI}`, now: NOW })
+        const opened = openRsvp(opener, body, host.sealingSecret, undefined, host.signingKey)
         expect(opened).toEqual({
           eventId, choice, responder: { signingKey: alice.signingKey, sealingKey: alice.sealingKey }, timestamp: NOW, note: `${choice} ${EMOJI}`
         })
       }
     }
     const before = Date.now()
-    const opened = openRsvp(native, sealRsvp(native, { eventId, hostX: host.sealingKey, responder: bob, choice: 'maybe' }), host.sealingSecret)!
+    const opened = openRsvp(native, sealRsvp(native, { eventId, hostKey: host.signingKey, hostX: host.sealingKey, responder: bob, choice: 'maybe' }), host.sealingSecret, undefined, host.signingKey)!
     expect(opened.timestamp).toBeGreaterThanOrEqual(before)
     expect(opened.note).toBe('')
   })
@@ -327,7 +327,7 @@ describe('RSVP sealing', () => {
     expect(rsvpEventId(a)).toEqual(eventId)
     expect(rsvpEventId(a.subarray(0, 100))).toBeUndefined()
     // The SPEC's construction, sealed by hand, opens with openRsvp.
-    expect(openRsvp(native, sealAnswer(noble, answerBytes(alice)), host.sealingSecret)?.note).toBe('hi')
+    expect(openRsvp(native, sealAnswer(noble, answerBytes(alice)), host.sealingSecret, undefined, host.signingKey)?.note).toBe('hi')
   })
 
   it('the longest RSVP fits one envelope', () => {
@@ -335,15 +335,15 @@ describe('RSVP sealing', () => {
     expect(longest.length).toBe(MAX_RSVP_LENGTH)
     expect(MAX_RSVP_LENGTH).toBe(1324)
     expect(MAX_RSVP_LENGTH).toBeLessThanOrEqual(POST_BODY_CAPACITY)
-    expect(openRsvp(native, longest, host.sealingSecret)?.note).toBe(EMOJI.repeat(MAX_PIN_NOTE_CHARS))
+    expect(openRsvp(native, longest, host.sealingSecret, undefined, host.signingKey)?.note).toBe(EMOJI.repeat(MAX_PIN_NOTE_CHARS))
   })
 
   it('only the host key opens it', () => {
     const body = rsvpFrom(alice)
-    expect(openRsvp(native, body, host.sealingSecret)).toBeDefined()
-    expect(openRsvp(native, body, alice.sealingSecret)).toBeUndefined()
-    expect(openRsvp(native, body, bob.sealingSecret)).toBeUndefined()
-    expect(openRsvp(native, body, native.randomBytes(32))).toBeUndefined()
+    expect(openRsvp(native, body, host.sealingSecret, undefined, host.signingKey)).toBeDefined()
+    expect(openRsvp(native, body, alice.sealingSecret, undefined, host.signingKey)).toBeUndefined()
+    expect(openRsvp(native, body, bob.sealingSecret, undefined, host.signingKey)).toBeUndefined()
+    expect(openRsvp(native, body, native.randomBytes(32), undefined, host.signingKey)).toBeUndefined()
   })
 
   it('any changed byte fails, as does a cut or longer body', () => {
@@ -351,42 +351,55 @@ describe('RSVP sealing', () => {
     for (let i = 0; i < body.length; i++) {
       const tampered = Uint8Array.from(body)
       tampered[i]! ^= 1 << (i % 8)
-      expect(openRsvp(native, tampered, host.sealingSecret), `byte ${i}`).toBeUndefined()
+      expect(openRsvp(native, tampered, host.sealingSecret, undefined, host.signingKey), `byte ${i}`).toBeUndefined()
     }
-    expect(openRsvp(native, body.subarray(0, body.length - 1), host.sealingSecret)).toBeUndefined()
-    expect(openRsvp(native, Uint8Array.from([...body, 0]), host.sealingSecret)).toBeUndefined()
+    expect(openRsvp(native, body.subarray(0, body.length - 1), host.sealingSecret, undefined, host.signingKey)).toBeUndefined()
+    expect(openRsvp(native, Uint8Array.from([...body, 0]), host.sealingSecret, undefined, host.signingKey)).toBeUndefined()
   })
 
   it('another event id fails: moved under another id, or opened for another event', () => {
     const body = rsvpFrom(alice)
     const moved = Uint8Array.from(body)
     moved.set(otherEvent, 1)
-    expect(openRsvp(native, moved, host.sealingSecret)).toBeUndefined()
-    expect(openRsvp(native, body, host.sealingSecret, otherEvent)).toBeUndefined()
-    expect(openRsvp(native, body, host.sealingSecret, eventId)?.choice).toBe('going')
+    expect(openRsvp(native, moved, host.sealingSecret, undefined, host.signingKey)).toBeUndefined()
+    expect(openRsvp(native, body, host.sealingSecret, otherEvent, host.signingKey)).toBeUndefined()
+    expect(openRsvp(native, body, host.sealingSecret, eventId, host.signingKey)?.choice).toBe('going')
     // An answer signed for another event, sealed by hand under this one: the signature covers the event id.
-    expect(openRsvp(native, sealAnswer(native, answerBytes(alice, { signFor: otherEvent })), host.sealingSecret)).toBeUndefined()
-    expect(openRsvp(native, sealAnswer(native, answerBytes(alice, { signFor: otherEvent }), otherEvent), host.sealingSecret)?.eventId).toEqual(otherEvent)
+    expect(openRsvp(native, sealAnswer(native, answerBytes(alice, { signFor: otherEvent })), host.sealingSecret, undefined, host.signingKey)).toBeUndefined()
+    expect(openRsvp(native, sealAnswer(native, answerBytes(alice, { signFor: otherEvent }), otherEvent), host.sealingSecret, undefined, host.signingKey)?.eventId).toEqual(otherEvent)
+  })
+
+  it('the signature binds the host\'s keys: an answer cannot be shown as one to another host\'s event with the same id', () => {
+    const body = rsvpFrom(alice)
+    expect(openRsvp(native, body, host.sealingSecret, eventId, host.signingKey)?.choice).toBe('going')
+    // The host (who can open it) claims it answers an event with the same id under another host key: refused.
+    expect(openRsvp(native, body, host.sealingSecret, eventId, bob.signingKey)).toBeUndefined()
+    // Answers signed for another hostKey or another hostX, sealed to this host: refused.
+    expect(openRsvp(native, sealAnswer(native, answerBytes(alice, { signHost: bob.signingKey })), host.sealingSecret, undefined, host.signingKey)).toBeUndefined()
+    expect(openRsvp(native, sealAnswer(native, answerBytes(alice, { signHostX: bob.sealingKey })), host.sealingSecret, undefined, host.signingKey)).toBeUndefined()
+    expect(openRsvp(native, sealAnswer(native, answerBytes(alice)), host.sealingSecret, undefined, host.signingKey)?.note).toBe('hi')
+    expect(() => openRsvp(native, body, host.sealingSecret, undefined, new Uint8Array(31))).toThrow(RangeError)
+    expect(() => sealRsvp(native, { eventId, hostKey: new Uint8Array(31), hostX: host.sealingKey, responder: alice, choice: 'going' })).toThrow(RangeError)
   })
 
   it('the signature binds the responder: nobody answers in someone else\'s name', () => {
-    expect(openRsvp(native, sealAnswer(native, answerBytes(alice)), host.sealingSecret)?.responder.signingKey).toEqual(alice.signingKey)
+    expect(openRsvp(native, sealAnswer(native, answerBytes(alice)), host.sealingSecret, undefined, host.signingKey)?.responder.signingKey).toEqual(alice.signingKey)
     // Alice signs but names Bob: refused.
-    expect(openRsvp(native, sealAnswer(native, answerBytes(alice, { ed: bob.signingKey })), host.sealingSecret)).toBeUndefined()
+    expect(openRsvp(native, sealAnswer(native, answerBytes(alice, { ed: bob.signingKey })), host.sealingSecret, undefined, host.signingKey)).toBeUndefined()
     // Bob's keys put in place of Alice's after she signed: refused (the keys are signed bytes).
     for (const [offset, key] of [[1, bob.signingKey], [33, bob.sealingKey]] as const) {
       const swapped = answerBytes(alice)
       swapped.set(key, offset)
-      expect(openRsvp(native, sealAnswer(native, swapped), host.sealingSecret)).toBeUndefined()
+      expect(openRsvp(native, sealAnswer(native, swapped), host.sealingSecret, undefined, host.signingKey)).toBeUndefined()
     }
     // A signature by the right key over other content (choice changed after signing) is refused.
     const answer = answerBytes(alice)
     answer[0] = 3
-    expect(openRsvp(native, sealAnswer(native, answer), host.sealingSecret)).toBeUndefined()
+    expect(openRsvp(native, sealAnswer(native, answer), host.sealingSecret, undefined, host.signingKey)).toBeUndefined()
   })
 
   it('malformed answers under a valid seal are refused', () => {
-    const open = (answer: Uint8Array): unknown => openRsvp(native, sealAnswer(native, answer), host.sealingSecret)
+    const open = (answer: Uint8Array): unknown => openRsvp(native, sealAnswer(native, answer), host.sealingSecret, undefined, host.signingKey)
     expect(open(answerBytes(alice, { choice: 3 }))).toMatchObject({ choice: 'not-going' })
     for (const choice of [0, 4, 255]) expect(open(answerBytes(alice, { choice }))).toBeUndefined()
     expect(open(answerBytes(alice, { time: [0, 0x20, 0, 0, 0, 0, 0, 0] }))).toBeUndefined()
@@ -398,28 +411,28 @@ describe('RSVP sealing', () => {
   })
 
   it('sealRsvp refusals', () => {
-    const init = { eventId, hostX: host.sealingKey, responder: alice, choice: 'going' as const, now: NOW }
+    const init = { eventId, hostKey: host.signingKey, hostX: host.sealingKey, responder: alice, choice: 'going' as const, now: NOW }
     expect(reasonOf(() => sealRsvp(native, { ...init, note: 'n'.repeat(MAX_PIN_NOTE_CHARS + 1) }))).toBe('note-too-long')
     expect(reasonOf(() => sealRsvp(native, { ...init, now: -1 }))).toBe('bad-time')
     expect(() => sealRsvp(native, { ...init, choice: 'yes' as 'going' })).toThrow(RangeError)
     expect(() => sealRsvp(native, { ...init, eventId: new Uint8Array(15) })).toThrow(RangeError)
     expect(() => sealRsvp(native, { ...init, hostX: new Uint8Array(31) })).toThrow(RangeError)
     expect(() => sealRsvp(native, { ...init, hostX: new Uint8Array(32) })).toThrow(/low-order/) // no shared secret
-    expect(() => openRsvp(native, rsvpFrom(alice), new Uint8Array(31))).toThrow(RangeError)
+    expect(() => openRsvp(native, rsvpFrom(alice), new Uint8Array(31), undefined, host.signingKey)).toThrow(RangeError)
   })
 
   it('openRsvp never throws on hostile bytes', () => {
     const valid = rsvpFrom(alice, { note: 'x' })
     fc.assert(fc.property(fc.uint8Array({ maxLength: 1400 }), fc.boolean(), (bytes, keepHeader) => {
       const body = keepHeader && bytes.length > 49 ? Uint8Array.from([...valid.subarray(0, 49), ...bytes.subarray(49)]) : bytes
-      expect(openRsvp(native, body, host.sealingSecret)).toBeUndefined()
-      expect(openRsvp(noble, body, host.sealingSecret, eventId)).toBeUndefined()
+      expect(openRsvp(native, body, host.sealingSecret, undefined, host.signingKey)).toBeUndefined()
+      expect(openRsvp(noble, body, host.sealingSecret, eventId, host.signingKey)).toBeUndefined()
     }), { numRuns: 300 })
     // Low-order ephemeral keys and non-bytes.
     const lowOrder = Uint8Array.from(valid)
     lowOrder.fill(0, 17, 49)
-    expect(openRsvp(native, lowOrder, host.sealingSecret)).toBeUndefined()
-    expect(openRsvp(native, 'rsvp' as unknown as Uint8Array, host.sealingSecret)).toBeUndefined()
+    expect(openRsvp(native, lowOrder, host.sealingSecret, undefined, host.signingKey)).toBeUndefined()
+    expect(openRsvp(native, 'rsvp' as unknown as Uint8Array, host.sealingSecret, undefined, host.signingKey)).toBeUndefined()
   })
 })
 
