@@ -25,11 +25,17 @@
  * to): a stranger's is dropped, and its first contact not answered. Posts
  * and circle keys leave through {@link Delivery.queue}, the same outbox and
  * pump as messages.
+ *
+ * The collectives (node/collectives/) plug in beside it through
+ * {@link DeliveryCollectives}: group chain and salted channel envelopes, the
+ * world's events and pins, and the pairwise kinds that are theirs (join
+ * requests, welcomes, invitations) go there, reassembled the same way, never
+ * to the inbox.
  */
 import {
   checkEnvelope, decodeReceipt, encodeReceipt, envelopeId, fromHex, identityId, KIND_CIRCLE_KEY, KIND_HANDSHAKE, KIND_MESSAGE,
   KIND_RECEIPT, toHex, type CircleScreenResult, type CryptoProvider, type InnerMessage, type Keyring, type PublicIdentity, type Screener,
-  type ScreenResult, type WorldScreenResult, encodePublicIdentity, envelopeExpiryMinute, minuteOf, MAX_RECEIPT_IDS
+  type ScreenResult, type WorldScreenResult, type GroupScreenResult, type ChannelScreenResult, encodePublicIdentity, envelopeExpiryMinute, minuteOf, MAX_RECEIPT_IDS
 } from '../protocol/index.js'
 import { jsonSublevel, type LocalState, type InboxMessage, type LocalOp, type LocalSublevel, type OutboxMessage, type StateChange } from './local-state.js'
 import type { Logger } from './logger.js'
@@ -61,6 +67,39 @@ export interface DeliverySocial {
   absorbCircleKey(from: PublicIdentity, body: Uint8Array, sentAt: number, change: StateChange): Uint8Array[]
 }
 
+/** A post-like envelope the collectives take: a group chain's, a salted channel's, or a world one of their kinds. */
+export type CollectivesScreenResult = GroupScreenResult | ChannelScreenResult | WorldScreenResult
+
+/** A whole pairwise payload of one of the collectives' kinds. */
+export interface CollectivesDirect {
+  readonly from: PublicIdentity
+  readonly fromId: string
+  readonly kind: number
+  readonly payload: Uint8Array
+  /** Sender's clock, unix ms. */
+  readonly sentAt: number
+  /** Hex of the message id. */
+  readonly messageId: string
+}
+
+/** What the collectives do with what screening opened (node/collectives/). */
+export interface DeliveryCollectives {
+  /** World kinds that are theirs (events, pins); the rest of the world goes to the social layer. */
+  readonly worldKinds: ReadonlySet<number>
+  /** Pairwise kinds that are theirs (join request, welcome, invitation): never in the inbox. */
+  readonly directKinds: ReadonlySet<number>
+  /**
+   * An envelope opened on a group chain, a salted channel, or the world with
+   * one of {@link worldKinds}. `payload` is the whole payload once this part
+   * completed it (parts are reassembled per author id). Adds its writes (the
+   * ring's state too) to `change`, events to `after`; returns tags to
+   * re-screen stored envelopes with (a new epoch's chains).
+   */
+  absorb(result: CollectivesScreenResult, payload: Uint8Array | undefined, change: StateChange, after: Array<() => void>): Promise<Uint8Array[]>
+  /** A whole pairwise payload of one of {@link directKinds}; same contract. */
+  absorbDirect(message: CollectivesDirect, change: StateChange, after: Array<() => void>): Promise<Uint8Array[]>
+}
+
 /** What one {@link Delivery.queue} step puts in the outbox, in one batch. */
 export interface QueuedSend {
   /** Pairwise messages, sealed with the keyring (circle keys). */
@@ -84,6 +123,9 @@ export interface DeliveryComponents {
     has(id: Uint8Array): Promise<boolean>
     put(envelope: Uint8Array): Promise<unknown>
     withTag(tag: Uint8Array): Promise<Uint8Array[]>
+    /** Every stored envelope's id (a snapshot) and a bulk read: the scan of {@link Delivery.rescreenMatching}. */
+    items?(): ReadonlyArray<{ readonly id: Uint8Array }>
+    getMany?(ids: readonly Uint8Array[]): Promise<Array<Uint8Array | undefined>>
   }
   pool: WorkPool
   /**
@@ -98,6 +140,8 @@ export interface DeliveryComponents {
   onOutboxChange(message: OutboxMessage): void
   /** The social layer; without it, circle and world results are ignored. */
   social?: DeliverySocial
+  /** The collectives; without them, group and channel results and their pairwise kinds are ignored. */
+  collectives?: DeliveryCollectives
 }
 
 /** The delivery engine. */
@@ -117,6 +161,13 @@ export interface Delivery {
   pump(): Promise<void>
   /** Finishes the re-screens a crash interrupted (SPEC §4.4); call once at start. */
   resume(): Promise<void>
+  /**
+   * Screens again, with every step, the stored envelopes `select` picks: a
+   * salted channel whose key arrived after its envelopes (a group's new
+   * epoch), which no tag index can find. Reads the whole store (in batches);
+   * returns how many were picked.
+   */
+  rescreenMatching(select: (envelope: Uint8Array) => boolean, options?: { signal?: AbortSignal }): Promise<number>
   /** Marks every solved, stored outbox envelope as having reached a peer (after a complete resync). */
   markSyncedWithPeer(): Promise<void>
   /** Removes outbox entries (their envelopes may already be out); returns how many existed. */
@@ -235,7 +286,7 @@ export function createDelivery (components: DeliveryComponents): Delivery {
     return Buffer.concat([...byIndex.values()].sort((a, b) => a.index - b.index).map((p) => Buffer.from(p.body, 'base64')))
   }
 
-  /** Turns an opened envelope into state changes; returns tags to re-screen stored envelopes with (a circle key's). */
+  /** Turns an opened envelope into state changes; returns tags to re-screen stored envelopes with (a circle key's, a welcome's). */
   async function absorb (result: ScreenResult, change: StateChange, after: Array<() => void>): Promise<Uint8Array[]> {
     const { opened } = result
     const message = opened.message
@@ -275,6 +326,12 @@ export function createDelivery (components: DeliveryComponents): Delivery {
       return []
     }
     if (message.kind === KIND_HANDSHAKE) return []
+    if (components.collectives?.directKinds.has(message.kind) === true) {
+      // The collectives' own traffic: to them, never to the inbox.
+      return await components.collectives.absorbDirect({
+        from: opened.from, fromId: opened.contactId, kind: message.kind, payload, sentAt: message.timestamp, messageId: id
+      }, change, after)
+    }
     if (await state.hasInbox(opened.contactId, id)) return [] // a duplicate payload (resent, or from another session)
     const inbox: InboxMessage = {
       id,
@@ -299,8 +356,8 @@ export function createDelivery (components: DeliveryComponents): Delivery {
    * envelope re-screened (`storeIt` false) is tried by tag only: pairwise and
    * circle tags, never the world or first contact again.
    */
-  async function screenAndStore (envelope: Uint8Array, storeIt: boolean): Promise<void> {
-    const result = storeIt ? screener.screenAny(envelope) : screener.screenAnyByTag(envelope)
+  async function screenAndStore (envelope: Uint8Array, storeIt: boolean, everyStep = storeIt): Promise<void> {
+    const result = everyStep ? screener.screenAny(envelope) : screener.screenAnyByTag(envelope)
     const newTags: Uint8Array[] = []
     if (result !== undefined) {
       const change: StateChange = {}
@@ -309,6 +366,14 @@ export function createDelivery (components: DeliveryComponents): Delivery {
         newTags.push(...result.opened.newTags, ...await absorb(result, change, after))
         change.keyring = { identityId: keyring.id, state: keyring.toJSON() }
         log.debug('opened', { via: result.opened.via, from: result.opened.contactId, kind: result.opened.message.kind })
+      } else if (result.type === 'group' || result.type === 'channel' ||
+        (result.type === 'world' && components.collectives?.worldKinds.has(result.opened.message.kind) === true)) {
+        if (components.collectives !== undefined) {
+          if (result.type === 'group') newTags.push(...result.opened.newTags)
+          const payload = await collectPart(result.opened.authorId, result.opened.message, change, result.opened.expiryMinute)
+          newTags.push(...await components.collectives.absorb(result, payload, change, after))
+          log.debug('opened a collectives envelope', { type: result.type, from: result.opened.authorId, kind: result.opened.message.kind })
+        }
       } else if (components.social !== undefined) {
         if (result.type === 'circle') newTags.push(...result.opened.newTags)
         const payload = await collectPart(result.opened.authorId, result.opened.message, change, result.opened.expiryMinute)
@@ -449,6 +514,27 @@ export function createDelivery (components: DeliveryComponents): Delivery {
       if (logged.length === 0) return
       log.info('finishing re-screens interrupted by a crash', { tags: logged.length })
       await exclusive(async () => { await rescreenStored(logged.map((key) => fromHex(key))) })
+    },
+
+    async rescreenMatching (select, options = {}) {
+      if (store.items === undefined || store.getMany === undefined) return 0
+      const ids = store.items().map((item) => item.id)
+      const BATCH = 256
+      let picked = 0
+      for (let i = 0; i < ids.length; i += BATCH) {
+        options.signal?.throwIfAborted()
+        if (closed) break
+        const envelopes = await store.getMany(ids.slice(i, i + BATCH))
+        for (const envelope of envelopes) {
+          let chosen = false
+          try { chosen = envelope !== undefined && select(envelope) } catch {}
+          if (!chosen) continue
+          picked++
+          // Every step (the channel matches first: no first-contact work); not stored again, it is stored.
+          await track(exclusive(async () => { if (!closed) await screenAndStore(envelope!, false, true) }))
+        }
+      }
+      return picked
     },
 
     async pump () {

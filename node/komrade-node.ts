@@ -30,6 +30,10 @@ import type { HeadOutcome, SplitViewEvidence } from './registry/tree-heads.js'
 import { createResync, type Resync } from './resync/resync-protocol.js'
 import { createNodeSocial, SOCIAL_KINDS } from './social/node-social.js'
 import type { SocialApi } from './social/types.js'
+import { COLLECTIVES_KINDS, createNodeCollectives, registerCollectivesTesting, type CollectivesInit } from './collectives/node-collectives.js'
+import { createNodeEvents } from './collectives/events.js'
+import { createNodePins } from './collectives/pins.js'
+import type { EventsApi, GroupsApi, PinsApi } from './collectives/types.js'
 import { acquireDataLock, type DataLock } from './store/data-lock.js'
 import { createEnvelopeStore, type EnvelopeStore } from './store/envelope-store.js'
 import { createWorkPool, type WorkPool } from './work-pool.js'
@@ -123,6 +127,8 @@ export interface KomradeNodeInit {
    * either: it could not check the names world posts carry. @default true
    */
   worldFeed?: boolean
+  /** Groups, votes, events and pins (SPEC §15): lifetimes of their internal traffic and rekey pacing. @default {} */
+  collectives?: CollectivesInit
   /** Crypto provider. @default nativeCrypto() */
   crypto?: CryptoProvider
   /** Logger. @default silent */
@@ -208,7 +214,7 @@ export interface PeerCounts {
 
 /** Kinds `outbox()` and the `outbox` event show: not receipts, registry messages, posts or circle keys (the node's own traffic). */
 function isApplicationMessage (kind: number): boolean {
-  return kind !== KIND_RECEIPT && !REGISTRY_KINDS.has(kind) && !SOCIAL_KINDS.has(kind)
+  return kind !== KIND_RECEIPT && !REGISTRY_KINDS.has(kind) && !SOCIAL_KINDS.has(kind) && !COLLECTIVES_KINDS.has(kind)
 }
 
 /** The inner kinds `send` accepts: application messages, and the registry's (for an Operator's answers). */
@@ -291,6 +297,16 @@ export interface KomradeNode extends EventTarget {
   syncNow(options?: { signal?: AbortSignal }): Promise<void>
   /** Posts to the world and to the trusted circle, feeds, profiles (SPEC §14; node/social/). */
   readonly social: SocialApi
+  /**
+   * Groups: founded under a registered name, joined by vouching, governed by
+   * vote, with posts and anonymous votes on them (SPEC §15; node/collectives/).
+   * Events `group`, `group-post`, `vote`.
+   */
+  readonly groups: GroupsApi
+  /** Events and their answers (SPEC §15.9). Events `event`, `rsvp`. */
+  readonly events: EventsApi
+  /** Map pins (SPEC §15.10). Event `pin`. */
+  readonly pins: PinsApi
   /** The libp2p node (for embedding and tests). */
   readonly network: Network
 }
@@ -389,6 +405,11 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
     crypto, logger, networkName, events, worldFeed: init.worldFeed ?? true,
     ...(init.operator === undefined ? {} : { operatorKey: decodePublicIdentity(fromHex(init.operator.identity)).signingKey })
   })
+  // Groups, votes, events, pins (node/collectives/): they plug into delivery beside the social layer.
+  const collectives = createNodeCollectives({
+    crypto, logger, events, ...(init.collectives ?? {}), createEvents: createNodeEvents, createPins: createNodePins,
+    ...(init.operator === undefined ? {} : { operatorKey: decodePublicIdentity(fromHex(init.operator.identity)).signingKey })
+  })
   const coverInit = coverSettings(init.cover ?? {}) // checked now: a bad value fails here, not halfway through start()
   const networkTor = networkTorOf(init.tor) // likewise
 
@@ -446,6 +467,17 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
   async function dropStaleRegistryMessages (): Promise<void> {
     const stale = (await need(state).inbox()).filter((m) => names.isStale(m.kind))
     if (stale.length > 0) await need(state).commit({ removeInbox: stale.map((m) => ({ from: m.from, id: m.id })) })
+  }
+
+  /** A contact by id, hex identity, name or @name (the collectives' `via`, `candidate`, `remove`); undefined when none. */
+  function findContact (contact: string): PublicIdentity | undefined {
+    const ring = keyring
+    if (ring === undefined || typeof contact !== 'string') return undefined
+    const lower = contact.toLowerCase()
+    if (/^[0-9a-f]{64}$/.test(lower)) return ring.contact(lower)?.identity
+    if (PUBLIC_IDENTITY_HEX_PATTERN.test(lower)) return ring.contact(lower.slice(0, 64))?.identity
+    const name = lower.startsWith('@') ? lower.slice(1) : lower
+    return ring.contacts().find((c) => names.contactName(c.id) === name)?.identity
   }
 
   function parseIdentity (to: string | PublicIdentity): PublicIdentity {
@@ -548,6 +580,7 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
     need(keyring).prune(now)
     await need(state).pruneParts(minuteOf(now))
     await social.housekeeping(now)
+    await collectives.housekeeping(now)
     if (init.autoDeleteAfterMs !== undefined) {
       const cutoff = now - init.autoDeleteAfterMs
       const old = (await need(state).inbox()).filter((m) => m.receivedAt < cutoff)
@@ -575,7 +608,18 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
           addContact: async (contact, options) => await node.contacts.add(contact, options),
           contactIds: () => (keyring?.contacts() ?? []).map((c) => c.id)
         })
-        const screener = createScreener({ keyrings: [keyring], contactsOnly: init.contactsOnly ?? false, crypto, ...screening })
+        const collectivesScreening = await collectives.open({
+          identity, db,
+          ...(screening.worldKey === undefined ? {} : { worldKey: screening.worldKey }),
+          registerName: async (name, groupIdentity, options) => await names.register(name, { ...options, identity: groupIdentity }),
+          lookupName: async (name, options) => decodePublicIdentity(fromHex((await names.lookup(name, options)).identity)),
+          findContact: (contact) => findContact(contact),
+          hasSession: (contactId) => keyring?.hasSession(contactId) ?? false,
+          contactName: (id) => names.contactName(id),
+          ownCertificate: ownNameCertificate,
+          addContact: async (contact, options) => await node.contacts.add(contact, options)
+        })
+        const screener = createScreener({ keyrings: [keyring], contactsOnly: init.contactsOnly ?? false, crypto, ...screening, ...collectivesScreening })
         store = await createEnvelopeStore({
           db: db.sublevel<Uint8Array, Uint8Array>('envelopes', { keyEncoding: 'view', valueEncoding: 'view' }),
           crypto,
@@ -617,6 +661,7 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
           publish: async (envelope, options) => await scheduler.publish(envelope, options),
           acceptStrangers: init.acceptStrangers ?? true,
           social: social.hooks,
+          collectives: collectives.hooks,
           onMessage: (message) => {
             // Registry messages are the node's business, not the application's: never shown as chat.
             if (REGISTRY_KINDS.has(message.kind)) names.route(toReceived(message))
@@ -629,6 +674,7 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
         })
         const engine = delivery
         social.attach(engine)
+        await collectives.attach(engine)
         resync = createResync({
           libp2p: network.libp2p,
           snapshot: async () => envelopeStore.items(),
@@ -714,6 +760,7 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
       await pool?.close().catch(() => {})
       // Only now: an envelope still being absorbed commits its feed and chain writes together.
       social.close()
+      collectives.close()
       await store?.close().catch(() => {})
       await db?.close().catch(() => {})
       await lock?.release().catch(() => {})
@@ -728,6 +775,9 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
     },
     get network () { return need(network) },
     social: social.api,
+    groups: collectives.groups,
+    events: collectives.events,
+    pins: collectives.pins,
 
     async send (to: string | PublicIdentity, body: string | Uint8Array, options: { signal?: AbortSignal, ttlMinutes?: number, kind?: number } = {}) {
       options.signal?.throwIfAborted()
@@ -834,5 +884,6 @@ export function createKomradeNode (init: KomradeNodeInit): KomradeNode {
   }
   // defineProperties, not Object.assign: the getters must stay getters.
   const node = Object.defineProperties(events, Object.getOwnPropertyDescriptors(api)) as unknown as KomradeNode
+  registerCollectivesTesting(node, collectives.testing)
   return node
 }

@@ -99,7 +99,8 @@ type Options = { signal?: AbortSignal }
 export interface NameService {
   /** Reads the cached names of contacts and our own name. */
   load(): Promise<void>
-  register(name: string, options?: Options & { via?: 'direct' | 'flood', onProgress?: (trials: number, expected: number) => void }): Promise<NameRecord>
+  /** Registers `name` for our identity, or for `identity` (a group's keys: not our own name then). */
+  register(name: string, options?: Options & { via?: 'direct' | 'flood', onProgress?: (trials: number, expected: number) => void, identity?: Identity }): Promise<NameRecord>
   lookup(name: string, options?: Options & { cacheOnly?: boolean }): Promise<NameRecord>
   /** Our registered name, if we know one. */
   ownName(): string | undefined
@@ -410,7 +411,11 @@ export function createNameService (init: NameServiceInit): NameService {
       if (via !== 'direct' && via !== 'flood') throw new TypeError(`"via" expected 'direct' or 'flood', got ${JSON.stringify(via)}`)
       const signal = options.signal
       const workTrials = await workSetting({ ...(signal === undefined ? {} : { signal }) }, via)
-      const request = await createRegistration(crypto, identity, name, {
+      // Another identity's name (a group's, SPEC §15): registered with its keys, never taken as our own name.
+      const registrant = options.identity ?? identity
+      const other = options.identity !== undefined && toHex(encodePublicIdentity(options.identity)) !== ownHex
+      const registrantHex = toHex(encodePublicIdentity(registrant))
+      const request = await createRegistration(crypto, registrant, name, {
         workTrials, ...(signal === undefined ? {} : { signal }), ...(options.onProgress === undefined ? {} : { onProgress: (trials: number) => { options.onProgress?.(trials, workTrials) } })
       })
       const response = via === 'flood' ? await floodRegister(request, options) : await client.register(request, options)
@@ -418,9 +423,11 @@ export function createNameService (init: NameServiceInit): NameService {
         if (response.code === RegistryErrorCode.NAME_TAKEN) {
           // Ours already, perhaps: a flood answer that never reached us, or a second device with the same identity.
           const existing = await api.lookup(name, options).catch(() => undefined)
-          if (existing !== undefined && existing.identity === ownHex && !existing.fromCache) {
-            ownName = name
-            await cache.putOwnName(name)
+          if (existing !== undefined && existing.identity === registrantHex && !existing.fromCache) {
+            if (!other) {
+              ownName = name
+              await cache.putOwnName(name)
+            }
             return existing
           }
         }
@@ -428,6 +435,7 @@ export function createNameService (init: NameServiceInit): NameService {
       }
       await checkRegistrationHead(name, response.value.head, via)
       const record = await accept(name, response.value, options)
+      if (other) return record
       ownName = name
       await cache.putOwnName(name)
       log.info('registered a name', { name, index: record.index })

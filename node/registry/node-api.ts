@@ -73,7 +73,8 @@ export interface NodeNames {
   contactAdded(contact: ResolvedContact): Promise<void>
   /** The contact was removed: forget its name. */
   contactRemoved(contactId: string): Promise<void>
-  register(name: string, options?: Options & { via?: 'direct' | 'flood', onProgress?: (trials: number, expected: number) => void }): Promise<NameRecord>
+  /** Registers `name` for our identity, or for `identity` (a group's keys, node/collectives/). */
+  register(name: string, options?: Options & { via?: 'direct' | 'flood', onProgress?: (trials: number, expected: number) => void, identity?: Identity }): Promise<NameRecord>
   lookup(name: string, options?: Options & { cacheOnly?: boolean }): Promise<NameRecord>
   /** An invite code with `identity`, our registered name if any, and the dialable ones of `addresses`. */
   invite(identity: Identity, addresses: string[]): string
