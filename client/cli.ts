@@ -29,6 +29,9 @@ const COMMANDS: Record<string, { usage: string, load: () => Promise<Runner> }> =
   chat: { usage: 'chat NAME                 talk live: incoming messages, a prompt, receipts', load: async () => (await import('./commands/chat.js')).chatCommand },
   post: { usage: 'post TEXT [--image FILE]   post to the world or (--to circle) to your trusted circle', load: async () => (await import('./commands/posts.js')).postCommand },
   feed: { usage: 'feed [world|home]         read a feed (--follow: live, until Ctrl-C)', load: async () => (await import('./commands/posts.js')).feedCommand },
+  group: { usage: 'group create|join|vouch|…  groups that grow by vouching: members, votes, a feed', load: async () => (await import('./commands/groups.js')).groupCommand },
+  event: { usage: 'event host|list|rsvp|…    events for the world, a group or contacts, and who comes', load: async () => (await import('./commands/events.js')).eventCommand },
+  pin: { usage: 'pin add|list              map pins: police, danger, help, info (nearest first)', load: async () => (await import('./commands/pins.js')).pinCommand },
   profile: { usage: 'profile [show|set]        your profile, or someone else\'s', load: async () => (await import('./commands/profile.js')).profileCommand },
   circle: { usage: 'circle [list|add|remove]  who reads your circle posts', load: async () => (await import('./commands/profile.js')).circleCommand },
   config: { usage: 'config show               the settings start would use, and where each comes from', load: async () => (await import('./commands/config.js')).configCommand },
@@ -45,7 +48,8 @@ ${Object.values(COMMANDS).map((command) => `  komrade ${command.usage}`).join('\
 
 Options of every command that works on a node:
   --data-dir DIR   data directory (default: $KOMRADE_DATA_DIR, else ~/.komrade)
-  --json           machine-readable output (status, whoami, contacts list, inbox, lookup, feed, profile, circle, config show)
+  --json           machine-readable output (status, whoami, contacts list, inbox, lookup, feed, profile, circle, config show,
+                   group, event, pin)
 
 Getting started:
   komrade demo                          see a network working, with two web UI links

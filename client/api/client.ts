@@ -11,6 +11,10 @@ import type {
   ApiAudience, ApiCircleMember, ApiContact, ApiContactDetail, ApiConversationMessage, ApiErrorBody, ApiEvent, ApiFeedName, ApiFeedPage, ApiIdentity,
   ApiLoginLink, ApiNameRecord, ApiPost, ApiProfile, ApiReceivedMessage, ApiSentMessage, ApiStatus
 } from './types.js'
+import type {
+  ApiConstitution, ApiEventChanges, ApiEventInfo, ApiEventRequest, ApiGroupFeedPage, ApiGroupInfo, ApiGroupPost, ApiGroupView, ApiJoinRequest,
+  ApiLocationInput, ApiPin, ApiPinRequest, ApiProposal, ApiRsvpChoice, ApiVoteTally
+} from './collectives-types.js'
 
 export { KomradeApiError } from './errors.js'
 
@@ -125,6 +129,50 @@ export interface KomradeClient {
   addToCircle(contact: string, options?: CallOptions): Promise<ApiCircleMember>
   /** `DELETE /api/circle/:id`: removes a member and rotates the key. */
   removeFromCircle(id: string, options?: CallOptions): Promise<void>
+  /** `GET /api/groups`: the groups we are in, asked to join, or left. */
+  groups(options?: CallOptions): Promise<ApiGroupInfo[]>
+  /** `POST /api/groups`: founds a group (registers its name with the Operator). */
+  createGroup(name: string, options?: CallOptions & { constitution?: ApiConstitution }): Promise<ApiGroupInfo>
+  /** `GET /api/groups/:group` (name, `@name` or id): members, candidates, proposals. */
+  group(group: string, options?: CallOptions): Promise<ApiGroupView>
+  /** `POST /api/groups/:group/join`: asks a member we have as a contact to vouch for us. */
+  joinGroup(group: string, input: { via: string, note?: string }, options?: CallOptions): Promise<ApiGroupInfo>
+  /** `GET /api/groups/:group/requests`, or every group's (`GET /api/join-requests`) without `group`. */
+  joinRequests(group?: string, options?: CallOptions): Promise<ApiJoinRequest[]>
+  /** `POST /api/groups/:group/vouch` */
+  vouch(group: string, candidate: string, options?: CallOptions): Promise<ApiGroupView>
+  /** `POST /api/groups/:group/proposals`: resolves with the proposal's id (and the proposal). */
+  propose(group: string, proposal: { amend: ApiConstitution } | { remove: string }, reason?: string, options?: CallOptions): Promise<{ id: string, proposal?: ApiProposal }>
+  /** `POST /api/groups/:group/proposals/:id/vote` */
+  voteOnProposal(group: string, proposalId: string, choice: 'yes' | 'no', options?: CallOptions): Promise<ApiProposal>
+  /** `POST /api/groups/:group/leave` */
+  leaveGroup(group: string, options?: CallOptions): Promise<ApiGroupInfo>
+  /** `GET /api/groups/:group/feed`: a page, newest first, each post with its tally. */
+  groupFeed(group: string, options?: CallOptions & { before?: string, limit?: number }): Promise<ApiGroupFeedPage>
+  /** `POST /api/groups/:group/posts` */
+  groupPost(group: string, input: ClientPostInput & { location?: ApiLocationInput }, options?: CallOptions): Promise<ApiGroupPost>
+  /** `GET /api/groups/:group/posts/:postId/image` */
+  groupPostImage(group: string, postId: string, options?: CallOptions): Promise<ClientImage>
+  /** `POST /api/groups/:group/posts/:postId/vote`: an anonymous up or down vote. */
+  votePost(group: string, postId: string, choice: 'up' | 'down', options?: CallOptions): Promise<ApiVoteTally>
+  /** `GET /api/events` */
+  listEvents(options?: CallOptions): Promise<ApiEventInfo[]>
+  /** `POST /api/events` */
+  hostEvent(input: ApiEventRequest, options?: CallOptions): Promise<ApiEventInfo>
+  /** `GET /api/events/:id` (with its answers, for the host) */
+  event(id: string, options?: CallOptions): Promise<ApiEventInfo>
+  /** `PATCH /api/events/:id` */
+  updateEvent(id: string, changes: ApiEventChanges, options?: CallOptions): Promise<ApiEventInfo>
+  /** `POST /api/events/:id/cancel` */
+  cancelEvent(id: string, options?: CallOptions): Promise<ApiEventInfo>
+  /** `POST /api/events/:id/invite` */
+  inviteToEvent(id: string, contacts: readonly string[], options?: CallOptions): Promise<ApiEventInfo>
+  /** `POST /api/events/:id/rsvp` */
+  rsvp(id: string, choice: ApiRsvpChoice, note?: string, options?: CallOptions): Promise<ApiEventInfo>
+  /** `GET /api/pins`: unexpired pins; `near` and `withinKm` filter on the node (the web UI filters in the browser instead). */
+  pins(options?: CallOptions & { group?: string, near?: { lat: number, lon: number }, withinKm?: number }): Promise<ApiPin[]>
+  /** `POST /api/pins` */
+  addPin(input: ApiPinRequest, options?: CallOptions): Promise<ApiPin>
   /**
    * Live events from `/api/events`, `hello` first. Does not reconnect: the
    * iteration ends when the socket closes (the daemon stopped) or `signal`
@@ -339,6 +387,47 @@ export function createKomradeClient (init: KomradeClientInit): KomradeClient {
     circle: async (options) => await call('GET', '/api/circle', undefined, options),
     addToCircle: async (contact, options) => await call('POST', '/api/circle', { contact }, options),
     removeFromCircle: async (id, options) => { await call('DELETE', `/api/circle/${segment(id, 'id')}`, undefined, options) },
-    events: (options = {}) => ({ [Symbol.asyncIterator]: () => openEvents(options.signal) })
+    events: (options = {}) => ({ [Symbol.asyncIterator]: () => openEvents(options.signal) }),
+    groups: async (options) => await call('GET', '/api/groups', undefined, options),
+    createGroup: async (name, options = {}) => await call('POST', '/api/groups', { name, ...(options.constitution === undefined ? {} : { constitution: options.constitution }) }, options),
+    group: async (group, options) => await call('GET', `/api/groups/${segment(group, 'group')}`, undefined, options),
+    joinGroup: async (group, input, options) => await call('POST', `/api/groups/${segment(group, 'group')}/join`, input, options),
+    joinRequests: async (group, options) => await call('GET', group === undefined ? '/api/join-requests' : `/api/groups/${segment(group, 'group')}/requests`, undefined, options),
+    vouch: async (group, candidate, options) => await call('POST', `/api/groups/${segment(group, 'group')}/vouch`, { candidate }, options),
+    propose: async (group, proposal, reason, options) => await call('POST', `/api/groups/${segment(group, 'group')}/proposals`, { ...proposal, ...(reason === undefined ? {} : { reason }) }, options),
+    voteOnProposal: async (group, proposalId, choice, options) => await call('POST', `/api/groups/${segment(group, 'group')}/proposals/${segment(proposalId, 'proposalId')}/vote`, { choice }, options),
+    leaveGroup: async (group, options) => await call('POST', `/api/groups/${segment(group, 'group')}/leave`, {}, options),
+    groupFeed: async (group, options = {}) => {
+      const query = new URLSearchParams()
+      if (options.limit !== undefined) query.set('limit', String(options.limit))
+      if (options.before !== undefined) query.set('before', options.before)
+      const search = query.toString()
+      return await call('GET', `/api/groups/${segment(group, 'group')}/feed${search === '' ? '' : `?${search}`}`, undefined, options)
+    },
+    groupPost: async (group, input, options) => await call('POST', `/api/groups/${segment(group, 'group')}/posts`, {
+      ...(input.text === undefined ? {} : { text: input.text }),
+      ...(input.image === undefined ? {} : { image: { mime: input.image.mime, data: toBase64(input.image.bytes) } }),
+      ...(input.location === undefined ? {} : { location: input.location }),
+      ...(input.days === undefined ? {} : { days: input.days }),
+      ...(input.ttlMinutes === undefined ? {} : { ttlMinutes: input.ttlMinutes })
+    }, options),
+    groupPostImage: async (group, postId, options) => await callBytes(`/api/groups/${segment(group, 'group')}/posts/${segment(postId, 'postId')}/image`, options),
+    votePost: async (group, postId, choice, options) => await call('POST', `/api/groups/${segment(group, 'group')}/posts/${segment(postId, 'postId')}/vote`, { choice }, options),
+    listEvents: async (options) => await call('GET', '/api/events', undefined, options),
+    hostEvent: async (input, options) => await call('POST', '/api/events', input, options),
+    event: async (id, options) => await call('GET', `/api/events/${segment(id, 'id')}`, undefined, options),
+    updateEvent: async (id, changes, options) => await call('PATCH', `/api/events/${segment(id, 'id')}`, changes, options),
+    cancelEvent: async (id, options) => await call('POST', `/api/events/${segment(id, 'id')}/cancel`, {}, options),
+    inviteToEvent: async (id, contacts, options) => await call('POST', `/api/events/${segment(id, 'id')}/invite`, { contacts }, options),
+    rsvp: async (id, choice, note, options) => await call('POST', `/api/events/${segment(id, 'id')}/rsvp`, { choice, ...(note === undefined ? {} : { note }) }, options),
+    pins: async (options = {}) => {
+      const query = new URLSearchParams()
+      if (options.group !== undefined) query.set('group', options.group)
+      if (options.near !== undefined) query.set('near', `${options.near.lat},${options.near.lon}`)
+      if (options.withinKm !== undefined) query.set('withinKm', String(options.withinKm))
+      const search = query.toString()
+      return (await call<{ pins: ApiPin[] }>('GET', `/api/pins${search === '' ? '' : `?${search}`}`, undefined, options)).pins
+    },
+    addPin: async (input, options) => await call('POST', '/api/pins', input, options)
   }
 }

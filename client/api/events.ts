@@ -13,6 +13,8 @@ import type { KomradeNode, PeerCounts, ReceivedMessage, SentMessage, SyncProgres
 import type { KeyChange, SplitViewEvidence } from '../../node/komrade-node.js'
 import type { Logger } from '../../node/logger.js'
 import type { Post, Profile } from '../../node/social/types.js'
+import type { EventInfo, GroupInfo, GroupPost, PinInfo, RsvpInfo, VoteEvent } from '../../node/collectives/types.js'
+import { apiEvent, apiGroupInfo, apiGroupPost, apiPin, apiRsvp, apiVoteEvent } from './collectives-shapes.js'
 import { apiPost, apiProfile, apiReceived, apiSent, apiStatus } from './shapes.js'
 import type { ApiEvent } from './types.js'
 
@@ -98,7 +100,14 @@ export function createEventHub (init: EventHubInit): EventHub {
     ['split-view', (e) => { broadcast({ type: 'split-view', ...detail<SplitViewEvidence>(e) }) }],
     // Without the image's or avatar's bytes: a client fetches them from their routes when it shows them.
     ['post', (e) => { broadcast({ type: 'post', post: apiPost(detail<Post>(e)) }) }],
-    ['profile', (e) => { broadcast({ type: 'profile', profile: apiProfile(detail<Profile>(e)) }) }]
+    ['profile', (e) => { broadcast({ type: 'profile', profile: apiProfile(detail<Profile>(e)) }) }],
+    // The collectives (SPEC §15); group posts without their images' bytes, as posts.
+    ['group', (e) => { broadcast({ type: 'group', group: apiGroupInfo(detail<GroupInfo>(e)) }) }],
+    ['group-post', (e) => { broadcast({ type: 'group-post', post: apiGroupPost(detail<GroupPost>(e)) }) }],
+    ['vote', (e) => { broadcast({ type: 'vote', ...apiVoteEvent(detail<VoteEvent>(e)) }) }],
+    ['event', (e) => { broadcast({ type: 'event', event: apiEvent(detail<EventInfo>(e)) }) }],
+    ['rsvp', (e) => { broadcast({ type: 'rsvp', rsvp: apiRsvp(detail<RsvpInfo>(e)) }) }],
+    ['pin', (e) => { broadcast({ type: 'pin', pin: apiPin(detail<PinInfo>(e)) }) }]
   ]
   for (const [type, listener] of listeners) node.addEventListener(type, listener)
 

@@ -44,7 +44,7 @@ export interface RouteResult {
 }
 
 export interface Route {
-  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE'
+  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
   readonly path: string
   /** Open without the token (signing in, signing out). @default false */
   readonly public?: boolean

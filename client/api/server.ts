@@ -32,6 +32,9 @@ import { nodeInfoRoutes } from './routes/node-info.js'
 import { sessionRoutes } from './routes/session.js'
 import { circleRoutes, profileRoutes } from './routes/profiles.js'
 import { postRoutes } from './routes/posts.js'
+import { eventRoutes } from './routes/events.js'
+import { groupRoutes } from './routes/groups.js'
+import { pinRoutes } from './routes/pins.js'
 import { defaultWebRoot, serveStatic } from './static-files.js'
 
 /** The only interface the API listens on: it controls the node, so it never leaves this machine. */
@@ -67,7 +70,8 @@ export const MAX_CONNECTIONS = 256
 export const SESSION_SWEEP_INTERVAL_MS = 60_000
 
 const ROUTES: readonly Route[] = [
-  ...sessionRoutes, ...nodeInfoRoutes, ...nameRoutes, ...contactRoutes, ...messageRoutes, ...postRoutes, ...profileRoutes, ...circleRoutes
+  ...sessionRoutes, ...nodeInfoRoutes, ...nameRoutes, ...contactRoutes, ...messageRoutes, ...postRoutes, ...profileRoutes, ...circleRoutes,
+  ...groupRoutes, ...eventRoutes, ...pinRoutes
 ]
 
 /** The request's URL; a path starting with `//` stays a path (`new URL('//x', base)` would read a host). */
@@ -163,7 +167,7 @@ export function createApiServer (init: ApiServerInit): ApiServer {
     if (match === undefined) {
       throw new KomradeApiError('not_found', `There is no API route ${method} ${url.pathname}; check the method and the path`)
     }
-    if ((method === 'POST' || method === 'PUT') && !isJsonContentType(req.headers['content-type'])) {
+    if ((method === 'POST' || method === 'PUT' || method === 'PATCH') && !isJsonContentType(req.headers['content-type'])) {
       throw new KomradeApiError('unsupported_media_type', `Send ${method} requests as JSON with "Content-Type: application/json" (got ${JSON.stringify(req.headers['content-type'] ?? 'none')})`)
     }
     const request = new AbortController()

@@ -4,6 +4,9 @@
  * are unix milliseconds, message bodies are UTF-8 text. No Node imports:
  * the browser bundle imports this file.
  */
+import type { ApiCollectivesEvent } from './collectives-types.js'
+
+export type * from './collectives-types.js'
 
 /** Version of this API; `GET /api/status` reports it. */
 export const API_VERSION = 1
@@ -273,6 +276,7 @@ export type ApiEvent =
   | { readonly type: 'split-view', readonly kind: 'same-size' | 'inconsistent', readonly heads: readonly [string, string], readonly detectedAt: number }
   | { readonly type: 'post', readonly post: ApiPost }
   | { readonly type: 'profile', readonly profile: ApiProfile }
+  | ApiCollectivesEvent
 
 /** The error body every failed request answers with. */
 export interface ApiErrorBody {

@@ -13,6 +13,9 @@ import { feedScreen } from './feed.js'
 import { displayName } from './format.js'
 import { identityScreen } from './identity.js'
 import { connectLiveEvents, type LiveEvents, type LiveState } from './live.js'
+import { eventsScreen } from './events.js'
+import { groupsScreen } from './groups.js'
+import { pinsScreen } from './pins.js'
 import { profileScreen } from './profile.js'
 import { statusScreen } from './status.js'
 
@@ -43,12 +46,15 @@ export interface Screen {
   dispose(): void
 }
 
-interface Route { readonly name: 'conversations' | 'feed' | 'contacts' | 'identity' | 'status' | 'profile', readonly param?: string }
+interface Route { readonly name: 'conversations' | 'feed' | 'groups' | 'events' | 'map' | 'contacts' | 'identity' | 'status' | 'profile', readonly param?: string }
 
 const NAV: ReadonlyArray<{ name: Route['name'], href: string, label: string }> = [
-  // Short labels: the five fit one row on a 360 px phone. Profiles are reached from the feed and the identity screen.
+  // Short labels: they fit two rows on a 360 px phone. Profiles are reached from the feed and the identity screen.
   { name: 'conversations', href: '#/conversations', label: 'Chats' },
   { name: 'feed', href: '#/feed', label: 'Feed' },
+  { name: 'groups', href: '#/groups', label: 'Groups' },
+  { name: 'events', href: '#/events', label: 'Events' },
+  { name: 'map', href: '#/map', label: 'Map' },
   { name: 'contacts', href: '#/contacts', label: 'Contacts' },
   { name: 'identity', href: '#/identity', label: 'Identity' },
   { name: 'status', href: '#/status', label: 'Status' }
@@ -76,6 +82,9 @@ function mountRoute (ctx: AppContext, route: Route): Screen {
     case 'identity': return identityScreen(ctx)
     case 'status': return statusScreen(ctx)
     case 'feed': return feedScreen(ctx, route.param)
+    case 'groups': return groupsScreen(ctx, route.param)
+    case 'events': return eventsScreen(ctx, route.param)
+    case 'map': return pinsScreen(ctx)
     case 'profile': return profileScreen(ctx, route.param)
     default: return conversationsScreen(ctx, route.param)
   }
