@@ -37,8 +37,8 @@ komrade register). Someone joins by asking a member they know (--via: one of you
 member); members vouch, and once enough have (the group's rule: a fixed number, or a share of the
 members with a floor) the newcomer receives the group's keys. Rules change, and members are
 removed, by a majority of the members. Votes on posts are anonymous (ring signatures): the count is
-public, who voted is not; a group must have admitted at least 16 members for them. Voting both
-ways cancels your vote. NAME is the group's name, @name, or its id; PROPOSAL and POST the ids (or
+public, who voted is not; a group must have admitted at least 16 members for them. You vote once
+per post: voting the other way is refused (every node would count two votes from one key as none). NAME is the group's name, @name, or its id; PROPOSAL and POST the ids (or
 their first characters) that show and feed print.
 
 Options:
