@@ -41,6 +41,8 @@ import { jsonSublevel, type LocalState, type InboxMessage, type LocalOp, type Lo
 import type { Logger } from './logger.js'
 import type { WorkPool } from './work-pool.js'
 
+/** Stored envelopes read at once by a store pass ({@link Delivery.rescreenMatching}). */
+const RESCREEN_BATCH = 256
 /** How long receipts wait to be coalesced into one envelope per contact. */
 const RECEIPT_DELAY_MS = 250
 
@@ -164,10 +166,18 @@ export interface Delivery {
   /**
    * Screens again, with every step, the stored envelopes `select` picks: a
    * salted channel whose key arrived after its envelopes (a group's new
-   * epoch), which no tag index can find. Reads the whole store (in batches);
-   * returns how many were picked.
+   * epoch, an event channel followed), which no tag index can find. Reads
+   * the whole store (in batches); returns how many were picked. At most one
+   * such pass runs at a time: calls made while one runs share the next
+   * pass (one read of the store for all of them).
    */
   rescreenMatching(select: (envelope: Uint8Array) => boolean, options?: { signal?: AbortSignal }): Promise<number>
+  /**
+   * True when `contactId` is a known sender of the social layer (someone the
+   * user added or wrote to, node/social/known-senders.ts); false without a
+   * social layer. The collectives follow invitations from these only.
+   */
+  knownSender(contactId: string): boolean
   /** Marks every solved, stored outbox envelope as having reached a peer (after a complete resync). */
   markSyncedWithPeer(): Promise<void>
   /** Removes outbox entries (their envelopes may already be out); returns how many existed. */
@@ -460,6 +470,60 @@ export function createDelivery (components: DeliveryComponents): Delivery {
     }
   }
 
+  /**
+   * Store passes (SPEC §14.5): at most one runs at a time; matchers that
+   * arrive while one runs wait and share the next, so a burst of new channel
+   * keys (a revision, a rekey, a welcome) costs one read of the store, not
+   * one each.
+   */
+  interface PassRequest {
+    readonly select: (envelope: Uint8Array) => boolean
+    readonly signal?: AbortSignal
+    readonly resolve: (picked: number) => void
+    readonly reject: (error: unknown) => void
+    picked: number
+  }
+  let passWaiting: PassRequest[] = []
+  let passRunning = false
+
+  async function runPasses (): Promise<void> {
+    passRunning = true
+    try {
+      while (passWaiting.length > 0 && !closed) {
+        let requests = passWaiting
+        passWaiting = []
+        try {
+          const ids = store.items!().map((item) => item.id)
+          for (let i = 0; i < ids.length && requests.length > 0; i += RESCREEN_BATCH) {
+            for (const request of requests.filter((r) => r.signal?.aborted === true)) request.reject(request.signal!.reason)
+            requests = requests.filter((r) => r.signal?.aborted !== true)
+            if (closed) break
+            const envelopes = await store.getMany!(ids.slice(i, i + RESCREEN_BATCH))
+            for (const envelope of envelopes) {
+              if (envelope === undefined) continue
+              let chosen = false
+              for (const request of requests) {
+                let hit = false
+                try { hit = request.select(envelope) } catch {}
+                if (hit) { request.picked++; chosen = true }
+              }
+              if (!chosen) continue
+              // Every step (the channel matches first: no first-contact work); not stored again, it is stored.
+              await track(exclusive(async () => { if (!closed) await screenAndStore(envelope, false, true) }))
+            }
+          }
+          for (const request of requests) request.resolve(request.picked)
+        } catch (error) {
+          for (const request of requests) request.reject(error)
+        }
+      }
+      // Stopping: whoever still waits gets nothing picked (the node is going away).
+      for (const request of passWaiting.splice(0)) request.resolve(0)
+    } finally {
+      passRunning = false
+    }
+  }
+
   const api: Delivery = {
     async ingest (envelope, options = {}) {
       if (options.validated !== true && !checkEnvelope(crypto, envelope).valid) return 'rejected'
@@ -518,23 +582,16 @@ export function createDelivery (components: DeliveryComponents): Delivery {
 
     async rescreenMatching (select, options = {}) {
       if (store.items === undefined || store.getMany === undefined) return 0
-      const ids = store.items().map((item) => item.id)
-      const BATCH = 256
-      let picked = 0
-      for (let i = 0; i < ids.length; i += BATCH) {
-        options.signal?.throwIfAborted()
-        if (closed) break
-        const envelopes = await store.getMany(ids.slice(i, i + BATCH))
-        for (const envelope of envelopes) {
-          let chosen = false
-          try { chosen = envelope !== undefined && select(envelope) } catch {}
-          if (!chosen) continue
-          picked++
-          // Every step (the channel matches first: no first-contact work); not stored again, it is stored.
-          await track(exclusive(async () => { if (!closed) await screenAndStore(envelope!, false, true) }))
-        }
-      }
-      return picked
+      options.signal?.throwIfAborted()
+      return await new Promise<number>((resolve, reject) => {
+        passWaiting.push({ select, resolve, reject, picked: 0, ...(options.signal === undefined ? {} : { signal: options.signal }) })
+        // Not tracked as a whole (idle() does not wait for a pass): each screening it starts is.
+        if (!passRunning) void runPasses()
+      })
+    },
+
+    knownSender (contactId) {
+      return components.social?.knownSender(contactId) === true
     },
 
     async pump () {

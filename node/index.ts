@@ -24,7 +24,7 @@ export type { OperatorConfig, RegistryStatus } from './registry/node-registry.js
 export type { HeadOutcome } from './registry/tree-heads.js'
 export { BadNameError, RegistryErrorCode, KIND_MESSAGE, KIND_REGISTRY_REQUEST, KIND_REGISTRY_RESPONSE } from '../protocol/index.js'
 export type {
-  SocialApi, Post, PostInput, PostImage, FeedPage, FeedName, Audience, Profile, ProfileInput, CircleMember
+  SocialApi, Post, PostInput, PostImage, PostLocation, PostLocationInput, FeedPage, FeedName, Audience, Profile, ProfileInput, CircleMember
 } from './social/types.js'
 export { NoNameError, NoWorldFeedError, NotACircleMemberError } from './social/errors.js'
 export { KIND_POST, KIND_PROFILE, KIND_CIRCLE_KEY } from '../protocol/index.js'

@@ -3,7 +3,8 @@
  * payload names the keys around it: `hostKey` (Ed25519) must sign the envelope
  * of every revision, so only the host can update or cancel; `hostX` (X25519) is
  * what RSVPs are sealed to (rsvp.ts), so only the host reads who answered;
- * `channelKey` keys the event's salted channel, where RSVPs and updates travel.
+ * `channelKey` is the secret the event's salted channel key is derived from
+ * (`eventChannelKey`), where RSVPs and updates travel.
  * An anonymous host uses one-time keys for hostKey/hostX and no certificate.
  * A higher `revision` of the same (eventId, hostKey) replaces a lower one.
  *
@@ -16,10 +17,11 @@
  * The longest event is MAX_EVENT_PAYLOAD_LENGTH (9,540 bytes, 6 envelope
  * parts). The decoder is total: a value, or PostFormatError naming the rule.
  */
-import { assertBytes, assertInteger } from './bytes.js'
+import { assertBytes, assertInteger, concatBytes, utf8 } from './bytes.js'
 import {
   MAX_EVENT_DESCRIPTION_CHARS, MAX_EVENT_PLACE_CHARS, MAX_EVENT_TITLE_CHARS, MAX_PIN_GEOHASH, MAX_POST_CERTIFICATE_LENGTH
 } from './constants.js'
+import type { CryptoProvider } from './crypto-provider.js'
 import {
   checkFlaggedCertificate, checkInput, checkTime, encodeGeohashField, encodeText, fail, readFlaggedCertificate, readGeohashField,
   readText, Reader, Writer
@@ -56,7 +58,7 @@ export interface EventPayload {
   readonly hostKey: Uint8Array
   /** X25519 key (32 bytes) RSVPs are sealed to; one-time for an anonymous host. */
   readonly hostX: Uint8Array
-  /** 32 bytes keying the event's salted channel (RSVPs, updates). */
+  /** 32 secret bytes the event's channel key is derived from ({@link eventChannelKey}): RSVPs and updates travel there. */
   readonly channelKey: Uint8Array
   /** Start, unix ms, below 2^53. */
   readonly startsAt: number
@@ -74,6 +76,29 @@ export interface EventPayload {
   readonly certificate?: Uint8Array
   /** The host called it off; the revision that says so replaces the others like any update. */
   readonly cancelled: boolean
+}
+
+/** Domain label of {@link eventChannelKey}. */
+export const EVENT_CHANNEL_LABEL = 'komrade/v1/event/channel'
+const EVENT_CHANNEL_LABEL_BYTES = utf8(EVENT_CHANNEL_LABEL)
+
+/**
+ * The key of an event's salted channel (SPEC §15.9): the key envelopes on the
+ * channel are sealed and recognised with, derived from the payload's
+ * `channelKey` and the event's identity (`eventId`, `hostKey`):
+ *
+ *   HMAC-SHA256(channelKey, "komrade/v1/event/channel" || eventId || hostKey)
+ *
+ * A host cannot make it equal to a key it does not choose (a group's
+ * anonymous key, the world key, another event's channel): that would take an
+ * HMAC preimage. Two events that share a `channelKey` (a copy under another
+ * host key) still get two channels.
+ */
+export function eventChannelKey (crypto: CryptoProvider, event: Pick<EventPayload, 'channelKey' | 'eventId' | 'hostKey'>): Uint8Array {
+  assertBytes(event.channelKey, 'channelKey', KEY_LENGTH)
+  assertBytes(event.eventId, 'eventId', EVENT_ID_LENGTH)
+  assertBytes(event.hostKey, 'hostKey', KEY_LENGTH)
+  return crypto.hmacSha256(event.channelKey, concatBytes(EVENT_CHANNEL_LABEL_BYTES, event.eventId, event.hostKey))
 }
 
 function checkTimes (startsAt: number, endsAt: number): void {

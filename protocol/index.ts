@@ -124,3 +124,4 @@ export { GroupFormatError, type GroupFormatReason } from './errors.js'
 // Groups, causal ops (review fixes): the next op's parents and lamport, and the fold's bounds.
 export { opHeads, MAX_PENDING_PER_AUTHOR } from './group-state.js'
 export { MAX_OP_PARENTS, MAX_WELCOME_OPS } from './group-ops.js'
+export { eventChannelKey } from './event-payload.js'

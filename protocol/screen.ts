@@ -22,7 +22,7 @@ import { createWorldTagMatcher, openMatchedChannelEnvelope, openMatchedWorldEnve
 /** Who a salted channel belongs to: a group's anonymous channel of one epoch, or an event's channel. */
 export interface ChannelOwner {
   readonly type: 'group' | 'event'
-  /** Group id (64 hex) or event id (32 hex). */
+  /** Group id (64 hex), or an event's id (its event id, 32 hex, or event id + host key, 96 hex: node/collectives/events.ts). */
   readonly id: string
   /** For a group's anonymous channel: its key epoch. */
   readonly epoch?: number
@@ -183,15 +183,26 @@ export function createScreener (init: ScreenerInit): Screener {
     return pairwiseByTag(envelope) ?? circleByTag(envelope) ?? groupByTag(envelope)
   }
 
-  /** Salted channels: one tag check each; a match that does not open ends screening (a forgery, not a first contact). */
+  /**
+   * Salted channels: one tag check each. A channel whose tag matches but
+   * whose opener refuses the envelope (AEAD, decoding, signature, or a kind
+   * that channel does not carry) does not end the search: another channel
+   * with the same key may carry that kind (keys are kept apart when added,
+   * channels.ts, but a collision must not silence the channel that owns the
+   * envelope). Only when every matching channel refused it is the envelope
+   * a forgery, and screening ends (not a first contact: its sender built it
+   * under a channel key).
+   */
   function channelMatch (envelope: Uint8Array): ChannelScreenResult | undefined | 'forged' {
     if (channels === undefined) return undefined
+    let matched = false
     for (const channel of channels.channels()) {
       if (!channel.matches(envelope)) continue
+      matched = true
       const opened = openMatchedChannelEnvelope(crypto!, channel.key, envelope, channel.kinds)
-      return opened === undefined ? 'forged' : { type: 'channel', owner: channel.owner, opened }
+      if (opened !== undefined) return { type: 'channel', owner: channel.owner, opened }
     }
-    return undefined
+    return matched ? 'forged' : undefined
   }
 
   const screener: Screener = {
@@ -220,6 +231,9 @@ export function createScreener (init: ScreenerInit): Screener {
         try {
           if (isWorldTag(envelope)) {
             // The world tag matched: this is a world envelope or a forgery of one, never a first contact.
+            // Ending here is still right with salted channels after it: no channel may hold the world
+            // key (channels.ts refuses it), and another key gives the world tag only by an HMAC
+            // collision, so the envelopes this drops are only those their sender built under the world key.
             const opened = openMatchedWorldEnvelope(crypto!, worldKey!, envelope)
             return opened === undefined ? undefined : { type: 'world', opened }
           }

@@ -9,7 +9,7 @@ import { KomradeApiError } from './errors.js'
 import { toBase64 } from './post-content.js'
 import type {
   ApiAudience, ApiCircleMember, ApiContact, ApiContactDetail, ApiConversationMessage, ApiErrorBody, ApiEvent, ApiFeedName, ApiFeedPage, ApiIdentity,
-  ApiLoginLink, ApiNameRecord, ApiPost, ApiProfile, ApiReceivedMessage, ApiSentMessage, ApiStatus
+  ApiLoginLink, ApiNameRecord, ApiPost, ApiPostLocationInput, ApiProfile, ApiReceivedMessage, ApiSentMessage, ApiStatus
 } from './types.js'
 import type {
   ApiConstitution, ApiEventChanges, ApiEventInfo, ApiEventRequest, ApiGroupFeedPage, ApiGroupInfo, ApiGroupPost, ApiGroupView, ApiJoinRequest,
@@ -101,7 +101,7 @@ export interface KomradeClient {
   /** `GET /api/config`: the daemon's resolved configuration. */
   config(options?: CallOptions): Promise<Record<string, unknown>>
   /** `POST /api/posts`: seals, works and queues a post (the image sent as base64); resolves once it is in the outbox. */
-  post(input: ClientPostInput, options?: CallOptions): Promise<ApiPost>
+  post(input: ClientPostInput & { location?: ApiPostLocationInput }, options?: CallOptions): Promise<ApiPost>
   /** `GET /api/feed/:feed`: a page, newest first; pass the page's `next` as `before` for older posts. */
   feed(feed: ApiFeedName, options?: CallOptions & { before?: string, limit?: number }): Promise<ApiFeedPage>
   /** `GET /api/posts/:id` */
@@ -356,7 +356,8 @@ export function createKomradeClient (init: KomradeClientInit): KomradeClient {
       ...(input.image === undefined ? {} : { image: { mime: input.image.mime, data: toBase64(input.image.bytes) } }),
       ...(input.audience === undefined ? {} : { audience: input.audience }),
       ...(input.days === undefined ? {} : { days: input.days }),
-      ...(input.ttlMinutes === undefined ? {} : { ttlMinutes: input.ttlMinutes })
+      ...(input.ttlMinutes === undefined ? {} : { ttlMinutes: input.ttlMinutes }),
+      ...(input.location === undefined ? {} : { location: input.location })
     }, options),
     feed: async (feed, options = {}) => {
       const query = new URLSearchParams()

@@ -16,7 +16,7 @@ import type { Logger } from '../../node/logger.js'
 import { NetworkNotStartedError } from '../../node/network.js'
 import { NoNameError, NotACircleMemberError, NoWorldFeedError } from '../../node/social/errors.js'
 import {
-  AlreadyAGroupMemberError, AlreadyVotedError, GroupFullError, NoJoinRequestError, NotAContactError, NotAGroupMemberError, NotAMemberError, NotTheEventHostError,
+  AlreadyAGroupMemberError, AlreadyVotedError, GroupFullError, GroupOpBudgetError, NoJoinRequestError, NotAContactError, NotAGroupMemberError, NotAMemberError, NotTheEventHostError,
   ProposalClosedError, UnknownEventError, UnknownGroupError, UnknownGroupPostError
 } from '../../node/collectives/errors.js'
 import { KomradeApiError } from './errors.js'
@@ -46,6 +46,8 @@ function collectivesError (error: unknown): KomradeApiError | undefined {
   if (error instanceof NotAMemberError) return new KomradeApiError('unknown_group_member', error.message)
   if (error instanceof UnknownGroupPostError) return new KomradeApiError('unknown_post', error.message)
   if (error instanceof GroupFullError) return new KomradeApiError('group_full', error.message, { details: { what: error.what } })
+  // Our own op would pass what other nodes accept of one member: a 409 like a full group, with the budget that ran out.
+  if (error instanceof GroupOpBudgetError) return new KomradeApiError('group_full', error.message, { details: { what: 'ops', why: error.why } })
   if (error instanceof UnknownEventError) return new KomradeApiError('unknown_event', error.message)
   if (error instanceof NotTheEventHostError) return new KomradeApiError('not_event_host', error.message)
   if (error instanceof AlreadyVotedError) return new KomradeApiError('already_voted', error.message, { details: { choice: error.choice } })

@@ -95,7 +95,10 @@ export function apiPost (post: Post): ApiPost {
     audience: post.audience, text: post.text,
     hasImage: post.image !== undefined,
     ...(post.image === undefined ? {} : { image: imageInfo(post.image) }),
-    sentAt: post.sentAt, receivedAt: post.receivedAt, expiresAt: post.expiresAt, mine: post.mine
+    sentAt: post.sentAt, receivedAt: post.receivedAt, expiresAt: post.expiresAt, mine: post.mine,
+    ...(post.location === undefined
+      ? {}
+      : { location: { geohash: post.location.geohash, lat: post.location.lat, lon: post.location.lon, errKm: post.location.errKm } })
   }
 }
 

@@ -193,6 +193,27 @@ export interface ApiPost {
   readonly expiresAt: number
   /** True for this node's own posts. */
   readonly mine: boolean
+  /** The coarse place the author gave (SPEC §14.6); absent when they gave none. */
+  readonly location?: ApiPostLocation
+}
+
+/** A post's coarse place: the geohash it carries and its cell's centre. The author was somewhere in the cell. */
+export interface ApiPostLocation {
+  /** 1 to 6 geohash characters. */
+  readonly geohash: string
+  /** The cell's centre, degrees: what a "within R km" filter measures from. */
+  readonly lat: number
+  readonly lon: number
+  /** The cell's larger half-extent, km: the area is about 2 × errKm across. */
+  readonly errKm: number
+}
+
+/** A point to post from (`POST /api/posts`): the node cuts it to a geohash of `precision` characters before sealing. */
+export interface ApiPostLocationInput {
+  readonly lat: number
+  readonly lon: number
+  /** Geohash characters, 1 to 6. @default 5 (about 5 km) */
+  readonly precision?: number
 }
 
 /** One page of a feed, newest first. */
@@ -221,6 +242,8 @@ export interface ApiPostRequest {
   readonly days?: number
   /** Lifetime in minutes (1 to 10,080) instead of days. */
   readonly ttlMinutes?: number
+  /** A coarse place, sealed inside the post as a geohash. */
+  readonly location?: ApiPostLocationInput
 }
 
 /** A profile, ours or another's (`GET /api/profile`, `GET /api/profiles`, the `profile` event). */

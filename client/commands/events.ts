@@ -29,7 +29,8 @@ Usage:
   komrade event invite ID CONTACT…
   komrade event rsvp ID going|maybe|no [--note TEXT]
 
-TIME is ISO 8601, local time unless it names a zone: 2026-12-01T18:00, 2026-12-01T17:00Z. An event
+TIME is ISO 8601, local time unless it names a zone: 2026-12-01T18:00, 2026-12-01T17:00Z; a date
+alone (2026-12-01) is local midnight. An impossible date or time (2026-02-31, 25:00) is refused. An event
 for the world or a group may be hosted anonymously (--anonymous: one-time keys, no name attached);
 one for chosen contacts comes from you. Answers are sealed to the host: only the host reads who
 answered (komrade event show ID). An update or a cancellation reaches the same people. ID is the
@@ -54,6 +55,9 @@ Examples:
   komrade event list
   komrade event rsvp 5c0d1e going --note "bringing gloves"
   komrade event invite 5c0d1e grace ada
+  komrade event host "Reading group" --at 2026-12-03T19:00 --until 2026-12-03T21:00 --to contacts:ada,grace
+  komrade event show 5c0d1e
+  komrade event update 5c0d1e --at 2026-12-05T11:00 --place "Corner of Elm and 6th"
   komrade event cancel 5c0d1e`
 
 const SUBCOMMANDS = ['host', 'list', 'show', 'update', 'cancel', 'invite', 'rsvp'] as const
@@ -94,7 +98,7 @@ function audienceLabel (audience: ApiEventInfo['audience']): string {
 /** The event an ID argument names (a whole id or a prefix of the listed ones). */
 async function eventIdOf (client: KomradeClient, query: string): Promise<string> {
   const wanted = query.toLowerCase()
-  if (/^[0-9a-f]{32}$/.test(wanted)) return wanted
+  if (/^(?:[0-9a-f]{32}|[0-9a-f]{96})$/.test(wanted)) return wanted // an event id, or id + host key (a second host's event)
   return resolveId((await client.listEvents()).map((e) => e.id), wanted, 'an event', 'komrade event list')
 }
 
@@ -174,7 +178,7 @@ export async function eventCommand (argv: string[]): Promise<number> {
   for (const [field, text, limit] of limits) {
     if (text !== undefined && codePoints(text) > limit) return usageError(name, spec.help, `the ${field} holds at most ${limit} characters`)
   }
-  if (command === 'rsvp' && RSVP_WORDS[args[1]!] === undefined) return usageError(name, spec.help, `the answer is going, maybe or no, not "${args[1]!}"`)
+  if (command === 'rsvp' && !Object.hasOwn(RSVP_WORDS, args[1]!)) return usageError(name, spec.help, `the answer is going, maybe or no, not "${args[1]!}"`)
   const fields: ApiEventChanges = {
     ...(title === undefined ? {} : { title }),
     ...(startsAt === undefined ? {} : { startsAt }),

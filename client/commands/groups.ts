@@ -12,8 +12,8 @@ import { codePoints, imageSizeLabel, MAX_POST_DAYS, MAX_POST_IMAGE_BYTES, MAX_PO
 import { COMMON_OPTIONS, DATA_DIR_HELP, JSON_OPTION, dataDirOf, parseCommand, usageError } from './arguments.js'
 import { EXIT_OK } from './exit-codes.js'
 import { CommandError, reportFailure } from './failures.js'
-import { parseLatLonOption, resolveId, SHOWN_ID_CHARS } from './places.js'
-import { readImageFile } from './posts.js'
+import { MIN_ID_PREFIX, parseLatLonOption, resolveId, SHOWN_ID_CHARS } from './places.js'
+import { distanceToGeohash, nearFilterOption, passesNear, placeLabel, readImageFile, type NearFilter } from './posts.js'
 import { formatTime, MESSAGE_INDENT, printable, writeFields, writeJson, writeLine } from './terminal.js'
 
 export const GROUP_HELP = `komrade group: groups that grow by vouching and decide by vote
@@ -29,7 +29,7 @@ Usage:
   komrade group list [--json]
   komrade group show NAME [--json]
   komrade group post NAME TEXT… [--image FILE] [--near LAT,LON] [--days N]
-  komrade group feed NAME [--limit N] [--before CURSOR] [--json]
+  komrade group feed NAME [--limit N] [--before CURSOR] [--near LAT,LON [--within KM]] [--json]
   komrade group upvote|downvote NAME POST
 
 A group has its own registered name (founding one registers it with the Operator, like
@@ -51,7 +51,9 @@ ${DATA_DIR_HELP}
   --remove MEMBER     with propose: remove this member (name or id)
   --reason TEXT       with propose: why (at most ${MAX_GROUP_NOTE_CHARS} characters)
   --image FILE        with post: attach an image (at most 256 KiB)
-  --near LAT,LON      with post: a coarse place (sent as an area of about 5 km)
+  --near LAT,LON      with post: a coarse place (sent as an area of about 5 km); with feed: your
+                      point, to show each placed post's distance (computed here, sent to no one)
+  --within KM         with feed and --near: only posts whose area's centre is at most KM away
   --days N            with post: how long it lives, ${MIN_POST_DAYS} to ${MAX_POST_DAYS} days (default 2)
   --limit N           with feed: how many posts (1 to 100, default 20)
   --before CURSOR     with feed: the page older than the one that printed CURSOR
@@ -66,7 +68,12 @@ Examples:
   komrade group vote neighbours 3f2a9c yes
   komrade group post neighbours "water is back on" --near 52.52,13.40
   komrade group feed neighbours
-  komrade group upvote neighbours 9b1c44e0a2f1`
+  komrade group feed neighbours --near 52.52,13.40 --within 5
+  komrade group upvote neighbours 9b1c44e0a2f1
+  komrade group downvote neighbours 9b1c44e0a2f1
+  komrade group propose neighbours --remove grace --reason "moved away"
+  komrade group show neighbours
+  komrade group leave neighbours`
 
 const DEFAULT_LIMIT = 20
 const MAX_LIMIT = 100
@@ -83,8 +90,8 @@ const ARITY: Readonly<Record<Subcommand, readonly [number, number, string]>> = {
 /** Options and the subcommands they go with. */
 const OPTION_USES: Readonly<Record<string, readonly Subcommand[]>> = {
   quorum: ['create', 'propose'], 'quorum-percent': ['create', 'propose'], 'quorum-min': ['create', 'propose'],
-  via: ['join'], note: ['join'], remove: ['propose'], reason: ['propose'], image: ['post'], near: ['post'], days: ['post'],
-  limit: ['feed'], before: ['feed']
+  via: ['join'], note: ['join'], remove: ['propose'], reason: ['propose'], image: ['post'], near: ['post', 'feed'], days: ['post'],
+  limit: ['feed'], before: ['feed'], within: ['feed']
 }
 
 /** A whole number option within [min, max], or a usage message. */
@@ -107,11 +114,9 @@ function constitutionOption (values: { quorum?: string, 'quorum-percent'?: strin
   return { type: 'growing', percent: percent as number, min: (min as number | undefined) ?? 1 }
 }
 
-/** The canonical group of NAME (name without @, or id), or a CommandError. */
-function groupArg (value: string): string {
-  const group = groupReference(value)
-  if (group === undefined) throw new CommandError(`"${printable(value)}" is not a group name (3 to 32 of a-z, 0-9 and _) or a group id`)
-  return group
+/** Whether `text` can be an id as listings print it: hex, at least MIN_ID_PREFIX characters. */
+function isIdText (text: string): boolean {
+  return new RegExp(`^[0-9a-fA-F]{${MIN_ID_PREFIX},}$`).test(text.trim())
 }
 
 /** A member's or a candidate's label: their name, else the start of their id. */
@@ -130,12 +135,12 @@ function proposalLine (proposal: ApiProposal, view: ApiGroupView): string {
   return `${proposal.id.slice(0, SHOWN_ID_CHARS)}  ${proposal.status.padEnd(8)} ${proposal.yes} yes / ${proposal.no} no of ${proposal.electorate}${mine}: ${what}${reason}`
 }
 
-/** A group post as the terminal shows it: time, author, text, image, place, votes, short id. */
-export function formatGroupPost (post: ApiGroupPost): string {
+/** A group post as the terminal shows it: time, author, text, image, place (and its distance from `near`), votes, short id. */
+export function formatGroupPost (post: ApiGroupPost, near?: NearFilter): string {
   const who = post.mine ? 'you' : post.authorName === undefined ? `[${post.author.slice(0, 8)}]` : printable(post.authorName)
   const extras = [
     post.image === undefined ? (post.hasImage ? '[image]' : '') : `[image: ${imageSizeLabel(post.image.size)}]`,
-    post.location === undefined ? '' : `[near ${printable(post.location)}]`,
+    post.location === undefined ? '' : placeLabel(post.location, undefined, near === undefined ? undefined : distanceToGeohash(near, post.location)),
     `[▲${post.votes.up} ▼${post.votes.down}${post.votes.mine === undefined ? '' : `, you ${post.votes.mine}`}${post.votes.doubleVoters.length === 0 ? '' : `, ${post.votes.doubleVoters.length} double`}]`,
     `#${post.id.slice(0, SHOWN_ID_CHARS)}`
   ].filter((part) => part !== '').join(' ')
@@ -167,7 +172,8 @@ export async function groupCommand (argv: string[]): Promise<number> {
       ...COMMON_OPTIONS, ...JSON_OPTION,
       quorum: { type: 'string' }, 'quorum-percent': { type: 'string' }, 'quorum-min': { type: 'string' },
       via: { type: 'string' }, note: { type: 'string' }, remove: { type: 'string' }, reason: { type: 'string' },
-      image: { type: 'string' }, near: { type: 'string' }, days: { type: 'string' }, limit: { type: 'string' }, before: { type: 'string' }
+      image: { type: 'string' }, near: { type: 'string' }, days: { type: 'string' }, limit: { type: 'string' }, before: { type: 'string' },
+      within: { type: 'string' }
     },
     positionals: { min: 1, max: Infinity, names: `a subcommand: ${SUBCOMMANDS.join(', ')}` }
   } as const
@@ -197,14 +203,23 @@ export async function groupCommand (argv: string[]): Promise<number> {
   if (typeof limit === 'string') return usageError(name, spec.help, limit)
   const near = values.near === undefined ? undefined : parseLatLonOption(values.near)
   if (values.near !== undefined && near === undefined) return usageError(name, spec.help, `--near expected LAT,LON in decimal degrees, such as 52.52,13.405, got "${values.near}"`)
+  // In `feed`, --near is the reader's point: the filter runs here and the point is sent to no one.
+  const nearFilter = command === 'feed' ? nearFilterOption(values.near, values.within) : undefined
+  if (typeof nearFilter === 'string') return usageError(name, spec.help, nearFilter)
   for (const [option, text] of [['note', values.note], ['reason', values.reason]] as const) {
     if (text !== undefined && codePoints(text) > MAX_GROUP_NOTE_CHARS) return usageError(name, spec.help, `--${option} holds at most ${MAX_GROUP_NOTE_CHARS} characters`)
+  }
+  // The arguments' forms are checked before the node is asked: a malformed one is a usage error (exit 2).
+  const group = args[0] === undefined ? undefined : groupReference(args[0])
+  if (args[0] !== undefined && group === undefined) return usageError(name, spec.help, `"${printable(args[0])}" is not a group name (3 to 32 of a-z, 0-9 and _) or a group id`)
+  if (command === 'vote' && !isIdText(args[1]!)) return usageError(name, spec.help, `PROPOSAL expected a proposal id or its first ${MIN_ID_PREFIX} or more hex characters, got "${printable(args[1]!)}"`)
+  if ((command === 'upvote' || command === 'downvote') && !isIdText(args[1]!.replace(/^#/, ''))) {
+    return usageError(name, spec.help, `POST expected a post id or its first ${MIN_ID_PREFIX} or more hex characters, got "${printable(args[1]!)}"`)
   }
   const json = values.json === true
   const dataDir = dataDirOf(values)
   try {
     const client = await connectToDaemon(dataDir)
-    const group = args[0] === undefined ? undefined : groupArg(args[0])
     switch (command) {
       case 'create': {
         const info = await client.createGroup(group!, constitution === undefined ? {} : { constitution })
@@ -321,10 +336,15 @@ export async function groupCommand (argv: string[]): Promise<number> {
         return EXIT_OK
       }
       case 'feed': {
-        const page = await client.groupFeed(group!, { limit: limit as number, ...(values.before === undefined ? {} : { before: values.before }) })
+        const fetched = await client.groupFeed(group!, { limit: limit as number, ...(values.before === undefined ? {} : { before: values.before }) })
+        const page = nearFilter === undefined ? fetched : { ...fetched, posts: fetched.posts.filter((post) => passesNear(nearFilter, distanceToGeohash(nearFilter, post.location))) }
         if (json) { writeJson(process.stdout, page); return EXIT_OK }
-        if (page.posts.length === 0) { writeLine(process.stdout, values.before === undefined ? `No posts in @${group!} yet.` : 'No older posts.'); return EXIT_OK }
-        for (const post of [...page.posts].reverse()) writeLine(process.stdout, formatGroupPost(post))
+        if (page.posts.length === 0) {
+          writeLine(process.stdout, nearFilter?.withinKm !== undefined && fetched.posts.length > 0
+            ? `None of these ${fetched.posts.length} posts is within ${nearFilter.withinKm} km.`
+            : values.before === undefined ? `No posts in @${group!} yet.` : 'No older posts.')
+        }
+        for (const post of [...page.posts].reverse()) writeLine(process.stdout, formatGroupPost(post, nearFilter))
         if (page.next !== undefined) writeLine(process.stdout, `Older posts: komrade group feed ${group!} --before ${page.next}`)
         return EXIT_OK
       }

@@ -95,7 +95,7 @@ export async function pinCommand (argv: string[]): Promise<number> {
     try {
       const client = await connectToDaemon(dataDir)
       const pins = await client.pins({ ...(near === undefined ? {} : { near }), ...(within === undefined ? {} : { withinKm: within }), ...(group === undefined ? {} : { group }) })
-      if (json) { writeJson(process.stdout, { pins }); return EXIT_OK }
+      if (json) { writeJson(process.stdout, pins); return EXIT_OK } // a bare list, like event list and group list
       if (pins.length === 0) { writeLine(process.stdout, within === undefined ? 'No pins.' : `No pins within ${within} km.`); return EXIT_OK }
       for (const pin of pins) writeLine(process.stdout, pinLine(pin))
       return EXIT_OK

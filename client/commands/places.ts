@@ -18,11 +18,37 @@ export function parseLatLonOption (text: string): { lat: number, lon: number } |
   return Math.abs(point.lat) <= 90 && Math.abs(point.lon) <= 180 ? point : undefined
 }
 
-/** An ISO 8601 time ("2026-12-01T18:00", local time unless it names a zone: "…Z", "…+01:00") as unix ms, or undefined. */
+/**
+ * An ISO 8601 time as unix ms, or undefined: "2026-12-01T18:00" (local time
+ * unless it names a zone: "…Z", "…+01:00"), or a date alone, "2026-12-01",
+ * which is local midnight (ECMAScript would read it as UTC). Impossible
+ * dates and times (2026-02-31, 24:30, a zone of +25:00) are refused, not
+ * rolled over into the next month or day.
+ */
 export function parseTimeOption (text: string): number | undefined {
-  if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(text.trim())) return undefined
-  const ms = Date.parse(text.trim().replace(' ', 'T'))
-  return Number.isFinite(ms) ? ms : undefined
+  const match = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3})\d*)?)?(Z|([+-])(\d{2}):?(\d{2}))?)?$/.exec(text.trim())
+  if (match === null) return undefined
+  const [, y, mo, d, hh = '0', mi = '0', ss = '0', frac = '', zone, sign, zh = '0', zm = '0'] = match
+  const [year, month, day, hour, minute, second, ms] = [y, mo, d, hh, mi, ss, frac.padEnd(3, '0')].map(Number) as [number, number, number, number, number, number, number]
+  // Day 0 of the next month is the last day of this one (in UTC, of a year that is not a leap year).
+  const daysInMonth = month === 2 ? (isLeapYear(year) ? 29 : 28) : new Date(Date.UTC(2001, month, 0)).getUTCDate()
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59 || Number(zh) > 23 || Number(zm) > 59) return undefined
+  let at: number
+  if (zone === undefined) {
+    const local = new Date(year, month - 1, day, hour, minute, second, ms)
+    local.setFullYear(year) // years 0-99 would otherwise mean 1900-1999
+    at = local.getTime()
+  } else {
+    const offset = sign === undefined ? 0 : (sign === '+' ? 1 : -1) * (Number(zh) * 60 + Number(zm)) * 60_000
+    const utc = new Date(Date.UTC(year, month - 1, day, hour, minute, second, ms))
+    utc.setUTCFullYear(year)
+    at = utc.getTime() - offset
+  }
+  return Number.isFinite(at) ? at : undefined
+}
+
+function isLeapYear (year: number): boolean {
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0
 }
 
 /**

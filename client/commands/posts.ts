@@ -4,9 +4,16 @@
  * 256 KiB is refused before anything is sent (the web UI shrinks pictures;
  * the CLI leaves that to the person). The feed is printed through
  * printable(): posts come from strangers, and none may drive the terminal.
+ *
+ * A post may carry a coarse place (`--near`: the node cuts the point to a
+ * geohash cell before sealing). `komrade feed --near … --within …` filters
+ * here, in this process: the reader's position is never sent, not even to
+ * the node, which hands over the feed as it is.
  */
 import { open } from 'node:fs/promises'
+import { decodeGeohash, distanceKm } from '../../protocol/geohash.js'
 import type { KomradeClient } from '../api/client.js'
+import { DEFAULT_POST_PRECISION, MAX_POST_GEOHASH, MAX_WITHIN_KM } from '../api/collectives-content.js'
 import { connectToDaemon } from '../api/discover.js'
 import {
   codePoints, imageSizeLabel, imageTypeOf, imageTypeWord, MAX_POST_DAYS, MAX_POST_IMAGE_BYTES, MAX_POST_TEXT_CHARS, MIN_POST_DAYS, type ImageType
@@ -15,12 +22,14 @@ import type { ApiEvent, ApiFeedName, ApiPost, ApiProfile } from '../api/types.js
 import { COMMON_OPTIONS, DATA_DIR_HELP, JSON_OPTION, dataDirOf, parseCommand, usageError } from './arguments.js'
 import { EXIT_NO_NODE, EXIT_OK } from './exit-codes.js'
 import { CommandError, reportFailure } from './failures.js'
+import { parseLatLonOption } from './places.js'
 import { formatTime, MESSAGE_INDENT, printable, writeJson, writeLine } from './terminal.js'
 
 export const POST_HELP = `komrade post: post to the world or to your trusted circle
 
 Usage:
-  komrade post TEXT… [--image FILE] [--to world|circle] [--days N] [--data-dir DIR] [--json]
+  komrade post TEXT… [--image FILE] [--to world|circle] [--days N] [--near LAT,LON [--precision N]]
+                     [--data-dir DIR] [--json]
   komrade post --image FILE [TEXT…]
 
 A post holds up to ${MAX_POST_TEXT_CHARS} characters and/or one image of at most 256 KiB (JPEG, PNG,
@@ -28,42 +37,57 @@ WebP or GIF, told by the file's content). The CLI does not shrink pictures: make
 first, or post it from the web UI, which does. A post to the world is public speech that every node
 can read, and needs a registered name (komrade register NAME); a post to your circle is read only
 by those you added (komrade circle add NAME). It disappears from every node after N days.
+With --near, the post carries a coarse area around the point (a geohash of --precision characters,
+sealed inside the post: only its readers learn it); the exact point never leaves your node.
 
 Options:
 ${DATA_DIR_HELP}
   --image FILE     attach an image (at most 256 KiB)
   --to AUDIENCE    world (default) or circle
   --days N         how long the post lives, ${MIN_POST_DAYS} to ${MAX_POST_DAYS} days (default 2)
-  --json           print the post as JSON: { id, author, audience, text, hasImage, sentAt, expiresAt, … }
+  --near LAT,LON   attach a coarse area around this point (decimal degrees)
+  --precision N    with --near: the area's size as geohash characters, 1 to ${MAX_POST_GEOHASH}:
+                   4 about 20 km, 5 about 5 km (default), 6 about 1 km
+  --json           print the post as JSON: { id, author, audience, text, hasImage, sentAt, expiresAt, location?, … }
 
 Examples:
   komrade post "hello, world"
   komrade post "for my friends only" --to circle --days 1
-  komrade post "the view today" --image view.jpg`
+  komrade post "the view today" --image view.jpg
+  komrade post "the market is open" --near 52.52,13.405
+  komrade post "snow in the city" --near 52.52,13.405 --precision 4`
 
 export const FEED_HELP = `komrade feed: read the world feed or your home feed
 
 Usage:
-  komrade feed [world|home] [--limit N] [--before CURSOR] [--follow] [--data-dir DIR] [--json]
+  komrade feed [world|home] [--limit N] [--before CURSOR] [--follow] [--near LAT,LON [--within KM]]
+               [--data-dir DIR] [--json]
 
 world: every post to the world (yours included). home: posts of those whose circle you are in,
 and your own posts. Shows the newest N posts (default 20, at most 100), oldest of them first; when
 there are older ones, the last line gives the command that shows them. An image shows as
 [image: 123 KiB jpeg] (the web UI displays it). With --follow, new posts are printed as they
-arrive, until Ctrl-C.
+arrive, until Ctrl-C. With --near, each post that carries an area shows how far its centre is
+from your point; with --within too, only those posts within KM are shown (posts without an area
+are left out). The filter runs here, in this command: your point is sent to no one, not even your
+node. It filters the N posts of the page, so a page may show fewer.
 
 Options:
 ${DATA_DIR_HELP}
   --limit N        how many posts (1 to 100, default 20)
   --before CURSOR  the page older than the one that printed CURSOR
   --follow         keep printing new posts as they arrive, until Ctrl-C
+  --near LAT,LON   your point (decimal degrees): show each post's distance from it
+  --within KM      with --near: only posts whose area's centre is at most KM away
   --json           print the page as JSON { posts: [...], next? } (newest first); with --follow,
-                   one JSON post per line, as they come
+                   one JSON post per line, as they come. --within filters the JSON too.
 
 Examples:
   komrade feed
   komrade feed home --limit 50
   komrade feed world --follow
+  komrade feed world --near 52.52,13.405 --within 10
+  komrade feed home --limit 100 --near 48.857,2.352 --within 25 --follow
   komrade feed --json | jq -r '.posts[].text'`
 
 /** Posts per page unless --limit says (the API's default). */
@@ -99,6 +123,57 @@ export async function readImageFile (path: string, maxBytes: number, what: strin
   }
 }
 
+/** A reader's point and radius from `--near LAT,LON [--within KM]`: kept in this process, sent to no one. */
+export interface NearFilter {
+  readonly point: { lat: number, lon: number }
+  /** Absent: distances are shown, nothing is left out. */
+  readonly withinKm?: number
+}
+
+/**
+ * The `--near`/`--within` options as a filter, undefined when neither is
+ * given, or a usage message.
+ */
+export function nearFilterOption (near: string | undefined, within: string | undefined): NearFilter | undefined | string {
+  if (near === undefined && within === undefined) return undefined
+  if (near === undefined) return '--within needs --near LAT,LON: the point to measure from'
+  const point = parseLatLonOption(near)
+  if (point === undefined) return `--near expected LAT,LON in decimal degrees, such as 52.52,13.405, got "${near}"`
+  if (within === undefined) return { point }
+  const km = Number(within)
+  if (within.trim() === '' || !(km > 0 && km <= MAX_WITHIN_KM)) return `--within expected a distance in km above 0 and at most ${MAX_WITHIN_KM}, got "${within}"`
+  return { point, withinKm: km }
+}
+
+/** Km from the filter's point to the centre of a geohash cell; undefined for no geohash. */
+export function distanceToGeohash (filter: NearFilter, geohash: string | undefined): number | undefined {
+  if (geohash === undefined) return undefined
+  try {
+    return distanceKm(filter.point, decodeGeohash(geohash))
+  } catch {
+    return undefined // not a geohash: the node checks them, so only a bug lands here; such a post counts as placeless
+  }
+}
+
+/** Whether a post with this distance (undefined: no place) passes the filter: with a radius, only placed posts within it. */
+export function passesNear (filter: NearFilter | undefined, distance: number | undefined): boolean {
+  if (filter?.withinKm === undefined) return true
+  return distance !== undefined && distance <= filter.withinKm
+}
+
+/** "3.2 km", "850 m", "120 km": a distance as the terminal shows it. */
+export function distanceLabel (km: number): string {
+  if (km < 1) return `${Math.max(10, Math.round(km * 100) * 10)} m`
+  if (km < 10) return `${km.toFixed(1)} km`
+  return `${Math.round(km)} km`
+}
+
+/** "[near u33dc, ≈5 km area, 3.2 km from you]": a post's place on the terminal. */
+export function placeLabel (geohash: string, errKm: number | undefined, distance: number | undefined): string {
+  const size = errKm === undefined ? '' : `, ≈${distanceLabel(2 * errKm)} area`
+  return `[near ${printable(geohash)}${size}${distance === undefined ? '' : `, ${distanceLabel(distance)} from you`}]`
+}
+
 /** An audience option: world (default) or circle. */
 function audienceOf (value: string | undefined): 'world' | 'circle' | undefined {
   if (value === undefined || value === 'world' || value === 'circle') return value ?? 'world'
@@ -114,10 +189,14 @@ export function authorLabel (post: Pick<ApiPost, 'author' | 'authorName' | 'mine
   return display === undefined || display === '' || display === post.authorName ? who : `${who} (${printable(display)})`
 }
 
-/** A post as the terminal shows it: time, author, audience, then its text and image, lines indented. */
-export function formatPost (post: ApiPost, profiles: ReadonlyMap<string, ApiProfile>): string {
+/** A post as the terminal shows it: time, author, audience, then its text, image and place, lines indented; `near` adds the distance. */
+export function formatPost (post: ApiPost, profiles: ReadonlyMap<string, ApiProfile>, near?: NearFilter): string {
   const head = `${formatTime(post.sentAt)}  ${authorLabel(post, profiles)} [${post.audience}]:`
-  const image = post.image === undefined ? (post.hasImage ? '[image]' : '') : `[image: ${imageSizeLabel(post.image.size)} ${printable(imageTypeWord(post.image.mime))}]`
+  const picture = post.image === undefined ? (post.hasImage ? '[image]' : '') : `[image: ${imageSizeLabel(post.image.size)} ${printable(imageTypeWord(post.image.mime))}]`
+  const place = post.location === undefined
+    ? ''
+    : placeLabel(post.location.geohash, post.location.errKm, near === undefined ? undefined : distanceKm(near.point, post.location))
+  const image = [picture, place].filter((part) => part !== '').join(' ')
   const text = post.text === '' ? '' : printable(post.text, { indent: MESSAGE_INDENT })
   if (text === '') return `${head} ${image}`
   return image === '' ? `${head} ${text}` : `${head} ${text}\n${MESSAGE_INDENT}${image}`
@@ -128,7 +207,10 @@ export async function postCommand (argv: string[]): Promise<number> {
   const spec = {
     name: 'komrade post',
     help: POST_HELP,
-    options: { ...COMMON_OPTIONS, ...JSON_OPTION, image: { type: 'string' }, to: { type: 'string' }, days: { type: 'string' } },
+    options: {
+      ...COMMON_OPTIONS, ...JSON_OPTION, image: { type: 'string' }, to: { type: 'string' }, days: { type: 'string' },
+      near: { type: 'string' }, precision: { type: 'string' }
+    },
     positionals: { min: 0, max: Infinity, names: 'TEXT' }
   } as const
   const parsed = parseCommand(spec, argv)
@@ -139,6 +221,13 @@ export async function postCommand (argv: string[]): Promise<number> {
   const days = values.days === undefined ? undefined : Number(values.days)
   if (days !== undefined && (!Number.isSafeInteger(days) || days < MIN_POST_DAYS || days > MAX_POST_DAYS)) {
     return usageError(spec.name, spec.help, `--days expected a whole number from ${MIN_POST_DAYS} to ${MAX_POST_DAYS}, got "${values.days!}"`)
+  }
+  const near = values.near === undefined ? undefined : parseLatLonOption(values.near)
+  if (values.near !== undefined && near === undefined) return usageError(spec.name, spec.help, `--near expected LAT,LON in decimal degrees, such as 52.52,13.405, got "${values.near}"`)
+  const precision = values.precision === undefined ? DEFAULT_POST_PRECISION : Number(values.precision)
+  if (values.precision !== undefined && near === undefined) return usageError(spec.name, spec.help, '--precision goes with --near LAT,LON')
+  if (!Number.isSafeInteger(precision) || precision < 1 || precision > MAX_POST_GEOHASH) {
+    return usageError(spec.name, spec.help, `--precision expected a whole number of geohash characters from 1 to ${MAX_POST_GEOHASH}, got "${values.precision!}"`)
   }
   const text = positionals.join(' ')
   if (text.trim() === '' && values.image === undefined) return usageError(spec.name, spec.help, 'missing TEXT (or --image FILE)')
@@ -153,13 +242,15 @@ export async function postCommand (argv: string[]): Promise<number> {
       ...(text === '' ? {} : { text }),
       ...(image === undefined ? {} : { image }),
       audience,
-      ...(days === undefined ? {} : { days })
+      ...(days === undefined ? {} : { days }),
+      ...(near === undefined ? {} : { location: { ...near, precision } })
     })
     if (values.json === true) writeJson(process.stdout, post)
     else {
       const reach = audience === 'world' ? 'the world' : 'your circle'
       const lifetime = Math.max(1, Math.round((post.expiresAt - post.sentAt) / 86_400_000))
-      writeLine(process.stdout, `Posted to ${reach}; it lives ${lifetime} day${lifetime === 1 ? '' : 's'} (id ${post.id})`)
+      const place = post.location === undefined ? '' : `, near ${printable(post.location.geohash)} (an area of about ${distanceLabel(2 * post.location.errKm)})`
+      writeLine(process.stdout, `Posted to ${reach}${place}; it lives ${lifetime} day${lifetime === 1 ? '' : 's'} (id ${post.id})`)
     }
     return EXIT_OK
   } catch (error) {
@@ -188,7 +279,10 @@ export async function feedCommand (argv: string[]): Promise<number> {
   const spec = {
     name: 'komrade feed',
     help: FEED_HELP,
-    options: { ...COMMON_OPTIONS, ...JSON_OPTION, limit: { type: 'string' }, before: { type: 'string' }, follow: { type: 'boolean' } },
+    options: {
+      ...COMMON_OPTIONS, ...JSON_OPTION, limit: { type: 'string' }, before: { type: 'string' }, follow: { type: 'boolean' },
+      near: { type: 'string' }, within: { type: 'string' }
+    },
     positionals: { min: 0, max: 1, names: 'FEED' }
   } as const
   const parsed = parseCommand(spec, argv)
@@ -199,37 +293,47 @@ export async function feedCommand (argv: string[]): Promise<number> {
   const limit = values.limit === undefined ? DEFAULT_LIMIT : Number(values.limit)
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIMIT) return usageError(spec.name, spec.help, `--limit expected a whole number from 1 to ${MAX_LIMIT}, got "${values.limit!}"`)
   if (values.follow === true && values.before !== undefined) return usageError(spec.name, spec.help, '--follow shows the newest posts; it does not go with --before')
+  const near = nearFilterOption(values.near, values.within)
+  if (typeof near === 'string') return usageError(spec.name, spec.help, near)
   const dataDir = dataDirOf(values)
   try {
     const client = await connectToDaemon(dataDir)
-    if (values.follow === true) return await follow(client, feed, limit, values.json === true)
-    const page = await client.feed(feed, { limit, ...(values.before === undefined ? {} : { before: values.before }) })
+    if (values.follow === true) return await follow(client, feed, limit, values.json === true, near)
+    const fetched = await client.feed(feed, { limit, ...(values.before === undefined ? {} : { before: values.before }) })
+    const page = { ...fetched, posts: fetched.posts.filter((post) => keptNear(post, near)) }
     if (values.json === true) { writeJson(process.stdout, page); return EXIT_OK }
     const profiles = await profilesOfAuthors(client, page.posts)
     if (page.posts.length === 0) {
-      writeLine(process.stdout, values.before === undefined ? `No posts in the ${feed} feed yet.` : 'No older posts.')
-      return EXIT_OK
+      writeLine(process.stdout, near?.withinKm !== undefined && fetched.posts.length > 0
+        ? `None of these ${fetched.posts.length} posts is within ${near.withinKm} km.`
+        : values.before === undefined ? `No posts in the ${feed} feed yet.` : 'No older posts.')
     }
-    for (const post of [...page.posts].reverse()) writeLine(process.stdout, formatPost(post, profiles))
-    if (page.next !== undefined) writeLine(process.stdout, `Older posts: komrade feed ${feed} --before ${page.next}`)
+    for (const post of [...page.posts].reverse()) writeLine(process.stdout, formatPost(post, profiles, near))
+    const nearArgs = near === undefined ? '' : ` --near ${near.point.lat},${near.point.lon}${near.withinKm === undefined ? '' : ` --within ${near.withinKm}`}`
+    if (page.next !== undefined) writeLine(process.stdout, `Older posts: komrade feed ${feed} --before ${page.next}${nearArgs}`)
     return EXIT_OK
   } catch (error) {
     return reportFailure(error, { command: 'komrade feed', dataDir })
   }
 }
 
+/** Whether a post passes `--near`/`--within` (always, without a radius). */
+function keptNear (post: ApiPost, near: NearFilter | undefined): boolean {
+  return passesNear(near, near === undefined || post.location === undefined ? undefined : distanceKm(near.point, post.location))
+}
+
 /** The newest page, then new posts as they arrive, until Ctrl-C (exit 0) or the node stops (exit 3). */
-async function follow (client: KomradeClient, feed: ApiFeedName, limit: number, json: boolean): Promise<number> {
+async function follow (client: KomradeClient, feed: ApiFeedName, limit: number, json: boolean, near: NearFilter | undefined): Promise<number> {
   const stop = new AbortController()
   const shown = new Set<string>()
   const profiles = new Map<string, ApiProfile>()
   /** Authors whose profile was asked for (found or not): asked once each. */
   const asked = new Set<string>()
   const print = (post: ApiPost): void => {
-    if (shown.has(post.id)) return
+    if (shown.has(post.id) || !keptNear(post, near)) return
     shown.add(post.id)
     if (json) writeJson(process.stdout, post)
-    else writeLine(process.stdout, formatPost(post, profiles))
+    else writeLine(process.stdout, formatPost(post, profiles, near))
   }
   /** Fetches the profiles of the posts' authors not asked for yet (text output only: JSON has no names to add). */
   const learnAuthors = async (posts: readonly ApiPost[]): Promise<void> => {

@@ -8,7 +8,9 @@
  * derived from the groups' epoch secrets at every start and are not stored
  * here (`persist: false`); event channels are stored in the sublevel
  * `collectives-channels` (`<type>!<id>!<epoch>` → {key, kinds}) so they
- * outlive a restart. Changes happen in delivery's turn (node-collectives.ts)
+ * outlive a restart. One key has one owner: a key another owner follows is
+ * refused (the screener names one owner per envelope). Changes happen in
+ * delivery's turn (node-collectives.ts)
  * or between screenings: JavaScript runs one at a time, and screening reads
  * the set synchronously.
  */
@@ -31,8 +33,10 @@ export interface ChannelSet extends SaltedChannels {
    * `kinds` defaults to the owner type's: a group's anonymous channel or an
    * event channel. Persisted unless `persist` is false (then the caller
    * screens the store again itself). Throws RangeError past
-   * MAX_SALTED_CHANNELS, past MAX_EVENT_CHANNELS event channels, or for the
-   * world key.
+   * MAX_SALTED_CHANNELS, past MAX_EVENT_CHANNELS event channels, for the
+   * world key, or for a key another owner follows already (the screener
+   * names one owner per envelope: two owners of one key would take each
+   * other's envelopes; SPEC §14.5).
    */
   add(owner: ChannelOwner, key: Uint8Array, options?: { kinds?: ReadonlySet<number>, persist?: boolean }): Promise<void>
   /** Stops following `owner`'s channel; true if it was followed. */
@@ -89,7 +93,11 @@ export async function openChannelSet (db: Level<string, Json>, init: ChannelSetI
     async add (owner, key, options = {}) {
       const label = channelLabel(owner)
       if (!(key instanceof Uint8Array) || key.length !== 32) throw new TypeError('"key" expected 32 bytes')
-      if (worldHex !== undefined && toHex(key) === worldHex) throw new RangeError('A channel key cannot be the world key')
+      const hex = toHex(key)
+      if (worldHex !== undefined && hex === worldHex) throw new RangeError('A channel key cannot be the world key')
+      for (const [other, channel] of channels) {
+        if (other !== label && toHex(channel.key) === hex) throw new RangeError('A channel key cannot be one another channel is followed with')
+      }
       const previous = channels.get(label)
       if (previous === undefined) {
         if (channels.size >= MAX_SALTED_CHANNELS) throw new RangeError(`A node follows at most ${MAX_SALTED_CHANNELS} salted channels`)
@@ -101,9 +109,9 @@ export async function openChannelSet (db: Level<string, Json>, init: ChannelSetI
       const kinds = options.kinds ?? defaultKinds(owner)
       const channel = makeChannel(owner, key, kinds)
       channels.set(label, channel)
-      if (options.persist !== false && (previous === undefined || toHex(previous.key) !== toHex(key))) init.onAdded?.(channel)
+      if (options.persist !== false && (previous === undefined || toHex(previous.key) !== hex)) init.onAdded?.(channel)
       if (options.persist !== false) {
-        const stored: StoredChannel = { type: owner.type, id: owner.id, ...(owner.epoch === undefined ? {} : { epoch: owner.epoch }), key: toHex(key), kinds: [...kinds] }
+        const stored: StoredChannel = { type: owner.type, id: owner.id, ...(owner.epoch === undefined ? {} : { epoch: owner.epoch }), key: hex, kinds: [...kinds] }
         await sublevel.put(label, stored as unknown as Json)
       }
     },

@@ -111,5 +111,15 @@ export class AlreadyVotedError extends Error {
   }
 }
 
+/** Our own op would pass the budget a node accepts of one author (SPEC §15.11): other nodes would refuse it. */
+export class GroupOpBudgetError extends Error {
+  constructor (readonly group: string, readonly why: 'per-day' | 'total') {
+    super(why === 'per-day'
+      ? `We published as many ops to ${group} today as nodes accept of one member in a day; try again tomorrow`
+      : `We published as many ops to ${group} as nodes accept of one member`)
+    this.name = 'GroupOpBudgetError'
+  }
+}
+
 // The votes' protocol errors, for callers of `groups.votePost`.
 export { VoteRingTooSmallError, VoteNotAdmittedError } from '../../protocol/index.js'

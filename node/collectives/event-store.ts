@@ -2,18 +2,20 @@
  * The events a node keeps (SPEC §15.9), ours and others', in three
  * sublevels:
  *
- * - `collectives-events`: `<event id>` → the record (no payload): who hosts,
+ * - `collectives-events`: `<id>` → the record (no payload): who hosts,
  *   how it reached us, revision, when it expires and is over, whether we
  *   follow its channel, our answer; for ours, the host secrets. All records
  *   are in memory too (small, and bounded for others' events);
- * - `collectives-event-payloads`: `<event id>` → the payload of the revision
+ * - `collectives-event-payloads`: `<id>` → the payload of the revision
  *   held (up to 9.5 kB, read only when shown);
- * - `collectives-event-rsvps`: `<event id>!<responder id>` → the latest
+ * - `collectives-event-rsvps`: `<id>!<responder id>` → the latest
  *   answer of each responder, for our own events.
  *
- * One record per event id: ours win, then whoever came first (another
- * author reusing an id makes an event we drop: SPEC §15.9 keys events by id
- * and host key, and a node holds one of them). Others' events are bounded:
+ * Records are keyed by their API id: the event id (32 hex) for the first
+ * event held under it, event id + host key (96 hex) for another host key's
+ * event under the same id (SPEC §15.9: an event is (eventId, hostKey), and
+ * a copy of an id cannot shut out the event it copies). Others' events are
+ * bounded:
  * past {@link MAX_EVENTS_OF_OTHERS} the soonest-expiring goes, preferring
  * those whose channel we do not follow (invitations and answered events
  * stay longest). Writes come back as ops for the caller's batch; memory
@@ -25,7 +27,12 @@ import type { RsvpChoice } from './types.js'
 
 /** Events of others kept at most (about 1 kB of record in memory each, up to 9.5 kB of payload on disk). */
 export const MAX_EVENTS_OF_OTHERS = 10_000
-/** Distinct responders kept per event of ours: a flood of one-time responders cannot fill the disk. */
+/**
+ * Distinct responders kept per event of ours: a flood of one-time responders
+ * cannot fill the disk. Anyone holding the event can answer, so a flood can
+ * fill it: past it, newcomers are refused (answers held stay), except known
+ * responders, who take the place of unknown ones (review N12).
+ */
 export const MAX_RSVPS_PER_EVENT = 2_000
 
 /** What only the host keeps. */
@@ -44,7 +51,7 @@ export type StoredAudience = 'world' | 'invited' | { readonly group: { readonly 
 
 /** An event as stored, without its payload. */
 export interface StoredEvent {
-  /** Event id, 32 hex. */
+  /** Its id: the event id (32 hex), or event id + host key (96 hex) when another host's event held that id first. */
   readonly id: string
   /** Hex of the key that signs every revision. */
   readonly hostKey: string
@@ -99,8 +106,13 @@ export interface EventStore {
   prepareDelete(id: string): Promise<PreparedEvents>
   /** The answers to one of our events. */
   rsvps(id: string): Promise<StoredRsvp[]>
-  /** The writes that keep `rsvp` if it is the responder's latest, or why not. */
-  prepareRsvp(rsvp: StoredRsvp): Promise<PreparedEvents | 'older' | 'full'>
+  /**
+   * The writes that keep `rsvp` if it is the responder's latest, or why not.
+   * Past `maxRsvpsPerEvent` responders a new one is refused ('full'), unless
+   * `isKnown` says it is known and some answer held is not: then the latest
+   * unknown answer makes room.
+   */
+  prepareRsvp(rsvp: StoredRsvp, isKnown?: (responderId: string) => boolean): Promise<PreparedEvents | 'older' | 'full'>
 }
 
 /** Bounds of the store (tests lower them). */
@@ -188,12 +200,24 @@ export async function openEventStore (db: Level<string, Json>, limits: EventStor
       return (await answers.values(rsvpRange(id)).all()) as unknown as StoredRsvp[]
     },
 
-    async prepareRsvp (rsvp) {
+    async prepareRsvp (rsvp, isKnown = () => false) {
       const key = `${rsvp.eventId}!${rsvp.responder}`
       const held = await answers.get(key) as StoredRsvp | undefined
       if (held !== undefined && held.answeredAt >= rsvp.answeredAt) return 'older'
-      if (held === undefined && (await answers.keys({ ...rsvpRange(rsvp.eventId), limit: maxRsvps }).all()).length >= maxRsvps) return 'full'
-      return { ops: [{ type: 'put', sublevel: answers, key, value: rsvp as unknown as Json }], committed: () => {} }
+      const put: LocalOp = { type: 'put', sublevel: answers, key, value: rsvp as unknown as Json }
+      if (held !== undefined || (await answers.keys({ ...rsvpRange(rsvp.eventId), limit: maxRsvps }).all()).length < maxRsvps) {
+        return { ops: [put], committed: () => {} }
+      }
+      // Full: a newcomer never pushes out an answer held, unless it is known (a contact, a name) and the one it
+      // pushes out is not: the latest unknown answer goes, so a flood of one-time responders cannot keep known
+      // people out, and cannot push out those who answered before it.
+      if (!isKnown(rsvp.responder)) return 'full'
+      let evict: StoredRsvp | undefined
+      for (const answer of (await answers.values(rsvpRange(rsvp.eventId)).all()) as unknown as StoredRsvp[]) {
+        if (!isKnown(answer.responder) && (evict === undefined || answer.receivedAt >= evict.receivedAt)) evict = answer
+      }
+      if (evict === undefined) return 'full'
+      return { ops: [{ type: 'del', sublevel: answers, key: `${evict.eventId}!${evict.responder}` }, put], committed: () => {} }
     }
   }
 }

@@ -7,20 +7,26 @@
  * host), an X25519 key answers are sealed to (per event, so answers die with
  * it), and a channel key. The event goes to its audience (the world, a group,
  * or contacts pairwise); every later revision goes to the audience AND the
- * event's channel, which the host, the invited and those who answered follow
- * until the event is over. Answers travel on the channel, sealed to the
- * host, each signed by a fresh one-time key: only the host learns who
- * answered.
+ * event's channel (one batch), which the host, those who answered and those
+ * invited by a known sender follow until the event is over. The channel is
+ * keyed by `eventChannelKey` (derived from the payload's `channelKey`, event
+ * id and host key), so no host can make it alias a group's or another
+ * event's channel. Answers travel on the channel, sealed to the host, each
+ * signed by a fresh one-time key: only the host learns who answered.
  *
- * Incoming revisions count only when signed by the event's host key; a
- * higher revision replaces the one held, equal revisions converge on the
- * payload with the smaller SHA-256. Stores and bounds: event-store.ts.
+ * Incoming revisions count only when signed by the event's host key and
+ * when they keep the channel key of revision 0; a higher revision replaces
+ * the one held, equal revisions converge on the payload with the smaller
+ * SHA-256. Events are (eventId, hostKey): a copy of an id under another host
+ * key is held as another event (API id: event id + host key), so it cannot
+ * shut the real one out. Stores and bounds: event-store.ts.
  */
 import {
   createIdentity, decodeEvent, decodeGeohash, encodeEvent, encodeGeohash, encodePublicIdentity, fromHex, geohashErrorKm, identityFromSecrets,
   isGeohash, KIND_EVENT, KIND_RSVP, MAX_PIN_GEOHASH, MAX_TTL_MINUTES, MINUTE_MS, openRsvp, RSVP_CHOICES, rsvpEventId, sealRsvp, toHex, decodePublicIdentity,
   type EventPayload, type Identity
 } from '../../protocol/index.js'
+import { eventChannelKey } from '../../protocol/event-payload.js'
 import { NodeNotRunningError } from '../errors.js'
 import type { StateChange } from '../local-state.js'
 import { POST_CLOCK_SKEW_MS } from '../node-constants.js'
@@ -28,7 +34,7 @@ import { NoNameError } from '../social/errors.js'
 import { timestampRefusal } from '../social/incoming.js'
 import { NotTheEventHostError, UnknownEventError } from './errors.js'
 import { openEventStore, type EventStore, type EventStoreLimits, type StoredAudience, type StoredEvent } from './event-store.js'
-import type { CollectivesContext, CollectivesPluginFactory, IncomingItem, PublishTarget } from './plugin.js'
+import type { CollectivesContext, CollectivesPluginFactory, IncomingItem, PublishItem } from './plugin.js'
 import type { EventChanges, EventInfo, EventInput, EventsApi, LocationInput, RsvpChoice, RsvpInfo } from './types.js'
 
 /** An event without a set end counts as over this long after its start. */
@@ -43,8 +49,23 @@ export const DEFAULT_EVENT_PRECISION = 7
 export const KEEP_OWN_EVENTS_MS = MAX_TTL_MINUTES * MINUTE_MS
 /** Contacts one event is sent to pairwise, at most (each costs a pairwise message per revision). */
 export const MAX_EVENT_INVITEES = 256
+/**
+ * An invitation is followed on its own only if the event is over within this
+ * (review N3): a channel followed costs an HMAC per screened envelope and one
+ * of MAX_EVENT_CHANNELS slots until the event is over, and the inviter picks
+ * when that is. Answering (a user action) follows whatever the end.
+ */
+export const MAX_INVITATION_FOLLOW_AHEAD_MS = 60 * 24 * 60 * MINUTE_MS
 
-const EVENT_ID = /^[0-9a-f]{32}$/
+/**
+ * An event's id in the API: its event id (32 hex) for the first event held
+ * under that id, else event id + host key (96 hex): events are (eventId,
+ * hostKey) (SPEC §15.9), and a copy of an id under another key is another
+ * event, held beside the first.
+ */
+const EVENT_ID = /^[0-9a-f]{32}(?:[0-9a-f]{64})?$/
+/** The 16-byte event id (hex) of a record's id. */
+const eventIdOf = (id: string): string => id.slice(0, 32)
 
 /** When an event is over: its end, or its start plus the default length. */
 export const overAtOf = (e: Pick<EventPayload, 'startsAt' | 'endsAt'>): number => e.endsAt > 0 ? e.endsAt : e.startsAt + DEFAULT_EVENT_LENGTH_MS
@@ -143,7 +164,7 @@ export function createNodeEventsWith (limits: EventStoreLimits = {}): Collective
     }
 
     function needEvent (eventId: string): StoredEvent {
-      if (typeof eventId !== 'string' || !EVENT_ID.test(eventId)) throw new TypeError('"eventId" expected 32 lower-case hex characters')
+      if (typeof eventId !== 'string' || !EVENT_ID.test(eventId)) throw new TypeError('"eventId" expected 32 (or 96) lower-case hex characters')
       const record = opened().get(eventId)
       if (record === undefined) throw new UnknownEventError(eventId)
       return record
@@ -177,8 +198,9 @@ export function createNodeEventsWith (limits: EventStoreLimits = {}): Collective
       return resolved
     }
 
-    async function follow (id: string, channelKey: Uint8Array): Promise<void> {
-      await context.channels().add(channelOf(id), channelKey)
+    /** Follows the event's channel: keyed by the key derived from its payload (SPEC §15.9), never the raw `channelKey`. */
+    async function follow (id: string, e: EventPayload): Promise<void> {
+      await context.channels().add(channelOf(id), eventChannelKey(crypto, e))
     }
 
     function unfollowLater (id: string): void {
@@ -186,35 +208,28 @@ export function createNodeEventsWith (limits: EventStoreLimits = {}): Collective
     }
 
     /**
-     * Publishes a revision of our event: to the channel (updates) and to the
-     * audience. `ops` (our record) go in the first batch.
+     * Publishes a revision of our event, in ONE batch with `ops` (our record):
+     * to the channel (updates), to the audience, and pairwise to every
+     * invitee. A crash leaves all of them or none: the audience cannot miss a
+     * cancellation the record already shows.
      */
     async function publishRevision (record: StoredEvent, payload: Uint8Array, overAt: number, options: { channel: boolean, ops: StoredOps, signal?: AbortSignal }): Promise<void> {
       const hosting = record.hosting!
-      const now = Date.now()
-      const ttlMinutes = eventTtlMinutes(overAt, now)
+      const ttlMinutes = eventTtlMinutes(overAt, Date.now())
       const author = hostIdentityOf(record)
       const e = decodeEvent(payload)
-      const signal = options.signal === undefined ? {} : { signal: options.signal }
-      let ops = options.ops.ops
-      let committed: (() => void) | undefined = options.ops.committed
-      const once = (): { ops: StoredOps['ops'], committed?: () => void } => {
-        const step = { ops, ...(committed === undefined ? {} : { committed }) }
-        ops = []
-        committed = undefined
-        return step
-      }
-      if (options.channel) await context.publish({ type: 'channel', key: e.channelKey }, KIND_EVENT, payload, { ttlMinutes, author, ...signal, ...once() })
+      const items: PublishItem[] = []
+      if (options.channel) items.push({ target: { type: 'channel', key: eventChannelKey(crypto, e) }, kind: KIND_EVENT, payload })
       const audience = record.audience
-      let target: PublishTarget | undefined
-      if (audience === 'world') target = { type: 'world', anonymous: hosting.anonymous }
-      else if (typeof audience === 'object' && 'group' in audience) target = { type: 'group', group: audience.group.id, anonymous: hosting.anonymous }
-      if (target !== undefined) await context.publish(target, KIND_EVENT, payload, { ttlMinutes, author, ...signal, ...once() })
-      const pending = once()
-      if (pending.ops.length > 0) await context.delivery().queue(() => ({ ops: pending.ops }), pending.committed)
+      if (audience === 'world') items.push({ target: { type: 'world', anonymous: hosting.anonymous }, kind: KIND_EVENT, payload })
+      else if (typeof audience === 'object' && 'group' in audience) items.push({ target: { type: 'group', group: audience.group.id, anonymous: hosting.anonymous }, kind: KIND_EVENT, payload })
       if (hosting.invitees.length > 0) {
-        await context.sendDirect(hosting.invitees.map((i) => decodePublicIdentity(fromHex(i.identity, 'identity', 64))), KIND_EVENT, payload, { ttlMinutes })
+        items.push({ to: hosting.invitees.map((i) => decodePublicIdentity(fromHex(i.identity, 'identity', 64))), kind: KIND_EVENT, payload })
       }
+      await context.publishAll(items, {
+        ttlMinutes, author, ops: options.ops.ops, ...(options.ops.committed === undefined ? {} : { committed: options.ops.committed }),
+        ...(options.signal === undefined ? {} : { signal: options.signal })
+      })
     }
 
     /** Writes a new revision of our event (record and payload), publishes it, emits it. */
@@ -228,7 +243,7 @@ export function createNodeEventsWith (limits: EventStoreLimits = {}): Collective
       }
       const prepared = opened().preparePut(updated, payload)
       if (prepared === 'full') throw new Error('unreachable: our own events are not bounded')
-      if (channel) await follow(record.id, next.channelKey)
+      if (channel) await follow(record.id, next)
       await publishRevision(updated, payload, overAt, { channel, ops: prepared, ...(signal === undefined ? {} : { signal }) })
       const info = await infoOf(updated, next)
       context.emit('event', info)
@@ -284,7 +299,7 @@ export function createNodeEventsWith (limits: EventStoreLimits = {}): Collective
             ...(anonymous ? { hostSeed: toHex(hostKeys.signingSeed) } : {}), hostXSecret: toHex(hostKeys.sealingSecret), anonymous, invitees
           }
         }
-        await follow(id, payload.channelKey)
+        await follow(id, payload)
         try {
           // Nobody follows the channel of a new event yet: the first revision goes to the audience only.
           return await revise(record, payload, options.signal, false)
@@ -323,9 +338,10 @@ export function createNodeEventsWith (limits: EventStoreLimits = {}): Collective
         const updated: StoredEvent = { ...record, audience, hosting: { ...record.hosting, invitees } }
         const prepared = opened().preparePut(updated)
         if (prepared === 'full') throw new Error('unreachable: our own events are not bounded')
-        await context.delivery().queue(() => ({ ops: prepared.ops }), () => { prepared.committed() })
-        const ttlMinutes = eventTtlMinutes(record.overAt, Date.now())
-        await context.sendDirect(added.map((c) => decodePublicIdentity(fromHex(c.identity, 'identity', 64))), KIND_EVENT, payload, { ttlMinutes })
+        // The record and the invitations in one batch.
+        await context.publishAll([{ to: added.map((c) => decodePublicIdentity(fromHex(c.identity, 'identity', 64))), kind: KIND_EVENT, payload }], {
+          ttlMinutes: eventTtlMinutes(record.overAt, Date.now()), ops: prepared.ops, committed: () => { prepared.committed() }
+        })
         return await infoOf(updated)
       },
 
@@ -343,9 +359,9 @@ export function createNodeEventsWith (limits: EventStoreLimits = {}): Collective
           await context.delivery().queue(() => ({ ops: prepared.ops }), () => { prepared.committed() })
         } else {
           const body = sealRsvp(crypto, { eventId: e.eventId, hostKey: e.hostKey, hostX: e.hostX, responder: context.identity(), choice, note, now })
-          await follow(record.id, e.channelKey)
+          await follow(record.id, e)
           // A fresh key signs the envelope: the channel's other readers learn that someone answered, not who.
-          await context.publish({ type: 'channel', key: e.channelKey }, KIND_RSVP, body, {
+          await context.publish({ type: 'channel', key: eventChannelKey(crypto, e) }, KIND_RSVP, body, {
             ttlMinutes: eventTtlMinutes(record.overAt, now), author: createIdentity(crypto), ops: prepared.ops, committed: () => { prepared.committed() },
             ...(options.signal === undefined ? {} : { signal: options.signal })
           })
@@ -368,7 +384,7 @@ export function createNodeEventsWith (limits: EventStoreLimits = {}): Collective
       },
 
       async get (eventId) {
-        if (typeof eventId !== 'string' || !EVENT_ID.test(eventId)) throw new TypeError('"eventId" expected 32 lower-case hex characters')
+        if (typeof eventId !== 'string' || !EVENT_ID.test(eventId)) throw new TypeError('"eventId" expected 32 (or 96) lower-case hex characters')
         const record = opened().get(eventId)
         if (record === undefined || (!record.mine && record.expiresAt <= Date.now())) return undefined
         return await infoOf(record)
@@ -393,29 +409,45 @@ export function createNodeEventsWith (limits: EventStoreLimits = {}): Collective
       const now = Date.now()
       if (item.expiresAt === undefined ? item.sentAt > now + POST_CLOCK_SKEW_MS : timestampRefusal(item.sentAt, item.expiresAt, now) !== undefined) return
       const id = toHex(e.eventId)
-      const held = events.get(id)
-      if (held !== undefined && (held.mine || held.hostKey !== hostKey)) return
-      // On a channel, only revisions of an event held (by its id in the payload, not by which channel matched:
-      // two events may share a channel key, and the screener names only one of them).
-      if (source.type === 'channel' && (held === undefined || source.owner.type !== 'event')) return
       const name = context.certifiedName(e.certificate, item.author)
       if (e.certificate !== undefined && name === undefined && source.type === 'world') {
         // As a world post's (SPEC §15.9): in the world the certificate is all that names a host.
         log.debug('a world event whose certificate does not name its host was dropped')
         return
       }
+      // Events are (eventId, hostKey): a copy of an id under another host key is another event, held beside the
+      // first (review N11: it cannot shut the real one out). The first keeps the bare id.
+      const first = events.get(id)
+      const held = first?.hostKey === hostKey ? first : events.get(id + hostKey)
+      if (held?.mine === true) return
+      const key = held?.id ?? (first === undefined ? id : id + hostKey)
+      // On a channel, only revisions of an event held (by its id in the payload, not by which channel matched:
+      // the screener names only one owner).
+      if (source.type === 'channel' && (held === undefined || source.owner.type !== 'event')) return
       const overAt = overAtOf(e)
       const expiresAt = item.expiresAt ?? now + eventTtlMinutes(overAt, now) * MINUTE_MS
       const hash = toHex(crypto.sha256(item.payload))
       const invited = source.type === 'direct'
+      // Followed on its own only from a known sender, and only for an event over within the bound (review N3);
+      // anyone else's invitation is held like a world event, and followed once the user answers it.
+      const followInvitation = invited && context.knownSender(item.authorId) && overAt <= now + MAX_INVITATION_FOLLOW_AHEAD_MS
       let record: StoredEvent
       let payload: Uint8Array | undefined
       if (held !== undefined && (e.revision < held.revision || (e.revision === held.revision && hash > held.hash))) return
       if (held !== undefined && e.revision === held.revision && hash === held.hash) {
         // The same revision again (republished, or by another way): it may live longer, or make us follow.
-        if (expiresAt <= held.expiresAt && (!invited || held.following)) return
-        record = { ...held, expiresAt: Math.max(expiresAt, held.expiresAt), following: held.following || invited }
+        if (expiresAt <= held.expiresAt && (!followInvitation || held.following)) return
+        record = { ...held, expiresAt: Math.max(expiresAt, held.expiresAt), following: held.following || followInvitation }
       } else {
+        if (held !== undefined) {
+          // The channel's key is fixed at revision 0 (review N3): a revision that changes it is refused, so a host
+          // cannot make followers re-key (and search their store) at will.
+          const before = await events.payload(held.id)
+          if (before === undefined || toHex(decodeEvent(before).channelKey) !== toHex(e.channelKey)) {
+            log.debug('a revision that changes the event channel key was dropped')
+            return
+          }
+        }
         let host = held?.host
         if (source.type === 'group-chain' || source.type === 'direct') {
           const known = name ?? context.contactName(hostKey)
@@ -426,8 +458,8 @@ export function createNodeEventsWith (limits: EventStoreLimits = {}): Collective
         const audience: StoredAudience = held?.audience ??
           (source.type === 'world' ? 'world' : invited ? 'invited' : 'group' in source ? { group: { id: source.group.id, name: source.group.name } } : 'world')
         record = {
-          id, hostKey, revision: e.revision, hash, audience, ...(host === undefined ? {} : { host }), mine: false, updatedAt: now, expiresAt, overAt,
-          following: (held?.following ?? false) || invited, ...(held?.myRsvp === undefined ? {} : { myRsvp: held.myRsvp })
+          id: key, hostKey, revision: e.revision, hash, audience, ...(host === undefined ? {} : { host }), mine: false, updatedAt: now, expiresAt, overAt,
+          following: (held?.following ?? false) || followInvitation, ...(held?.myRsvp === undefined ? {} : { myRsvp: held.myRsvp })
         }
         payload = item.payload
       }
@@ -441,7 +473,7 @@ export function createNodeEventsWith (limits: EventStoreLimits = {}): Collective
         prepared.committed()
         if (prepared.evicted?.following === true) unfollowLater(prepared.evicted.id)
         if (record.following && overAt > Date.now()) {
-          void follow(id, e.channelKey).catch((error: unknown) => { log.warn('could not follow an event channel', { error }) })
+          void follow(key, e).catch((error: unknown) => { log.warn('could not follow an event channel', { error }) })
         }
         if (payload !== undefined) void infoOf(record, e).then((info) => { context.emit('event', info) }, () => {})
       })
@@ -454,7 +486,7 @@ export function createNodeEventsWith (limits: EventStoreLimits = {}): Collective
       const eventId = rsvpEventId(item.payload)
       const record = eventId === undefined ? undefined : events.get(toHex(eventId))
       if (record?.hosting === undefined) return // not ours: sealed to someone else, unreadable here
-      const rsvp = openRsvp(crypto, item.payload, fromHex(record.hosting.hostXSecret, 'hostXSecret', 32), fromHex(record.id, 'eventId', 16), fromHex(record.hostKey, 'hostKey', 32))
+      const rsvp = openRsvp(crypto, item.payload, fromHex(record.hosting.hostXSecret, 'hostXSecret', 32), fromHex(eventIdOf(record.id), 'eventId', 16), fromHex(record.hostKey, 'hostKey', 32))
       const now = Date.now()
       if (rsvp === undefined || rsvp.timestamp > now + POST_CLOCK_SKEW_MS) {
         log.debug('an answer that does not open, or comes from the future, was dropped')
@@ -464,7 +496,8 @@ export function createNodeEventsWith (limits: EventStoreLimits = {}): Collective
         eventId: record.id, responder: toHex(rsvp.responder.signingKey), responderIdentity: toHex(encodePublicIdentity(rsvp.responder)),
         choice: rsvp.choice, note: rsvp.note, answeredAt: rsvp.timestamp, receivedAt: now
       }
-      const prepared = await events.prepareRsvp(stored)
+      // Known: someone the user added or wrote to, or whose registered name we confirmed.
+      const prepared = await events.prepareRsvp(stored, (responder) => context.knownSender(responder) || context.contactName(responder) !== undefined)
       if (typeof prepared === 'string') return
       ;(change.ops ??= []).push(...prepared.ops)
       after.push(() => { context.emit('rsvp', rsvpInfo(context, stored)) })
@@ -476,12 +509,23 @@ export function createNodeEventsWith (limits: EventStoreLimits = {}): Collective
 
       async open () {
         store = await openEventStore(context.db(), limits)
-        // A channel lost with a crash between the record and the channel set is followed again.
         const now = Date.now()
-        for (const record of store.all()) {
-          if (!record.following || record.overAt <= now || context.channels().has(channelOf(record.id))) continue
+        const wanted = new Set(store.all().filter((r) => r.following && r.overAt > now).map((r) => r.id))
+        // A channel a crash left behind (its record deleted or let go in a batch before the channel's own write):
+        // nothing else would ever remove it, and it would hold one of the slots for good (review N15).
+        for (const channel of context.channels().list({ type: 'event' })) {
+          if (wanted.has(channel.owner.id)) continue
           try {
-            await follow(record.id, (await payloadOf(record)).channelKey)
+            await context.channels().remove(channel.owner)
+          } catch (error) {
+            log.warn('could not let an event channel go', { error })
+          }
+        }
+        // A channel lost with a crash between the record and the channel set is followed again (with the key
+        // its payload derives: one stored under another key is re-keyed).
+        for (const id of wanted) {
+          try {
+            await follow(id, await payloadOf(store.get(id)!))
           } catch (error) {
             log.warn('could not follow an event channel', { error })
           }

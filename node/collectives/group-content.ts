@@ -8,7 +8,7 @@ import {
   decodeVote, fromHex, tallyVotes, toHex, voteKeyImage, type DecodedVote, type Identity
 } from '../../protocol/index.js'
 import type { LocalOp } from '../local-state.js'
-import { MAX_GROUP_POSTS, MAX_GROUP_VOTES } from './collectives-constants.js'
+import { MAX_FAILED_VOTES_REMEMBERED, MAX_GROUP_POSTS, MAX_PENDING_VOTES_PER_GROUP, MAX_VOTES_PER_POST } from './collectives-constants.js'
 import { keys, type GroupStore, type LiveGroup, type StoredGroupPost, type StoredVote } from './group-store.js'
 import type { GroupPost, PostVoteChoice, VoteTally } from './types.js'
 
@@ -26,8 +26,12 @@ export interface GroupContent {
   preparePost(g: LiveGroup, post: StoredGroupPost): Promise<LocalOp[] | undefined>
   votesOf(groupId: string, postId: string): Promise<DecodedVote[]>
   tallyOf(groupId: string, postId: string): Promise<VoteTally>
-  /** The writes that keep a verified vote (once per key image and choice; at most MAX_GROUP_VOTES per group). */
-  prepareVote(g: LiveGroup, vote: DecodedVote, expiresAt: number): Promise<LocalOp[] | undefined>
+  /** The writes that keep a verified vote (once per key image and choice; at most MAX_VOTES_PER_POST per post), with its expiry index. */
+  prepareVote(g: LiveGroup, vote: DecodedVote, expiresAt: number, epoch?: number): Promise<LocalOp[] | undefined>
+  voteStanding(g: LiveGroup, vote: DecodedVote, epoch: number, failedHash: string, fromPending?: boolean): Promise<'duplicate' | 'wait' | 'refused' | 'ok'>
+  preparePendingVote(g: LiveGroup, vote: DecodedVote, expiresAt: number, epoch: number): Promise<LocalOp[] | undefined>
+  rememberFailed(g: LiveGroup, hash: string): void
+  postEpoch(g: LiveGroup, sentAt: number): number
 }
 
 /** Creates the content part over the running node's store. */
@@ -90,15 +94,88 @@ export function createGroupContent (init: GroupContentInit): GroupContent {
     return { up: counted.up, down: counted.down, doubleVoters: [...counted.doubleVoters], ...(myChoice === undefined ? {} : { mine: myChoice }) }
   }
 
-  async function prepareVote (g: LiveGroup, vote: DecodedVote, expiresAt: number): Promise<LocalOp[] | undefined> {
+  async function prepareVote (g: LiveGroup, vote: DecodedVote, expiresAt: number, epoch?: number): Promise<LocalOp[] | undefined> {
     const s = init.store()
     const postId = toHex(vote.postId)
+    const rest = `${postId}!${toHex(vote.keyImage)}!${vote.choice}`
     const key = keys.vote(g.record.id, postId, toHex(vote.keyImage), vote.choice)
     if (await s.get(key) !== undefined) return undefined
-    if (g.votes >= MAX_GROUP_VOTES) return undefined
+    if (await countVotes(g.record.id, postId) >= MAX_VOTES_PER_POST) return undefined
     g.votes++
-    return [s.put(key, { bytes: toHex(vote.bytes), expiresAt } satisfies StoredVote)]
+    return [
+      s.put(key, { bytes: toHex(vote.bytes), expiresAt, ...(epoch === undefined ? {} : { epoch }) } satisfies StoredVote),
+      s.put(keys.voteExpiry(expiresAt, 'vote', g.record.id, rest), {})
+    ]
   }
 
-  return { postOf, preparePost, votesOf, tallyOf, prepareVote }
+  async function countVotes (gid: string, postId: string): Promise<number> {
+    let n = 0
+    for await (const _ of init.store().sublevel.keys({ gte: `vote!${gid}!${postId}!`, lt: `vote!${gid}!${postId}!\uffff`, limit: MAX_VOTES_PER_POST })) n++
+    return n
+  }
+
+  /**
+   * What a vote that came on `epoch`'s anonymous channel is (SPEC §15.8):
+   * 'duplicate' when held already (stored or waiting: nothing is verified
+   * again), 'wait' while its post is not held or a ring key is not admitted
+   * yet, 'refused' when a ring key's owner was no member during that epoch or
+   * the post is of a later epoch, 'ok' when it may be verified and stored.
+   */
+  async function voteStanding (g: LiveGroup, vote: DecodedVote, epoch: number, failedHash: string, fromPending = false): Promise<'duplicate' | 'wait' | 'refused' | 'ok'> {
+    const s = init.store()
+    const gid = g.record.id
+    const postId = toHex(vote.postId)
+    const image = toHex(vote.keyImage)
+    if (g.failedVotes.has(failedHash)) return 'duplicate'
+    if (await s.get(keys.vote(gid, postId, image, vote.choice)) !== undefined) return 'duplicate'
+    if (!fromPending && await s.get(keys.pendingVote(gid, postId, image, vote.choice)) !== undefined) return 'duplicate'
+    if (epoch > g.state.epoch) return 'wait'
+    if (!vote.ring.every((k) => g.state.everAdmittedVoteKeys.has(toHex(k)))) return 'wait'
+    const post = await s.get<StoredGroupPost>(keys.post(gid, postId))
+    if (post === undefined) return 'wait'
+    // Every ring key is of someone who was a member while that epoch was current (the members the node saw then).
+    const seen = g.record.epochMembers[String(epoch)]
+    const allowed = new Set<string>()
+    if (seen !== undefined) {
+      for (const id of seen) { const k = g.state.voteKeys.get(id); if (k !== undefined) allowed.add(k) }
+    } else if (epoch === g.state.epoch) {
+      for (const m of g.state.members.values()) allowed.add(toHex(m.voteKey))
+    } else {
+      for (const k of g.state.everAdmittedVoteKeys) allowed.add(k)
+    }
+    if (!vote.ring.every((k) => allowed.has(toHex(k)))) return 'refused'
+    if (postEpoch(g, post.sentAt) > epoch) return 'refused'
+    return 'ok'
+  }
+
+  /** The epoch a post is from: the newest whose rekey its author's clock is not before. */
+  function postEpoch (g: LiveGroup, sentAt: number): number {
+    let epoch = 0
+    for (const [e, op] of g.state.rekeyOps) if (e > epoch && op.timestamp <= sentAt) epoch = e
+    return epoch
+  }
+
+  /** The writes that keep a vote waiting (for its post or an admission), within MAX_PENDING_VOTES_PER_GROUP and the per-post bound. */
+  async function preparePendingVote (g: LiveGroup, vote: DecodedVote, expiresAt: number, epoch: number): Promise<LocalOp[] | undefined> {
+    const s = init.store()
+    const gid = g.record.id
+    const postId = toHex(vote.postId)
+    const rest = `${postId}!${toHex(vote.keyImage)}!${vote.choice}`
+    const key = keys.pendingVote(gid, postId, toHex(vote.keyImage), vote.choice)
+    if (await s.get(key) !== undefined) return undefined
+    if (g.pendingVotes >= MAX_PENDING_VOTES_PER_GROUP) return undefined
+    let n = 0
+    for await (const _ of s.sublevel.keys({ gte: `pvote!${gid}!${postId}!`, lt: `pvote!${gid}!${postId}!\uffff`, limit: MAX_VOTES_PER_POST })) n++
+    if (n >= MAX_VOTES_PER_POST) return undefined
+    g.pendingVotes++
+    return [s.put(key, { bytes: toHex(vote.bytes), expiresAt, epoch } satisfies StoredVote), s.put(keys.voteExpiry(expiresAt, 'pvote', gid, rest), {})]
+  }
+
+  /** Remembers a vote that failed to verify (bounded: the oldest forgotten first). */
+  function rememberFailed (g: LiveGroup, hash: string): void {
+    g.failedVotes.add(hash)
+    if (g.failedVotes.size > MAX_FAILED_VOTES_REMEMBERED) g.failedVotes.delete(g.failedVotes.values().next().value!)
+  }
+
+  return { postOf, preparePost, votesOf, tallyOf, prepareVote, voteStanding, preparePendingVote, rememberFailed, postEpoch }
 }

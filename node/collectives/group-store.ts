@@ -12,7 +12,9 @@
  * - `req!<gid>!<candidateId>` → a join request we received;
  * - `post!<gid>!<postId>`, `feed!<gid>!<sentAt>!<postId>`, `pexp!<expiresAt>!<gid>!<postId>`:
  *   group posts, their feed order and their expiry;
- * - `vote!<gid>!<postId>!<keyImage>!<choice>` → an anonymous vote's bytes;
+ * - `vote!<gid>!<postId>!<keyImage>!<choice>` → an anonymous vote's bytes (verified, its post held);
+ *   `pvote!<gid>!<postId>!<keyImage>!<choice>` → a vote waiting for its post or a ring key's admission (not verified yet);
+ *   `vexp!<expiresAt>!<vote|pvote>!<gid>!<postId>!<keyImage>!<choice>` → either's own expiry;
  *   `myvote!<gid>!<postId>` → our own choice.
  *
  * Like the social layer's stores, nothing here writes on its own during
@@ -113,6 +115,8 @@ export interface StoredVote {
   /** Hex of the vote body. */
   readonly bytes: string
   readonly expiresAt: number
+  /** The epoch of the anonymous channel it came on (absent: the current epoch when it came). */
+  readonly epoch?: number
 }
 
 const NUMBER_WIDTH = 16
@@ -128,6 +132,10 @@ export const keys = {
   feed: (gid: string, sentAt: number, postId: string) => `feed!${gid}!${padded(sentAt)}!${postId}`,
   expiry: (expiresAt: number, gid: string, postId: string) => `pexp!${padded(expiresAt)}!${gid}!${postId}`,
   vote: (gid: string, postId: string, keyImage: string, choice: string) => `vote!${gid}!${postId}!${keyImage}!${choice}`,
+  /** A vote waiting for its post or for a ring key's admission: the same suffix as `vote!`. */
+  pendingVote: (gid: string, postId: string, keyImage: string, choice: string) => `pvote!${gid}!${postId}!${keyImage}!${choice}`,
+  /** A vote's (stored or pending) own expiry: `<kind>` is `vote` or `pvote`. */
+  voteExpiry: (expiresAt: number, kind: 'vote' | 'pvote', gid: string, rest: string) => `vexp!${padded(expiresAt)}!${kind}!${gid}!${rest}`,
   myVote: (gid: string, postId: string) => `myvote!${gid}!${postId}`
 }
 
@@ -142,6 +150,17 @@ export interface LiveGroup {
   requests: Map<string, StoredRequest>
   posts: number
   votes: number
+  /**
+   * Held ops whose past is not all held (a parent missing, or pending itself): the fold leaves them out; their
+   * bytes are kept (within MAX_WELCOME_OPS, the oldest evicted first) and they count once their parents arrive.
+   */
+  pending: Set<string>
+  /** Applied ops per author, from the last fold (the acceptance budget). */
+  appliedBy: Map<string, number>
+  /** Votes waiting for their post or a ring key's admission (`pvote!` records). */
+  pendingVotes: number
+  /** Hashes of votes that failed to verify (bounded, oldest first): a replay is not verified again. */
+  failedVotes: Set<string>
   rekeyTimer?: { epoch: number, timer: NodeJS.Timeout }
   /** Rekeys we published per target epoch in this run: a rekey the fold keeps refusing is not retried forever. */
   rekeyAttempts?: Map<number, number>
@@ -155,12 +174,15 @@ export interface LoadedGroup {
   requests: Map<string, StoredRequest>
   posts: number
   votes: number
+  pendingVotes: number
 }
 
 /** The group sublevel and its readers. */
 export interface GroupStore {
   readonly sublevel: LocalSublevel
   loadAll(): Promise<LoadedGroup[]>
+  /** One group as it is on disk (what the last committed step left), or undefined. */
+  loadGroup(gid: string): Promise<LoadedGroup | undefined>
   put(key: string, value: unknown): LocalOp
   del(key: string): LocalOp
   get<T>(key: string): Promise<T | undefined>
@@ -181,6 +203,24 @@ export function openGroupStore (db: Level<string, Json>, crypto: CryptoProvider)
     return out
   }
 
+  async function loadOne (record: GroupRecord): Promise<LoadedGroup> {
+    const gid = record.id
+    const ops = new Map<string, Uint8Array>()
+    for (const [key, value] of await range<{ b: string }>(`op!${gid}!`)) {
+      ops.set(key.slice(key.lastIndexOf('!') + 1), new Uint8Array(Buffer.from(value.b, 'base64')))
+    }
+    const authors = (await range<CircleRingJSON['authors'][number]>(`ring!${gid}!`)).map(([, v]) => v)
+    const requests = new Map<string, StoredRequest>()
+    for (const [, request] of await range<StoredRequest>(`req!${gid}!`)) requests.set(request.candidate, request)
+    let posts = 0
+    for await (const _ of sublevel.keys({ gte: `post!${gid}!`, lt: `post!${gid}!\uffff` })) posts++
+    let votes = 0
+    for await (const _ of sublevel.keys({ gte: `vote!${gid}!`, lt: `vote!${gid}!\uffff` })) votes++
+    let pendingVotes = 0
+    for await (const _ of sublevel.keys({ gte: `pvote!${gid}!`, lt: `pvote!${gid}!\uffff` })) pendingVotes++
+    return { record, ops, ring: newRing(authors), requests, posts, votes, pendingVotes }
+  }
+
   function newRing (authors: CircleRingJSON['authors'] = []): CircleRing {
     try {
       return createCircleRing({ crypto, maxAuthors: MAX_GROUP_RING_AUTHORS, state: { version: 1, authors } })
@@ -199,22 +239,12 @@ export function openGroupStore (db: Level<string, Json>, crypto: CryptoProvider)
     newRing,
     async loadAll () {
       const loaded: LoadedGroup[] = []
-      for (const [, record] of await range<GroupRecord>('group!')) {
-        const gid = record.id
-        const ops = new Map<string, Uint8Array>()
-        for (const [key, value] of await range<{ b: string }>(`op!${gid}!`)) {
-          ops.set(key.slice(key.lastIndexOf('!') + 1), new Uint8Array(Buffer.from(value.b, 'base64')))
-        }
-        const authors = (await range<CircleRingJSON['authors'][number]>(`ring!${gid}!`)).map(([, v]) => v)
-        const requests = new Map<string, StoredRequest>()
-        for (const [, request] of await range<StoredRequest>(`req!${gid}!`)) requests.set(request.candidate, request)
-        let posts = 0
-        for await (const _ of sublevel.keys({ gte: `post!${gid}!`, lt: `post!${gid}!\uffff` })) posts++
-        let votes = 0
-        for await (const _ of sublevel.keys({ gte: `vote!${gid}!`, lt: `vote!${gid}!\uffff` })) votes++
-        loaded.push({ record, ops, ring: newRing(authors), requests, posts, votes })
-      }
+      for (const [, record] of await range<GroupRecord>('group!')) loaded.push(await loadOne(record))
       return loaded
+    },
+    async loadGroup (gid) {
+      const record = (await sublevel.get(keys.group(gid))) as unknown as GroupRecord | undefined
+      return record === undefined ? undefined : await loadOne(record)
     }
   }
 }

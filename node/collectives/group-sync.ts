@@ -16,13 +16,15 @@ import {
 import type { QueuedSend } from '../delivery.js'
 import type { LocalOp } from '../local-state.js'
 import type { Logger } from '../logger.js'
-import { MAX_REKEY_ATTEMPTS } from './collectives-constants.js'
-import { NotAGroupMemberError, UnknownGroupError } from './errors.js'
+import { MAX_GROUP_OPS_PER_AUTHOR, MAX_GROUP_OPS_PER_AUTHOR_PER_DAY, MAX_REKEY_ATTEMPTS, OP_BUDGET_CLOCK_SKEW_MS } from './collectives-constants.js'
+import { GroupOpBudgetError, NotAGroupMemberError, UnknownGroupError } from './errors.js'
 import { keys, type GroupStore, type LiveGroup } from './group-store.js'
 import { groupInfo } from './group-views.js'
 import type { NodeGroupsParts } from './node-groups.js'
 
 type Group = LiveGroup
+
+const DAY_MS = 86_400_000
 
 /** The writes and the after-commit work of one step, and the tags its ring started watching. */
 export interface Step {
@@ -49,6 +51,10 @@ export interface GroupSyncContext {
   /** True while the node re-derives its groups at start. */
   loading(): boolean
   emit(type: 'group', detail: unknown): void
+  /** After a fold that admitted a vote key: votes waiting for it may count now. */
+  onAdmitted?(g: Group): void
+  /** After every full fold (tests count them). */
+  onFold?(): void
 }
 
 /** Creates the log side over the context. */
@@ -57,8 +63,40 @@ export function createGroupSync (ctx: GroupSyncContext) {
 
   // --- Folding and reconciling -----------------------------------------------------------------
 
+  /** Folds the whole log; notes which held ops wait for a parent, and each author's applied ops. */
   function fold (g: Group): void {
+    const before = g.state.everAdmittedVoteKeys.size
     g.state = foldGroup(crypto, g.decoded.values(), { groupId: g.record.id, ...(g.record.genesis === undefined ? {} : { genesis: g.record.genesis }) })
+    g.pending = new Set(g.state.pending)
+    for (const { opId, reason } of g.state.ignored) if (reason === 'too-many-pending') g.pending.add(opId)
+    g.appliedBy = new Map()
+    for (const id of g.state.applied) {
+      const author = g.decoded.get(id)?.authorId
+      if (author !== undefined) g.appliedBy.set(author, (g.appliedBy.get(author) ?? 0) + 1)
+    }
+    ctx.onFold?.()
+    if (g.state.everAdmittedVoteKeys.size > before) ctx.onAdmitted?.(g)
+  }
+
+  /** UTC day of an op's timestamp, clamped to [founding, now + 1 h]: dates outside count on the nearest day. */
+  function dayOf (g: Group, timestamp: number, now: number): number {
+    const found = g.decoded.get(g.state.foundId)?.timestamp ?? 0
+    return Math.floor(Math.min(Math.max(timestamp, found), now + OP_BUDGET_CLOCK_SKEW_MS) / DAY_MS)
+  }
+
+  /**
+   * Why a node does not accept one more op of `author` (SPEC §15.11): MAX_GROUP_OPS_PER_AUTHOR_PER_DAY held ops
+   * of that day, or MAX_GROUP_OPS_PER_AUTHOR applied ones. A leave is always taken.
+   */
+  function budgetRefusal (g: Group, op: Pick<GroupOp, 'authorId' | 'timestamp' | 'type'>, now = Date.now()): 'per-day' | 'total' | undefined {
+    if (op.type === 'leave' || op.type === 'found' || !g.state.founded) return undefined
+    if ((g.appliedBy.get(op.authorId) ?? 0) >= MAX_GROUP_OPS_PER_AUTHOR) return 'total'
+    const day = dayOf(g, op.timestamp, now)
+    let count = 0
+    for (const held of g.decoded.values()) {
+      if (held.authorId === op.authorId && dayOf(g, held.timestamp, now) === day && ++count >= MAX_GROUP_OPS_PER_AUTHOR_PER_DAY) return 'per-day'
+    }
+    return undefined
   }
 
   function secretOf (g: Group, epoch: number): Uint8Array | undefined {
@@ -167,7 +205,16 @@ export function createGroupSync (ctx: GroupSyncContext) {
         const key = anonymousChannelKey(crypto, secret)
         const followed = p.channels.list(owner)[0]
         if (followed === undefined || toHex(followed.key) !== toHex(key)) {
-          await p.channels.add(owner, key, { persist: false })
+          try {
+            await p.channels.add(owner, key, { persist: false })
+          } catch (error) {
+            // Another channel is followed with this key already: a member of two groups rekeyed one with the
+            // other's secret. Following it twice would change nothing the screener can open; the rest of the
+            // reconcile (ring, secrets, welcomes) must still happen, so skip this channel and say so.
+            if (!(error instanceof RangeError)) throw error
+            log.warn('group channel key already followed by another owner; not followed twice', { group: gid, epoch })
+            continue
+          }
           // Envelopes of this channel may have come before its key (votes of a new epoch, during a resync): look again.
           if (!ctx.loading() && !(g.record.channelScans ?? []).includes(epoch)) {
             g.record.channelScans = [...(g.record.channelScans ?? []), epoch]
@@ -188,8 +235,13 @@ export function createGroupSync (ctx: GroupSyncContext) {
       step.after.push(() => { scheduleRekey(g) })
     } else {
       clearRekey(g)
-      // No longer a member: the group's anonymous channels are not ours to screen any more.
+      // No longer a member: the group's anonymous channels and members' chains are not ours to screen any more.
       for (const channel of p.channels.list({ type: 'group', id: gid })) await p.channels.remove(channel.owner)
+      if (g.record.membership === 'former' && g.ring.authors().length > 0) {
+        for (const author of g.ring.authors()) step.ops.push(s.del(keys.ring(gid, author)))
+        g.ring = s.newRing()
+        g.record.ringFed = {}
+      }
     }
     step.ops.push(recordOp(g))
     const detail = groupInfo(g)
@@ -197,53 +249,129 @@ export function createGroupSync (ctx: GroupSyncContext) {
     return step
   }
 
-  /** Adds ops to the log (those it does not hold, within the bound); true when any was new. */
-  function addOps (g: Group, ops: Iterable<Uint8Array>, step: Step): boolean {
+  /** Forgets a held op (memory only; the caller deletes its record). */
+  function forget (g: Group, id: string): void {
+    g.ops.delete(id)
+    g.decoded.delete(id)
+    g.pending.delete(id)
+  }
+
+  /**
+   * Makes room for one more op when the log holds MAX_WELCOME_OPS: the oldest op waiting for a parent goes,
+   * a never-admitted author's first. False when no pending op may go (then the new one is refused).
+   */
+  function evictPending (g: Group, forAuthor: string, step: Step): boolean {
     const { store: s } = ctx.started()
-    let added = false
+    let victim: string | undefined
+    for (const id of g.ops.keys()) {
+      if (!g.pending.has(id)) continue
+      const author = g.decoded.get(id)?.authorId ?? ''
+      if (!g.state.voteKeys.has(author)) { victim = id; break }
+      victim ??= id
+    }
+    if (victim === undefined) return false
+    // A stranger's op does not push out an admitted author's.
+    if (!g.state.voteKeys.has(forAuthor) && g.state.voteKeys.has(g.decoded.get(victim)?.authorId ?? '')) return false
+    forget(g, victim)
+    step.ops.push(s.del(keys.op(g.record.id, victim)))
+    return true
+  }
+
+  /**
+   * Adds ops to the log (those it does not hold, of this group, within the
+   * bound and the authors' budgets). Returns whether any was new and whether
+   * the state can have changed: ops waiting for a parent are only held (the
+   * fold would leave them out), and a complete op of an author the group
+   * never admitted, that nothing held waits for, is dropped unfolded (the
+   * fold would ignore it and not keep it).
+   */
+  function addOps (g: Group, ops: Iterable<Uint8Array>, step: Step, options: { budget?: boolean } = {}): { added: boolean, refold: boolean } {
+    const { store: s } = ctx.started()
+    const now = Date.now()
+    const fresh = new Map<string, { bytes: Uint8Array, op: GroupOp }>()
     for (const bytes of ops) {
       if (!(bytes instanceof Uint8Array) || bytes.length > MAX_GROUP_OP_LENGTH) continue
       const id = toHex(crypto.sha256(bytes))
-      if (g.ops.has(id)) continue
-      // The fold applies at most MAX_GROUP_OPS; what it keeps besides (pending, ignored ancestors) is bounded per author.
-      if (g.ops.size >= MAX_WELCOME_OPS) {
-        log.debug('a group log is full; an op was refused', { group: g.record.id })
-        break
-      }
+      if (g.ops.has(id) || fresh.has(id)) continue
       let decoded: GroupOp
       try {
         decoded = decodeGroupOp(crypto, bytes)
       } catch {
         continue
       }
-      // Only ops of this group: anyone's junk would fill the log otherwise (the fold's `keep` prunes the rest).
+      // Only ops of this group: anyone's junk would fill the log otherwise.
       if (toHex(decoded.groupId) !== g.record.id) continue
-      g.ops.set(id, bytes.slice())
+      if (options.budget !== false) {
+        const refusal = budgetRefusal(g, decoded, now)
+        if (refusal !== undefined) {
+          log.debug('an op past its author\'s budget was refused', { group: g.record.id, author: decoded.authorId, why: refusal })
+          continue
+        }
+      }
+      if (g.ops.size + fresh.size >= MAX_WELCOME_OPS && !evictPending(g, decoded.authorId, step)) {
+        log.debug('a group log is full; an op was refused', { group: g.record.id })
+        continue
+      }
+      fresh.set(id, { bytes: bytes.slice(), op: decoded })
       g.decoded.set(id, decoded)
-      step.ops.push(s.put(keys.op(g.record.id, id), { b: Buffer.from(bytes).toString('base64') }))
-      added = true
     }
-    return added
+    if (fresh.size === 0) return { added: false, refold: false }
+    // Which new ops have their whole past held: held ops are, but for the pending ones.
+    const complete = new Map<string, boolean>()
+    const isComplete = (id: string): boolean => {
+      const stack = [id]
+      while (stack.length > 0) {
+        const top = stack[stack.length - 1]!
+        if (complete.has(top)) { stack.pop(); continue }
+        let result: boolean | undefined = true
+        for (const parent of g.decoded.get(top)!.parentIds) {
+          if (!g.decoded.has(parent) || g.pending.has(parent) || complete.get(parent) === false) { result = false; break }
+          if (fresh.has(parent) && !complete.has(parent)) { stack.push(parent); result = undefined }
+        }
+        if (result !== undefined) { complete.set(top, result); stack.pop() }
+      }
+      return complete.get(id)!
+    }
+    let refold = !g.state.founded
+    const waitedFor = new Set<string>()
+    for (const id of g.pending) for (const parent of g.decoded.get(id)?.parentIds ?? []) waitedFor.add(parent)
+    for (const [id, { op }] of fresh) if (!isComplete(id)) for (const parent of op.parentIds) waitedFor.add(parent)
+    for (const [id, { bytes, op }] of fresh) {
+      if (!isComplete(id)) {
+        g.pending.add(id)
+      } else if (!refold && op.type !== 'found' && !g.state.voteKeys.has(op.authorId) && !waitedFor.has(id)) {
+        // Ignored by any fold ('not-member' at every point: nobody admitted its author) and kept by none.
+        g.decoded.delete(id)
+        fresh.delete(id)
+        continue
+      } else {
+        refold = true
+      }
+      g.ops.set(id, bytes)
+      step.ops.push(s.put(keys.op(g.record.id, id), { b: Buffer.from(bytes).toString('base64') }))
+    }
+    return { added: fresh.size > 0, refold }
   }
 
   /**
    * Drops the ops the fold does not keep (strangers', other groups', rival
    * found ops, over-budget ones): they never count, and are neither stored,
-   * relayed nor put in welcomes.
+   * relayed nor put in welcomes. Ops waiting for a parent stay: they count
+   * once it arrives.
    */
   function prune (g: Group, step: Step): void {
     const { store: s } = ctx.started()
     for (const id of [...g.ops.keys()]) {
-      if (g.state.keep.has(id)) continue
-      g.ops.delete(id)
-      g.decoded.delete(id)
+      if (g.state.keep.has(id) || g.pending.has(id)) continue
+      forget(g, id)
       step.ops.push(s.del(keys.op(g.record.id, id)))
     }
   }
 
-  async function applyOps (g: Group, ops: Iterable<Uint8Array>): Promise<Step> {
+  async function applyOps (g: Group, ops: Iterable<Uint8Array>, options: { budget?: boolean } = {}): Promise<Step> {
     const step: Step = { ops: [], after: [], newTags: [] }
-    if (!addOps(g, ops, step)) return step
+    const { refold } = addOps(g, ops, step, options)
+    if (!refold) return step
     fold(g)
     prune(g, step)
     const reconciled = await reconcile(g)
@@ -276,15 +404,45 @@ export function createGroupSync (ctx: GroupSyncContext) {
     return { sealed, ops: [recordOp(g)] }
   }
 
-  /** Runs `build` in delivery's turn; its step's after-work runs once committed. */
-  async function queueStep (build: () => Promise<{ send: QueuedSend, step: Step }>): Promise<void> {
+  /**
+   * Runs `build` in delivery's turn; its step's after-work runs once
+   * committed. When the build or the commit fails, `g` is read back from
+   * disk (what the last committed step left): an op, a chain index or a
+   * record change of the failed step does not linger in memory, where our
+   * next op would cite an op nobody received.
+   */
+  async function queueStep (build: () => Promise<{ send: QueuedSend, step: Step }>, g?: Group): Promise<void> {
     const { parts: p } = ctx.started()
     let after: Array<() => void> = []
+    try {
+      await p.delivery.queue(async () => {
+        const built = await build()
+        after = built.step.after
+        return { ...built.send, ops: [...(built.send.ops ?? []), ...built.step.ops] }
+      }, () => { for (const fn of after) fn() })
+    } catch (error) {
+      if (g !== undefined && ctx.groups.get(g.record.id) === g) await restore(g).catch((e: unknown) => { log.warn('could not read a group back after a failed step', { error: e }) })
+      throw error
+    }
+  }
+
+  /** Puts `g` back to what is on disk (see queueStep), in delivery's turn. */
+  async function restore (g: Group): Promise<void> {
+    const { parts: p, store: s } = ctx.started()
     await p.delivery.queue(async () => {
-      const built = await build()
-      after = built.step.after
-      return { ...built.send, ops: [...(built.send.ops ?? []), ...built.step.ops] }
-    }, () => { for (const fn of after) fn() })
+      const loaded = await s.loadGroup(g.record.id)
+      if (loaded === undefined) {
+        ctx.groups.delete(g.record.id)
+        return {}
+      }
+      const decoded = new Map<string, GroupOp>()
+      for (const [id, bytes] of loaded.ops) {
+        try { decoded.set(id, decodeGroupOp(crypto, bytes)) } catch { loaded.ops.delete(id) }
+      }
+      Object.assign(g, { record: loaded.record, ops: loaded.ops, decoded, ring: loaded.ring, requests: loaded.requests, posts: loaded.posts, votes: loaded.votes, pendingVotes: loaded.pendingVotes })
+      fold(g)
+      return {}
+    })
   }
 
   /** Publishes our own op: on our chain, into our log, folded, in one batch. */
@@ -293,10 +451,13 @@ export function createGroupSync (ctx: GroupSyncContext) {
     await queueStep(async () => {
       const op = makeOp()
       opId = toHex(crypto.sha256(op))
+      // Past our budget, other nodes would refuse it (SPEC §15.11): not sent.
+      const refusal = budgetRefusal(g, decodeGroupOp(crypto, op))
+      if (refusal !== undefined) throw new GroupOpBudgetError(g.record.name, refusal)
       const { sealed, ops } = seal(g.record.id, KIND_GROUP_OP, op, ctx.ttlMinutes, false)
       const step = await applyOps(g, [op])
       return { send: { sealed: [{ to: 'group', kind: KIND_GROUP_OP, messageId: sealed.messageId, envelopes: sealed.envelopes }], ops: [...ops, ...extraOps()] }, step }
-    })
+    }, g)
     return opId
   }
 
@@ -342,9 +503,13 @@ export function createGroupSync (ctx: GroupSyncContext) {
     const p = ctx.running()?.parts
     const secret = secretOf(g, epoch)
     const done = async (): Promise<void> => {
-      g.record.channelScans = (g.record.channelScans ?? []).filter((e) => e !== epoch)
       const now = ctx.running()
-      if (now !== undefined && now.parts === p) await now.store.sublevel.put(keys.group(g.record.id), { ...g.record } as never)
+      if (now === undefined || now.parts !== p) return
+      // Struck off in a step of its own: the record is written whole, and only between steps is it what was committed.
+      await now.parts.delivery.queue(async () => {
+        g.record.channelScans = (g.record.channelScans ?? []).filter((e) => e !== epoch)
+        return { ops: [recordOp(g)] }
+      })
     }
     if (p === undefined || secret === undefined) { void done().catch(() => {}); return }
     void p.delivery.rescreenMatching(createWorldTagMatcher(anonymousChannelKey(crypto, secret)))
@@ -392,6 +557,10 @@ export function createGroupSync (ctx: GroupSyncContext) {
       if (rekeyTarget(g) !== pending) {
         return { send: {}, step: { ops: [], after: [], newTags: [] } }
       }
+      if (budgetRefusal(g, { authorId: ctx.ownId(), timestamp: Date.now(), type: 'rekey' }) !== undefined) {
+        log.warn('a rekey of ours would pass our op budget; waiting for another member', { group: g.record.id, epoch: pending })
+        return { send: {}, step: { ops: [], after: [], newTags: [] } }
+      }
       g.rekeyAttempts ??= new Map()
       g.rekeyAttempts.set(pending, (g.rekeyAttempts.get(pending) ?? 0) + 1)
       const { op, secret } = createRekeyOp(crypto, {
@@ -403,7 +572,7 @@ export function createGroupSync (ctx: GroupSyncContext) {
       const step = await applyOps(g, [op])
       log.info('rekeyed a group', { group: g.record.id, epoch: pending, won: g.record.secrets[String(pending)]?.secret === toHex(secret) })
       return { send: { sealed: [{ to: 'group', kind: KIND_GROUP_OP, messageId: sealed.messageId, envelopes: sealed.envelopes }], ops }, step }
-    })
+    }, g)
   }
 
   function retryWelcomes (): void {
@@ -416,7 +585,7 @@ export function createGroupSync (ctx: GroupSyncContext) {
   }
 
   return {
-    fold, secretOf, recordOp, ringOp, reconcile, addOps, prune, applyOps, seal, queueStep, publishOp, causal,
+    fold, budgetRefusal, secretOf, recordOp, ringOp, reconcile, addOps, prune, applyOps, seal, queueStep, publishOp, causal,
     sendWelcomes, scanChannel, clearRekey, rekeyTarget, scheduleRekey, rekeyNow, retryWelcomes
   }
 }

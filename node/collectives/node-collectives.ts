@@ -8,17 +8,18 @@
  */
 import {
   CHANNEL_KINDS, KIND_EVENT, KIND_GROUP_OP, KIND_GROUP_WELCOME, KIND_JOIN_REQUEST, KIND_PIN, KIND_POST, KIND_RSVP, KIND_VOTE,
-  sealChannelPost, toHex, type CryptoProvider, type GroupRings, type Identity, type PublicIdentity, type SaltedChannels
+  sealChannelPost, toHex, type CryptoProvider, type GroupRings, type Identity, type SaltedChannels
 } from '../../protocol/index.js'
-import type { Delivery, DeliveryCollectives } from '../delivery.js'
+import type { Delivery, DeliveryCollectives, QueuedSend } from '../delivery.js'
 import { NodeNotRunningError } from '../errors.js'
 import type { Json, LocalOp } from '../local-state.js'
 import type { Logger } from '../logger.js'
+import { NoWorldFeedError } from '../social/errors.js'
 import { certifiedName, expiresAtOf } from '../social/incoming.js'
 import { openChannelSet, type ChannelSet } from './channels.js'
 import { DEFAULT_GROUP_TTL_MINUTES, REKEY_STAGGER_MS } from './collectives-constants.js'
 import { createNodeGroups, type NodeGroups, type NodeGroupsParts } from './node-groups.js'
-import type { CollectivesContext, CollectivesPlugin, CollectivesPluginFactory, IncomingItem, PublishTarget } from './plugin.js'
+import type { CollectivesContext, CollectivesPlugin, CollectivesPluginFactory, IncomingItem, Published } from './plugin.js'
 import type { CollectivesEventMap, EventsApi, GroupsApi, PinsApi } from './types.js'
 import type { Level } from 'level'
 
@@ -115,34 +116,48 @@ export function createNodeCollectives (init: NodeCollectivesInit): NodeCollectiv
     certifiedName: (certificate, author) => certifiedName(crypto, init.operatorKey, certificate, author),
     addContact: async (contact, options) => await need(parts).addContact(contact, options),
     memberGroup: (group) => groups.memberGroup(group),
-    async publish (target: PublishTarget, kind, payload, options) {
+    knownSender: (contactId) => delivery?.knownSender(contactId) ?? false,
+    async publish (target, kind, payload, options) {
+      return (await context.publishAll([{ target, kind, payload }], options))[0]!
+    },
+    async publishAll (items, options) {
       const p = need(parts)
       options.signal?.throwIfAborted()
-      let messageId = ''
-      let expiresAt = 0
-      const author: Identity = options.author ?? p.identity
-      const groupId = target.type === 'group' ? groups.memberGroup(target.group).id : undefined
+      const published: Published[] = []
+      // Resolved before delivery's turn: a group we are not a member of fails here, with nothing sealed.
+      const groupIds = items.map((item) => 'target' in item && item.target.type === 'group' ? groups.memberGroup(item.target.group).id : undefined)
+      let committed: (() => void) | undefined
       await need(delivery).queue(() => {
-        let sealed
-        let ops: LocalOp[] = []
-        if (target.type === 'world') {
-          if (p.worldKey === undefined) throw new Error('This node has no world feed (no Operator, or worldFeed off)')
-          sealed = sealChannelPost(crypto, { author, kind, payload, ttlMinutes: options.ttlMinutes, channel: 'world', channelKey: p.worldKey })
-        } else if (target.type === 'group') {
-          ;({ sealed, ops } = groups.seal(groupId!, kind, payload, options.ttlMinutes, target.anonymous === true, options.author))
-        } else {
-          sealed = sealChannelPost(crypto, { author, kind, payload, ttlMinutes: options.ttlMinutes, channel: 'event', channelKey: target.key })
-        }
-        messageId = toHex(sealed.messageId)
-        expiresAt = expiresAtOf(sealed.expiryMinute)
-        return { sealed: [{ to: target.type, kind, messageId: sealed.messageId, envelopes: sealed.envelopes }], ops: [...ops, ...(options.ops ?? [])] }
-      }, options.committed)
-      return { messageId, expiresAt }
-    },
-    async sendDirect (to: readonly PublicIdentity[], kind, payload, options = {}) {
-      await need(delivery).queue(() => ({
-        direct: to.map((recipient) => ({ to: recipient, body: payload, kind, ttlMinutes: options.ttlMinutes ?? ttlMinutes }))
-      }))
+        const sealedAll: NonNullable<QueuedSend['sealed']> = []
+        const direct: NonNullable<QueuedSend['direct']> = []
+        const ops: LocalOp[] = []
+        published.length = 0
+        items.forEach((item, index) => {
+          if ('to' in item) {
+            for (const to of item.to) direct.push({ to, body: item.payload, kind: item.kind, ttlMinutes: options.ttlMinutes })
+            return
+          }
+          const { target, kind, payload } = item
+          const author: Identity = item.author ?? options.author ?? p.identity
+          let sealed
+          if (target.type === 'world') {
+            if (p.worldKey === undefined) throw new NoWorldFeedError(init.operatorKey === undefined ? 'no-operator' : 'disabled')
+            sealed = sealChannelPost(crypto, { author, kind, payload, ttlMinutes: options.ttlMinutes, channel: 'world', channelKey: p.worldKey })
+          } else if (target.type === 'group') {
+            const made = groups.seal(groupIds[index]!, kind, payload, options.ttlMinutes, target.anonymous === true, item.author ?? options.author)
+            sealed = made.sealed
+            ops.push(...made.ops)
+          } else {
+            sealed = sealChannelPost(crypto, { author, kind, payload, ttlMinutes: options.ttlMinutes, channel: 'event', channelKey: target.key })
+          }
+          published.push({ messageId: toHex(sealed.messageId), expiresAt: expiresAtOf(sealed.expiryMinute) })
+          sealedAll.push({ to: target.type, kind, messageId: sealed.messageId, envelopes: sealed.envelopes })
+        })
+        const prepared = options.prepare?.(published)
+        committed = prepared?.committed
+        return { sealed: sealedAll, direct, ops: [...ops, ...(options.ops ?? []), ...(prepared?.ops ?? [])] }
+      }, () => { options.committed?.(); committed?.() })
+      return published
     },
     emit<K extends keyof CollectivesEventMap> (type: K, detail: CollectivesEventMap[K]) {
       events.dispatchEvent(new CustomEvent(type, { detail }))
@@ -185,7 +200,7 @@ export function createNodeCollectives (init: NodeCollectivesInit): NodeCollectiv
       } else if (result.type === 'channel' && result.owner.type === 'group') {
         const group = groups.groupRef(result.owner.id)
         if (group === undefined || !CHANNEL_KINDS['group-anonymous'].has(kind)) return []
-        if (kind === KIND_VOTE) await groups.absorbVote(result.owner.id, payload, expiresAt, change, after)
+        if (kind === KIND_VOTE) await groups.absorbVote(result.owner.id, payload, expiresAt, change, after, result.owner.epoch)
         else await pluginFor(kind)?.absorb(item({ type: 'group-anonymous', group, epoch: result.owner.epoch ?? 0 }), change, after)
       } else if (result.type === 'channel') {
         await pluginFor(kind)?.absorb(item({ type: 'channel', owner: result.owner }), change, after)
@@ -217,7 +232,8 @@ export function createNodeCollectives (init: NodeCollectivesInit): NodeCollectiv
       channels = await openChannelSet(given.db, {
         ...(given.worldKey === undefined ? {} : { worldKey: given.worldKey }),
         onAdded: (channel) => {
-          // Salted tags cannot be looked up: its envelopes that came before it are found by one pass over the store.
+          // Salted tags cannot be looked up: its envelopes that came before it are found by a pass over the store
+          // (delivery runs one at a time; keys added meanwhile share the next).
           void delivery?.rescreenMatching(channel.matches).catch((error: unknown) => { log.debug('channel re-screen failed', { error }) })
         }
       })

@@ -4,33 +4,36 @@
  * member chains, votes on anonymous channels, join requests and welcomes).
  *
  * The log side (fold, reconcile, sealing, welcomes, rekeys) is in
- * group-sync.ts, posts and votes in group-content.ts, the public shapes in
+ * group-sync.ts, what comes from others (join requests, posts, votes,
+ * welcomes) in group-incoming.ts, posts and votes as stored in
+ * group-content.ts, the public shapes in
  * group-views.ts, the stored records in group-store.ts. Every step that
  * changes state runs in delivery's turn: incoming ones in `ingest`, ours
  * through `delivery.queue`, their writes in one batch, events after it.
  */
 import {
-  createFoundOp, createGroupOp, createIdentity, createJoinRequest, createVote, decodeGroupOp, decodeJoinRequest, decodePost,
+  createFoundOp, createGroupOp, createIdentity, identityFromSecrets, createJoinRequest, createVote, decodeGroupOp, decodeJoinRequest,
   decodeVote, encodePost, encodePublicIdentity, foldGroup, fromHex, identityId, KIND_GROUP_OP, KIND_GROUP_WELCOME,
-  KIND_JOIN_REQUEST, KIND_POST, KIND_VOTE, normalizeName, openWelcome, checkConstitution, toHex, verifyVote, voteKeyPair,
-  type CryptoProvider, type DecodedVote, type GroupOp, type GroupRings, type GroupState, type Identity, type PublicIdentity,
+  KIND_JOIN_REQUEST, KIND_POST, KIND_VOTE, normalizeName, checkConstitution, toHex, voteKeyPair,
+  type CryptoProvider, type GroupOp, type GroupRings, type GroupState, type Identity, type PublicIdentity,
   type SealedPost
 } from '../../protocol/index.js'
 import type { CollectivesDirect, Delivery } from '../delivery.js'
 import { NodeNotRunningError } from '../errors.js'
 import type { LocalOp, StateChange } from '../local-state.js'
 import type { Logger } from '../logger.js'
-import { certifiedName, expiresAtOf, timestampRefusal } from '../social/incoming.js'
+import { expiresAtOf } from '../social/incoming.js'
 import { checkPostInput } from '../social/post-input.js'
 import type { ChannelSet } from './channels.js'
-import { MAX_PENDING_REQUESTS_PER_GROUP, WELCOME_RETRY_MS } from './collectives-constants.js'
+import { WELCOME_RETRY_MS } from './collectives-constants.js'
 import {
   AlreadyAGroupMemberError, AlreadyVotedError, NoJoinRequestError, NotAContactError, NotAGroupMemberError, NotAMemberError,
   ProposalClosedError, UnknownGroupError, UnknownGroupPostError
 } from './errors.js'
 import { createGroupContent } from './group-content.js'
+import { createGroupIncoming } from './group-incoming.js'
 import { createGroupSync, type Step } from './group-sync.js'
-import { keys, openGroupStore, type GroupRecord, type GroupStore, type LiveGroup, type StoredGroupPost, type StoredRequest } from './group-store.js'
+import { keys, openGroupStore, padded, type GroupRecord, type GroupStore, type LiveGroup, type StoredGroupPost } from './group-store.js'
 import { groupInfo, groupView, locationOf, proposalInfo } from './group-views.js'
 import type { GroupFeedPage, GroupPost, GroupsApi, JoinRequestInfo } from './types.js'
 
@@ -83,8 +86,8 @@ export interface NodeGroups {
   close(): void
   /** A group chain envelope: ring state, then ops and posts (other kinds return the group for the plugins). */
   absorbChain(groupId: string, authorId: string, kind: number, payload: Uint8Array | undefined, meta: PayloadMeta, change: StateChange, after: Array<() => void>): Promise<Uint8Array[]>
-  /** A group anonymous channel payload of kind 0x33. */
-  absorbVote(groupId: string, payload: Uint8Array, expiresAt: number, change: StateChange, after: Array<() => void>): Promise<void>
+  /** A group anonymous channel payload of kind 0x33, from the channel of `epoch` (absent: the current epoch). */
+  absorbVote(groupId: string, payload: Uint8Array, expiresAt: number, change: StateChange, after: Array<() => void>, epoch?: number): Promise<void>
   /** A pairwise join request or welcome. */
   absorbDirect(message: CollectivesDirect, change: StateChange, after: Array<() => void>): Promise<Uint8Array[]>
   /** The group a plugin payload belongs to (undefined when unknown). */
@@ -100,6 +103,19 @@ export interface NodeGroups {
     /** Seals raw bytes on our chain (an op also goes into our log, as a relayed op would) or the anonymous channel. */
     publishRaw(group: string, kind: number, payload: Uint8Array, anonymous: boolean): Promise<void>
     receiveJoinRequest(bytes: Uint8Array, from: PublicIdentity): Promise<void>
+    /** A vote as if it came on the group's anonymous channel of `epoch` (default: the current one). */
+    receiveVote(group: string, bytes: Uint8Array, options?: { epoch?: number, expiresAt?: number }): Promise<void>
+    /** A group post as if it came on `author`'s chain. */
+    receivePost(group: string, author: PublicIdentity, payload: Uint8Array, meta: { messageId: string, sentAt: number, expiresAt: number }): Promise<void>
+    /** A pairwise welcome as if it came from `from`. */
+    receiveWelcome(bytes: Uint8Array, from: PublicIdentity): Promise<void>
+    housekeeping(now: number): Promise<void>
+    /** Resolves once the re-checks of waiting votes started so far are done. */
+    settled(): Promise<void>
+    /** Work done so far: full folds, vote verifications, welcomes opened. */
+    counters(): { folds: number, voteVerifications: number, welcomesOpened: number }
+    /** Whose chains the group's ring holds. */
+    ringAuthors(group: string): string[]
     state(group: string): GroupState
   }
 }
@@ -128,6 +144,7 @@ export function createNodeGroups (init: NodeGroupsInit): NodeGroups {
   let welcomeTimer: NodeJS.Timeout | undefined
   /** True while open() re-derives the channels from stored secrets: nothing new to look for then. */
   let loading = false
+  const counters = { folds: 0, voteVerifications: 0, welcomesOpened: 0 }
 
   function started (): { parts: NodeGroupsParts, store: GroupStore } {
     if (parts === undefined || store === undefined) throw new NodeNotRunningError()
@@ -168,18 +185,26 @@ export function createNodeGroups (init: NodeGroupsInit): NodeGroups {
   const sync = createGroupSync({
     crypto, log, ttlMinutes: init.ttlMinutes, rekeyStaggerMs: init.rekeyStaggerMs, groups,
     started, running: () => (parts === undefined || store === undefined ? undefined : { parts, store }),
-    ownId: () => ownId, loading: () => loading, emit
+    ownId: () => ownId, loading: () => loading, emit,
+    onAdmitted: (g) => {
+      if (g.pendingVotes > 0 && !loading) setImmediate(() => { if (parts !== undefined) promoteVotes(g, `pvote!${g.record.id}!`) })
+    },
+    onFold: () => { counters.folds++ }
   })
   const { fold, reconcile, addOps, prune, applyOps, seal, queueStep, publishOp, causal, scanChannel, clearRekey, scheduleRekey, retryWelcomes, recordOp, ringOp } = sync
 
-  const { postOf, preparePost, tallyOf, prepareVote } = createGroupContent({
+  const content = createGroupContent({
     store: () => started().store,
     identity: () => started().parts.identity,
     groupName: (id) => groups.get(id)?.record.name
   })
+  const { postOf, preparePost, tallyOf, prepareVote } = content
 
   function newGroup (record: GroupRecord): Group {
-    const g: Group = { record, ops: new Map(), decoded: new Map(), state: foldGroup(crypto, [], { groupId: record.id }), ring: started().store.newRing(), requests: new Map(), posts: 0, votes: 0 }
+    const g: Group = {
+      record, ops: new Map(), decoded: new Map(), state: foldGroup(crypto, [], { groupId: record.id }), ring: started().store.newRing(), requests: new Map(),
+      posts: 0, votes: 0, pending: new Set(), appliedBy: new Map(), pendingVotes: 0, failedVotes: new Set()
+    }
     groups.set(record.id, g)
     return g
   }
@@ -189,31 +214,19 @@ export function createNodeGroups (init: NodeGroupsInit): NodeGroups {
     updatedAt: Date.now()
   })
 
-  /** A join request for a group we are a member of (pairwise, or a test's). */
-  async function takeJoinRequest (bytes: Uint8Array, fromId: string, step: Step): Promise<void> {
-    const { store: s } = started()
-    let request
-    try {
-      request = decodeJoinRequest(crypto, bytes)
-    } catch (error) {
-      log.debug('a malformed join request was dropped', { from: fromId, error })
-      return
-    }
-    // The candidate asks for itself: a request passed on by someone else is not taken.
-    if (request.candidateId !== fromId) return
-    const g = groups.get(toHex(request.groupId))
-    if (g === undefined || g.record.membership !== 'member' || g.state.members.has(request.candidateId)) return
-    if (!g.requests.has(request.candidateId) && g.requests.size >= MAX_PENDING_REQUESTS_PER_GROUP) {
-      const oldest = [...g.requests.values()].sort((a, b) => a.receivedAt - b.receivedAt)[0]!
-      g.requests.delete(oldest.candidate)
-      step.ops.push(s.del(keys.request(g.record.id, oldest.candidate)))
-    }
-    const stored: StoredRequest = { group: g.record.id, candidate: request.candidateId, bytes: toHex(request.bytes), receivedAt: Date.now(), vouched: false }
-    g.requests.set(request.candidateId, stored)
-    step.ops.push(s.put(keys.request(g.record.id, request.candidateId), stored))
-    const detail = groupInfo(g)
-    step.after.push(() => { emit('group', detail) })
+  /** Forgets a group we never finished founding (its registration failed). */
+  async function dropGroup (g: Group): Promise<void> {
+    const { parts: p, store: s } = started()
+    await p.delivery.queue(async () => {
+      groups.delete(g.record.id)
+      return { ops: [s.del(keys.group(g.record.id)), ...[...g.ops.keys()].map((id) => s.del(keys.op(g.record.id, id)))] }
+    })
   }
+
+  const incoming = createGroupIncoming({
+    crypto, log, ...(init.operatorKey === undefined ? {} : { operatorKey: init.operatorKey }), groups, started, ownId: () => ownId, emit, counters, sync, content
+  })
+  const { takeJoinRequest, takePost, takeVote, promoteVotes, takeWelcome } = incoming
 
   // --- The API ----------------------------------------------------------------------------------------
 
@@ -224,27 +237,58 @@ export function createNodeGroups (init: NodeGroupsInit): NodeGroups {
       if (typeof name !== 'string') throw new TypeError('"name" expected a string')
       const normalized = normalizeName(name.startsWith('@') ? name.slice(1) : name)
       if (options.constitution !== undefined) checkConstitution(options.constitution)
-      if (find(normalized) !== undefined) throw new AlreadyAGroupMemberError(normalized)
-      const group = createIdentity(crypto)
-      await p.registerName(normalized, group, options)
-      const gid = toHex(group.signingKey)
-      // The found op draws epoch 0's secret and commits to it (its check): that secret is ours to keep.
-      const { op: found, epochSecret } = createFoundOp(crypto, {
-        founder: p.identity, group, name: normalized, founderVoteKey: voteKeyPair(p.identity.signingSeed, group.signingKey).publicKey,
-        ...(options.constitution === undefined ? {} : { constitution: options.constitution })
-      })
-      let g: Group | undefined
-      await queueStep(async () => {
-        g = newGroup({
-          ...emptyRecord(gid, normalized), membership: 'member', founder: true, groupSeed: toHex(group.signingSeed),
-          groupSealingSecret: toHex(group.sealingSecret!), genesis: toHex(crypto.sha256(found)), secrets: { 0: { op: '', secret: toHex(epochSecret) } },
-          joinedAt: Date.now()
+      const held = find(normalized)
+      // A founding a crash or a failed registration interrupted (our keys, our found op, not published yet) goes on.
+      const resuming = held !== undefined && held.record.founder && held.record.membership === 'pending' && held.record.groupSeed !== undefined && held.ops.size === 1
+      if (held !== undefined && !resuming) throw new AlreadyAGroupMemberError(normalized)
+      let g: Group
+      let found: Uint8Array
+      if (resuming) {
+        g = held!
+        found = [...g.ops.values()][0]!
+      } else {
+        const group = createIdentity(crypto)
+        const gid = toHex(group.signingKey)
+        // The found op draws epoch 0's secret and commits to it (its check): that secret is ours to keep.
+        const made = createFoundOp(crypto, {
+          founder: p.identity, group, name: normalized, founderVoteKey: voteKeyPair(p.identity.signingSeed, group.signingKey).publicKey,
+          ...(options.constitution === undefined ? {} : { constitution: options.constitution })
         })
-        const step = await applyOps(g, [found])
-        const { sealed, ops } = seal(gid, KIND_GROUP_OP, found, init.ttlMinutes, false)
+        found = made.op
+        // The group's keys and found op are stored before the name is registered to them: a crash after the
+        // registration cannot lose the keys a name points to (create() again finishes the founding).
+        let made2: Group | undefined
+        await queueStep(async () => {
+          made2 = newGroup({
+            ...emptyRecord(gid, normalized), founder: true, groupSeed: toHex(group.signingSeed),
+            groupSealingSecret: toHex(group.sealingSecret!), genesis: toHex(crypto.sha256(found)), secrets: { 0: { op: '', secret: toHex(made.epochSecret) } }
+          })
+          const step: Step = { ops: [], after: [], newTags: [] }
+          addOps(made2, [found], step)
+          return { send: {}, step: { ...step, ops: [...step.ops, recordOp(made2)] } }
+        })
+        g = made2!
+      }
+      const groupIdentity = identityFromSecrets(crypto, fromHex(g.record.groupSeed!), fromHex(g.record.groupSealingSecret!))
+      try {
+        await p.registerName(normalized, groupIdentity, options)
+      } catch (error) {
+        // Registered to these keys already (a resumed founding): go on; anything else undoes the founding.
+        const registered = await p.lookupName(normalized, options).catch(() => undefined)
+        if (registered === undefined || toHex(registered.signingKey) !== g.record.id) {
+          if (!resuming) await dropGroup(g)
+          throw error
+        }
+      }
+      await queueStep(async () => {
+        g.record.membership = 'member'
+        g.record.joinedAt = Date.now()
+        fold(g)
+        const step = await reconcile(g)
+        const { sealed, ops } = seal(g.record.id, KIND_GROUP_OP, found, init.ttlMinutes, false)
         return { send: { sealed: [{ to: 'group', kind: KIND_GROUP_OP, messageId: sealed.messageId, envelopes: sealed.envelopes }], ops }, step }
-      })
-      return groupInfo(g!)
+      }, g)
+      return groupInfo(g)
     },
 
     async requestJoin (groupArg, options) {
@@ -469,12 +513,13 @@ export function createNodeGroups (init: NodeGroupsInit): NodeGroups {
       if (before.mine !== undefined) throw new AlreadyVotedError(id, before.mine)
       const body = createVote(crypto, {
         groupId: fromHex(g.record.id), postId: fromHex(id), choice, voterSeed: p.identity.signingSeed,
-        candidates: [...g.state.everAdmittedVoteKeys].map((k) => fromHex(k))
+        // Drawn from the current members only: a ring key of someone who was no member in this epoch does not count (SPEC §15.8).
+        candidates: [...g.state.members.values()].map((m) => m.voteKey)
       })
       const vote = decodeVote(body)
       await queueStep(async () => {
         const { sealed } = seal(g.record.id, KIND_VOTE, body, init.ttlMinutes, true)
-        const ops = await prepareVote(g, vote, expiresAtOf(sealed.expiryMinute)) ?? []
+        const ops = await prepareVote(g, vote, expiresAtOf(sealed.expiryMinute), g.state.epoch) ?? []
         ops.push(s.put(keys.myVote(g.record.id, id), { choice }))
         return { send: { sealed: [{ to: 'group', kind: KIND_VOTE, messageId: sealed.messageId, envelopes: sealed.envelopes }], ops }, step: { ops: [], after: [], newTags: [] } }
       })
@@ -488,12 +533,21 @@ export function createNodeGroups (init: NodeGroupsInit): NodeGroups {
       const g = need(groupArg)
       if (typeof postId !== 'string' || !POST_ID.test(postId.toLowerCase())) throw new TypeError('"postId" expected a group post id (96 hex characters)')
       return await tallyOf(g.record.id, postId.toLowerCase())
+    },
+
+    async getPost (groupArg, postId) {
+      const { store: s } = started()
+      const g = need(groupArg)
+      if (typeof postId !== 'string' || !POST_ID.test(postId.toLowerCase())) throw new TypeError('"postId" expected a group post id (96 hex characters)')
+      const stored = await s.get<StoredGroupPost>(keys.post(g.record.id, postId.toLowerCase()))
+      if (stored === undefined || stored.expiresAt <= Date.now()) return undefined
+      return await postOf(stored)
     }
   }
 
   // --- Incoming -----------------------------------------------------------------------------------------
 
-  return {
+  const nodeGroups: NodeGroups = {
     api,
 
     rings: { rings: function * () { for (const [id, g] of groups) yield [id, g.ring] as const } },
@@ -510,7 +564,7 @@ export function createNodeGroups (init: NodeGroupsInit): NodeGroups {
           for (const [id, bytes] of loaded.ops) {
             try { decoded.set(id, decodeGroupOp(crypto, bytes)) } catch { loaded.ops.delete(id) }
           }
-          const g: Group = { ...loaded, decoded, state: foldGroup(crypto, [], { groupId: loaded.record.id }) }
+          const g: Group = { ...loaded, decoded, state: foldGroup(crypto, [], { groupId: loaded.record.id }), pending: new Set(), appliedBy: new Map(), failedVotes: new Set() }
           groups.set(loaded.record.id, g)
           fold(g)
           // Channels are derived, not stored; the ring was restored with its windows. A reconcile also catches a rekey the last run did not finish.
@@ -527,6 +581,8 @@ export function createNodeGroups (init: NodeGroupsInit): NodeGroups {
       welcomeTimer = setInterval(retryWelcomes, WELCOME_RETRY_MS)
       welcomeTimer.unref()
       for (const g of groups.values()) scheduleRekey(g)
+      // Votes that waited when the node stopped: their post or ring key may be here now.
+      for (const g of groups.values()) if (g.pendingVotes > 0 && g.record.membership === 'member') promoteVotes(g, `pvote!${g.record.id}!`)
     },
 
     close () {
@@ -553,52 +609,21 @@ export function createNodeGroups (init: NodeGroupsInit): NodeGroups {
         return step.newTags
       }
       if (kind === KIND_POST) {
-        if (authorId === ownId) return []
-        const refusal = timestampRefusal(meta.sentAt, meta.expiresAt, Date.now())
-        if (refusal !== undefined) return []
-        try {
-          const post = decodePost(payload)
-          const certified = certifiedName(crypto, init.operatorKey, post.certificate, meta.author)
-          const authorName = certified ?? parts.contactName(authorId)
-          const stored: StoredGroupPost = {
-            id: `${meta.messageId}${authorId}`, group: groupId, author: authorId, authorIdentity: toHex(encodePublicIdentity(meta.author)),
-            ...(authorName === undefined ? {} : { authorName }), text: post.text,
-            ...(post.image === undefined ? {} : { image: { mime: post.image.mime, bytes: Buffer.from(post.image.bytes).toString('base64') } }),
-            ...(post.location === undefined ? {} : { location: post.location }),
-            sentAt: meta.sentAt, receivedAt: Date.now(), expiresAt: meta.expiresAt, mine: false
-          }
-          const postOps = await preparePost(g, stored)
-          if (postOps === undefined) return []
-          ops.push(...postOps)
-          after.push(() => { void postOf(stored).then((post) => { emit('group-post', post) }, () => {}) })
-        } catch (error) {
-          log.debug('a malformed group post was dropped', { group: groupId, author: authorId, error })
-        }
+        const step: Step = { ops: [], after: [], newTags: [] }
+        await takePost(g, authorId, payload, meta, step)
+        ops.push(...step.ops)
+        after.push(...step.after)
       }
       return []
     },
 
-    async absorbVote (groupId, payload, expiresAt, change, after) {
+    async absorbVote (groupId, payload, expiresAt, change, after, epoch) {
       const g = groups.get(groupId)
-      if (g === undefined || parts === undefined) return
-      let vote: DecodedVote
-      try {
-        vote = decodeVote(payload)
-      } catch {
-        return
-      }
-      // A vote counts in its own group, from a ring of keys the group ever admitted.
-      if (toHex(vote.groupId) !== groupId || !verifyVote(vote, g.state.everAdmittedVoteKeys)) {
-        log.debug('a vote that does not verify was dropped', { group: groupId })
-        return
-      }
-      const ops = await prepareVote(g, vote, expiresAt)
-      if (ops === undefined) return
-      ;(change.ops ??= []).push(...ops)
-      const postId = toHex(vote.postId)
-      after.push(() => {
-        void tallyOf(groupId, postId).then((tally) => { emit('vote', { group: { id: groupId, name: g.record.name }, postId, tally }) }, () => {})
-      })
+      if (g === undefined || parts === undefined || g.record.membership !== 'member') return
+      const step: Step = { ops: [], after: [], newTags: [] }
+      await takeVote(g, payload, expiresAt, epoch, step)
+      ;(change.ops ??= []).push(...step.ops)
+      after.push(...step.after)
     },
 
     async absorbDirect (message, change, after) {
@@ -607,45 +632,7 @@ export function createNodeGroups (init: NodeGroupsInit): NodeGroups {
       if (message.kind === KIND_JOIN_REQUEST) {
         await takeJoinRequest(message.payload, message.fromId, step)
       } else if (message.kind === KIND_GROUP_WELCOME && message.payload.length > 0) {
-        // Only for a group we asked to join (or belong to: a second voucher's welcome brings its ops): each is tried.
-        const me = parts.identity
-        let g: Group | undefined
-        let opened: ReturnType<typeof openWelcome> | undefined
-        for (const candidate of groups.values()) {
-          if (candidate.record.membership === 'former' || (candidate.record.membership === 'pending' && candidate.record.request === undefined)) continue
-          try {
-            opened = openWelcome(crypto, message.payload, { groupId: candidate.record.id, me, voteKey: voteKeyPair(me.signingSeed, fromHex(candidate.record.id)).publicKey })
-            g = candidate
-            break
-          } catch (error) {
-            log.debug('a welcome did not open for a group', { group: candidate.record.id, from: message.fromId, why: (error as { reason?: string }).reason })
-          }
-        }
-        if (g === undefined || opened === undefined) {
-          log.info('a welcome for no group we asked to join was dropped', { from: message.fromId })
-          return []
-        }
-        const gid = g.record.id
-        if (!opened.state.members.has(message.fromId)) return [] // a welcome comes from a member
-        if (g.record.membership === 'pending') {
-          g.record.membership = 'member'
-          g.record.name = opened.state.name
-          g.record.genesis = opened.genesis
-          g.record.secrets = { [String(opened.epoch)]: { op: opened.state.rekeys.get(opened.epoch) ?? '', secret: toHex(opened.epochSecret) } }
-          if (opened.previousEpochSecret !== undefined) {
-            g.record.secrets[String(opened.epoch - 1)] = { op: opened.state.rekeys.get(opened.epoch - 1) ?? '', secret: toHex(opened.previousEpochSecret) }
-          }
-          delete g.record.request
-          g.record.joinedAt = Date.now()
-          log.info('welcomed into a group', { group: gid, epoch: opened.epoch })
-        }
-        addOps(g, opened.ops, step)
-        fold(g)
-        prune(g, step)
-        const reconciled = await reconcile(g)
-        step.ops.push(...reconciled.ops)
-        step.after.push(...reconciled.after)
-        step.newTags.push(...reconciled.newTags)
+        await takeWelcome(message.payload, message.fromId, step)
       }
       ;(change.ops ??= []).push(...step.ops)
       after.push(...step.after)
@@ -666,12 +653,14 @@ export function createNodeGroups (init: NodeGroupsInit): NodeGroups {
 
     async housekeeping (now) {
       const { parts: p, store: s } = started()
-      const expired = await s.range<Record<string, never>>('pexp!', { lt: `pexp!${String(now).padStart(16, '0')}` })
-      if (expired.length === 0) return
+      const expired = await s.range<Record<string, never>>('pexp!', { lt: `pexp!${padded(now)}` })
+      // Votes by their own expiry: stored ones and those waiting for a post that never came.
+      const expiredVotes = await s.range<Record<string, never>>('vexp!', { lt: `vexp!${padded(now)}` })
+      if (expired.length === 0 && expiredVotes.length === 0) return
       await p.delivery.queue(async () => {
         const ops: LocalOp[] = []
         for (const [key] of expired) {
-          const [, at, gid, postId] = key.split('!') as [string, string, string, string]
+          const [, , gid, postId] = key.split('!') as [string, string, string, string]
           const stored = await s.get<StoredGroupPost>(keys.post(gid, postId))
           ops.push(s.del(key), s.del(keys.post(gid, postId)), s.del(keys.myVote(gid, postId)))
           if (stored !== undefined) ops.push(s.del(keys.feed(gid, stored.sentAt, postId)))
@@ -681,7 +670,19 @@ export function createNodeGroups (init: NodeGroupsInit): NodeGroups {
             ops.push(s.del(voteKey))
             if (g !== undefined) g.votes--
           }
-          void at
+        }
+        for (const [key] of expiredVotes) {
+          // vexp!<at>!<vote|pvote>!<gid>!<postId>!<keyImage>!<choice>
+          const [, , kind, gid, ...rest] = key.split('!') as [string, string, 'vote' | 'pvote', string, ...string[]]
+          const record = `${kind}!${gid}!${rest.join('!')}`
+          ops.push(s.del(key))
+          if (await s.get(record) === undefined) continue
+          ops.push(s.del(record))
+          const g = groups.get(gid)
+          if (g !== undefined) {
+            if (kind === 'vote') g.votes--
+            else g.pendingVotes--
+          }
         }
         return { ops }
       })
@@ -694,15 +695,10 @@ export function createNodeGroups (init: NodeGroupsInit): NodeGroups {
           const { sealed, ops } = seal(g.record.id, kind, payload, init.ttlMinutes, anonymous)
           // An op we publish is in our own log too (our chain is not in our ring: we never screen our own envelopes).
           const step = kind === KIND_GROUP_OP && !anonymous ? await applyOps(g, [payload]) : { ops: [], after: [], newTags: [] }
-          if (kind === KIND_VOTE) {
-            // Likewise a vote we publish counts here too, if it verifies (as it would anywhere).
-            try {
-              const vote = decodeVote(payload)
-              if (toHex(vote.groupId) === g.record.id && verifyVote(vote, g.state.everAdmittedVoteKeys)) step.ops.push(...(await prepareVote(g, vote, expiresAtOf(sealed.expiryMinute)) ?? []))
-            } catch {}
-          }
+          // Likewise a vote we publish counts here too, if it would anywhere.
+          if (kind === KIND_VOTE) await takeVote(g, payload, expiresAtOf(sealed.expiryMinute), undefined, step)
           return { send: { sealed: [{ to: 'group', kind, messageId: sealed.messageId, envelopes: sealed.envelopes }], ops }, step }
-        })
+        }, g)
       },
       async receiveJoinRequest (bytes, from) {
         await queueStep(async () => {
@@ -711,7 +707,37 @@ export function createNodeGroups (init: NodeGroupsInit): NodeGroups {
           return { send: {}, step }
         })
       },
+      async receiveVote (groupArg, bytes, options = {}) {
+        const g = needMember(groupArg)
+        await queueStep(async () => {
+          const step: Step = { ops: [], after: [], newTags: [] }
+          await takeVote(g, bytes, options.expiresAt ?? Date.now() + init.ttlMinutes * 60_000, options.epoch, step)
+          return { send: {}, step }
+        })
+      },
+      async receivePost (groupArg, author, payload, meta) {
+        const g = need(groupArg)
+        await queueStep(async () => {
+          const step: Step = { ops: [], after: [], newTags: [] }
+          await takePost(g, identityId(author), payload, { ...meta, author }, step)
+          return { send: {}, step }
+        })
+      },
+      async receiveWelcome (bytes, from) {
+        await queueStep(async () => {
+          const step: Step = { ops: [], after: [], newTags: [] }
+          await takeWelcome(bytes, identityId(from), step)
+          return { send: {}, step }
+        })
+      },
+      housekeeping: async (now) => { await nodeGroups.housekeeping(now) },
+      async settled () {
+        await incoming.settled()
+      },
+      counters: () => ({ ...counters }),
+      ringAuthors: (groupArg) => [...need(groupArg).ring.authors()],
       state: (groupArg) => need(groupArg).state
     }
   }
+  return nodeGroups
 }

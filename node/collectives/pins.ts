@@ -96,22 +96,22 @@ export function createNodePinsWith (limits: PinStoreLimits = {}): CollectivesPlu
         const author = anonymous ? createIdentity(crypto) : identity
         const now = Date.now()
         const target = group === undefined ? { type: 'world' as const, anonymous } : { type: 'group' as const, group: group.id, anonymous }
-        const { messageId, expiresAt } = await context.publish(target, KIND_PIN, payload, {
-          ttlMinutes, author, ...(options.signal === undefined ? {} : { signal: options.signal })
+        let stored: StoredPin | undefined
+        // Our copy is written in the batch that queues the pin, once sealing drew its message id (the pin id).
+        await context.publish(target, KIND_PIN, payload, {
+          ttlMinutes, author, ...(options.signal === undefined ? {} : { signal: options.signal }),
+          prepare: ([published]) => {
+            stored = {
+              id: `${published!.messageId}${toId(author)}`, kind: input.kind, note: input.note, geohash, sentAt: now, receivedAt: now, expiresAt: published!.expiresAt,
+              audience: group === undefined ? 'world' : { group: { id: group.id, name: group.name } },
+              ...(anonymous ? {} : { author: { id: toId(identity), ...(own === undefined ? {} : { name: own.name }) } }),
+              mine: true
+            }
+            const prepared = pins.prepareInsert(stored, now)
+            return typeof prepared === 'string' ? { ops: [] } : prepared
+          }
         })
-        // Our copy is written once the message id is known (sealing picks it): a crash in between loses
-        // only our own view of the pin, which is out already.
-        const stored: StoredPin = {
-          id: `${messageId}${toId(author)}`, kind: input.kind, note: input.note, geohash, sentAt: now, receivedAt: now, expiresAt,
-          audience: group === undefined ? 'world' : { group: { id: group.id, name: group.name } },
-          ...(anonymous ? {} : { author: { id: toId(identity), ...(own === undefined ? {} : { name: own.name }) } }),
-          mine: true
-        }
-        const prepared = pins.prepareInsert(stored, now)
-        if (typeof prepared !== 'string') {
-          await context.delivery().queue(() => ({ ops: prepared.ops }), () => { prepared.committed() })
-        }
-        const info = pinInfo(stored)
+        const info = pinInfo(stored!)
         context.emit('pin', info)
         return info
       },

@@ -53,6 +53,31 @@ export type PublishTarget =
   /** A salted channel keyed `key` (an event's), signed by `author` (a one-time key, or the event's host key). */
   | { readonly type: 'channel', readonly key: Uint8Array }
 
+/** One payload of a {@link CollectivesContext.publishAll}: sealed for `target`, or sent pairwise to `to`. */
+export type PublishItem =
+  | { readonly target: PublishTarget, readonly kind: number, readonly payload: Uint8Array, readonly author?: Identity }
+  | { readonly to: readonly PublicIdentity[], readonly kind: number, readonly payload: Uint8Array }
+
+/** Where a sealed payload went: its message id (hex) and the expiry of its envelopes (unix ms). */
+export interface Published {
+  readonly messageId: string
+  readonly expiresAt: number
+}
+
+/** Options of {@link CollectivesContext.publish} and {@link CollectivesContext.publishAll}. */
+export interface PublishOptions {
+  readonly ttlMinutes: number
+  /** Signs sealed items that name no author of their own (default: our identity). */
+  readonly author?: Identity
+  /** Other writes of the same batch. */
+  readonly ops?: LocalOp[]
+  /** Runs right after the commit. */
+  readonly committed?: () => void
+  /** More writes of the batch, made once the message ids are drawn (inside delivery's turn). */
+  readonly prepare?: (published: readonly Published[]) => { ops: LocalOp[], committed?: () => void }
+  readonly signal?: AbortSignal
+}
+
 /** What plugins get from the node. */
 export interface CollectivesContext {
   readonly crypto: CryptoProvider
@@ -79,16 +104,29 @@ export interface CollectivesContext {
   /** A group we are a member of, by name, @name or id; throws UnknownGroupError / NotAGroupMemberError. */
   memberGroup(group: string): GroupRef
   /**
+   * True when `contactId` is a known sender (node/social/known-senders.ts):
+   * someone the user added or wrote to, not merely someone whose first
+   * contact was answered. Invitations from these are followed on their own.
+   */
+  knownSender(contactId: string): boolean
+  /**
    * Seals `payload` (kind `kind`) for `target` and queues it through the
    * outbox in one batch with `ops`; `author` signs it (default: our identity;
    * for anonymous items pass a fresh one-time identity per payload).
    * Resolves once committed; `committed` runs right after the commit.
+   * Throws NoWorldFeedError for the world on a node without a world feed.
    */
-  publish(target: PublishTarget, kind: number, payload: Uint8Array, options: {
-    ttlMinutes: number, author?: Identity, ops?: LocalOp[], committed?: () => void, signal?: AbortSignal
-  }): Promise<{ messageId: string, expiresAt: number }>
-  /** Sends a pairwise payload (an invitation) to contacts, in one batch. */
-  sendDirect(to: readonly PublicIdentity[], kind: number, payload: Uint8Array, options?: { ttlMinutes?: number }): Promise<void>
+  publish(target: PublishTarget, kind: number, payload: Uint8Array, options: PublishOptions): Promise<Published>
+  /**
+   * Seals every item (each for its target, signed by its `author`) and queues
+   * them all, with `options.ops` and what `options.prepare` adds, in ONE
+   * batch: a crash leaves all of them or none (one revision of an event goes
+   * to its channel, its audience and its invitees together). `prepare` gets
+   * the message ids drawn while sealing, in the order of `items` (pairwise
+   * sends have none), so a record that names its message id is written with
+   * it. Resolves once committed, with the message id of each sealed item.
+   */
+  publishAll(items: readonly PublishItem[], options: PublishOptions): Promise<Published[]>
   emit<K extends keyof CollectivesEventMap>(type: K, detail: CollectivesEventMap[K]): void
 }
 

@@ -121,7 +121,7 @@ export interface GroupView extends GroupInfo {
   readonly proposals: readonly ProposalInfo[]
   /** Set while a removal or a leave waits for its rekey: the epoch the rekey will open. */
   readonly rekeyPending?: number
-  /** Ops the node keeps of the log: applied ones (at most 4,096) and those waiting for a missing parent. */
+  /** Ops the node keeps of the log (at most 8,192): applied ones (at most 4,096) and those waiting for a missing parent. */
   readonly opCount: number
   /** Ops kept but without effect, with the reason the fold gave (forged, late, duplicate...). */
   readonly ignoredOps: number
@@ -162,7 +162,7 @@ export interface VoteTally {
 export type LocationInput = string | { readonly lat: number, readonly lon: number, readonly precision?: number }
 
 /** A group post as a group feed shows it. */
-export interface GroupPost extends Omit<Post, 'audience'> {
+export interface GroupPost extends Omit<Post, 'audience' | 'location'> {
   readonly audience: 'group'
   readonly group: GroupRef
   /** Geohash of a coarse place (1 to 6 characters). */
@@ -240,16 +240,19 @@ export interface GroupsApi {
   /** A page of a group's feed, newest first, each post with its tally. */
   feed(group: string, options?: { before?: string, limit?: number }): Promise<GroupFeedPage>
   /**
-   * Votes anonymously on a group post (a ring signature over at least 16
-   * vote keys of the group's ever-admitted members), once: the same choice
+   * Votes anonymously on a group post (a ring signature over 16 to 25
+   * vote keys of the group's current members: a ring key of someone who was
+   * no member in this epoch does not count), once: the same choice
    * again returns the tally, the other choice throws AlreadyVotedError (it
    * would be a double vote, which every node counts for neither side).
-   * Throws VoteRingTooSmallError while the group has admitted fewer than 16,
+   * Throws VoteRingTooSmallError while the group has fewer than 16 members,
    * UnknownGroupPostError for a post the feed does not hold.
    */
   votePost(group: string, postId: string, choice: PostVoteChoice, options?: CallOptions): Promise<VoteTally>
   /** The tally of a group post. */
   tally(group: string, postId: string): Promise<VoteTally>
+  /** One post of a group's feed with its tally, or undefined when the node does not hold it (unknown, expired or evicted). */
+  getPost(group: string, postId: string): Promise<GroupPost | undefined>
 }
 
 // Events (SPEC §15.9), implemented in node/collectives/events.ts.

@@ -22,12 +22,13 @@
  * never leaves a consumed key without its post.
  */
 import type { Level } from 'level'
+import { decodeGeohash, geohashErrorKm, isGeohash, MAX_POST_GEOHASH } from '../../protocol/index.js'
 import {
   DEFAULT_FEED_PAGE, MAX_FEED_PAGE, MAX_POSTS_PER_AUTHOR_PER_DAY, MAX_PROFILE_BYTES, MAX_PROFILES_OF_OTHERS, MAX_WORLD_FEED_BYTES,
   MAX_WORLD_POSTS_FROM_OTHERS
 } from '../node-constants.js'
 import { jsonSublevel, type Json, type LocalOp } from '../local-state.js'
-import type { Audience, FeedName, FeedPage, Post, PostImage, Profile } from './types.js'
+import type { Audience, FeedName, FeedPage, Post, PostImage, PostLocation, Profile } from './types.js'
 
 /**
  * The id of the post `authorId` sent with message id `messageIdHex`: the 32
@@ -38,7 +39,7 @@ export function postIdOf (messageIdHex: string, authorId: string): string {
   return `${messageIdHex}${authorId}`
 }
 
-/** A post as stored: the image as base64. */
+/** A post as stored: the image as base64, the place as its geohash (posts stored before places existed have none). */
 export interface StoredPost {
   /** The post id ({@link postIdOf}). */
   readonly id: string
@@ -52,6 +53,8 @@ export interface StoredPost {
   readonly receivedAt: number
   readonly expiresAt: number
   readonly mine: boolean
+  /** Geohash of 1 to 6 characters (SPEC §14.6). */
+  readonly location?: string
 }
 
 /** A profile as stored: the avatar as base64. */
@@ -117,7 +120,7 @@ const DAILY_COUNTER_DAYS = 9
 const NUMBER_WIDTH = 16
 
 /** Roughly what a post takes on disk: its text and image (base64) plus the fields around them. */
-const sizeOf = (post: StoredPost): number => post.text.length * 3 + (post.image?.bytes.length ?? 0) + 512
+const sizeOf = (post: StoredPost): number => post.text.length * 3 + (post.image?.bytes.length ?? 0) + (post.location?.length ?? 0) + 512
 /** Likewise for a profile. */
 const profileSizeOf = (profile: StoredProfile): number => (profile.displayName.length + profile.bio.length) * 3 + (profile.avatar?.bytes.length ?? 0) + 512
 
@@ -141,14 +144,24 @@ export function storedImage (image: PostImage | undefined): { mime: string, byte
   return image === undefined ? undefined : { mime: image.mime, bytes: Buffer.from(image.bytes).toString('base64') }
 }
 
+/** A geohash as the API shows it: the cell's centre and size; undefined for none (or a stored value that is not one). */
+export function postLocationOf (geohash: string | undefined): PostLocation | undefined {
+  if (!isGeohash(geohash, MAX_POST_GEOHASH)) return undefined
+  const cell = decodeGeohash(geohash)
+  const { latErrKm, lonErrKm } = geohashErrorKm(geohash)
+  return { geohash, lat: cell.lat, lon: cell.lon, errKm: Math.max(latErrKm, lonErrKm) }
+}
+
 /** A stored post as the API shows it. */
 export function postOf (stored: StoredPost): Post {
   const image = imageOf(stored.image)
+  const location = postLocationOf(stored.location)
   return {
     id: stored.id, author: stored.author, authorIdentity: stored.authorIdentity,
     ...(stored.authorName === undefined ? {} : { authorName: stored.authorName }),
     audience: stored.audience, text: stored.text, ...(image === undefined ? {} : { image }),
-    sentAt: stored.sentAt, receivedAt: stored.receivedAt, expiresAt: stored.expiresAt, mine: stored.mine
+    sentAt: stored.sentAt, receivedAt: stored.receivedAt, expiresAt: stored.expiresAt, mine: stored.mine,
+    ...(location === undefined ? {} : { location })
   }
 }
 

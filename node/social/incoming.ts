@@ -101,7 +101,7 @@ export function createIncoming (components: IncomingComponents): DeliverySocial 
           const stored: StoredPost = {
             id: postIdOf(toHex(message.messageId), authorId), author: authorId, authorIdentity, ...(authorName === undefined ? {} : { authorName }),
             audience, text: post.text, ...(image === undefined ? {} : { image }),
-            sentAt: message.timestamp, receivedAt: now, expiresAt, mine: false
+            sentAt: message.timestamp, receivedAt: now, expiresAt, mine: false, ...(post.location === undefined ? {} : { location: post.location })
           }
           const prepared = await o.feeds.prepareInsert(stored, now)
           if (typeof prepared === 'string') {

@@ -205,7 +205,11 @@ export function createNodeSocial (init: NodeSocialInit): NodeSocial {
       const checked = checkPostInput(input)
       const o = started()
       const own = await certificateFor(o, checked.audience)
-      const payload = encodePost({ ...(own === undefined ? {} : { certificate: own.certificate }), text: checked.text, ...(checked.image === undefined ? {} : { image: checked.image }) })
+      const payload = encodePost({
+        ...(own === undefined ? {} : { certificate: own.certificate }), text: checked.text, ...(checked.image === undefined ? {} : { image: checked.image }),
+        // The geohash only: the point it was cut from is not sealed, stored or sent (SPEC §14.6).
+        ...(checked.location === undefined ? {} : { location: checked.location })
+      })
       options.signal?.throwIfAborted()
       const now = Date.now()
       let mine: StoredPost | undefined
@@ -214,7 +218,7 @@ export function createNodeSocial (init: NodeSocialInit): NodeSocial {
         const post: StoredPost = {
           id: postIdOf(toHex(messageId), o.ownId), author: o.ownId, authorIdentity: o.ownIdentityHex, ...(own === undefined ? {} : { authorName: own.name }),
           audience: checked.audience, text: checked.text, ...(image === undefined ? {} : { image }),
-          sentAt: now, receivedAt: now, expiresAt, mine: true
+          sentAt: now, receivedAt: now, expiresAt, mine: true, ...(checked.location === undefined ? {} : { location: checked.location })
         }
         mine = post
         const prepared = await o.feeds.prepareInsert(post, now)

@@ -4,15 +4,22 @@
  * for a wrong size, each naming the field and saying the limit.
  */
 import {
-  codePointLength, MAX_AVATAR_BYTES, MAX_BIO_CHARS, MAX_DISPLAY_NAME_CHARS, MAX_POST_IMAGE_BYTES, MAX_POST_TEXT_CHARS, MAX_TTL_MINUTES,
+  codePointLength, encodeGeohash, MAX_AVATAR_BYTES, MAX_POST_GEOHASH, MAX_BIO_CHARS, MAX_DISPLAY_NAME_CHARS, MAX_POST_IMAGE_BYTES, MAX_POST_TEXT_CHARS, MAX_TTL_MINUTES,
   POST_IMAGE_MIMES, type PostImageData, type PostImageMime
 } from '../../protocol/index.js'
-import type { Audience, PostImage, PostInput, ProfileInput } from './types.js'
+import type { Audience, PostImage, PostInput, PostLocationInput, ProfileInput } from './types.js'
 
 /** Lifetime of a post when neither `days` nor `ttlMinutes` is given: 2 days (SPEC §14). */
 export const DEFAULT_POST_DAYS = 2
 /** Longest lifetime in days (SPEC §14: 1 to 7). */
 export const MAX_POST_DAYS = 7
+
+/**
+ * Geohash characters of a post's place when the author does not say: 5, a
+ * cell of about 4.9 × 4.9 km (less wide towards the poles), a district
+ * rather than a street (SPEC §14.6).
+ */
+export const DEFAULT_POST_LOCATION_PRECISION = 5
 
 /** A post input that passed the checks. */
 export interface CheckedPost {
@@ -20,6 +27,8 @@ export interface CheckedPost {
   readonly image?: PostImageData
   readonly audience: Audience
   readonly ttlMinutes: number
+  /** The place as a geohash of 1 to MAX_POST_GEOHASH characters. */
+  readonly location?: string
 }
 
 /** A profile input that passed the checks. */
@@ -73,13 +82,38 @@ function checkLifetime (input: PostInput): number {
   return days * 24 * 60
 }
 
+function checkDegrees (value: unknown, field: string, limit: number): number {
+  if (typeof value !== 'number') throw new TypeError(`"${field}" expected a number of degrees, got ${typeof value}`)
+  // NaN fails both comparisons, so it lands here too.
+  if (!(value >= -limit && value <= limit)) throw new RangeError(`"${field}" expected degrees from -${limit} to ${limit}, got ${value}`)
+  return value
+}
+
+/** The geohash a {@link PostLocationInput} is cut to, or undefined when there is none. */
+function checkLocation (location: PostLocationInput | undefined): string | undefined {
+  if (location === undefined) return undefined
+  if (location === null || typeof location !== 'object') throw new TypeError('"location" expected { lat, lon, precision? }')
+  const lat = checkDegrees(location.lat, 'location.lat', 90)
+  const lon = checkDegrees(location.lon, 'location.lon', 180)
+  const precision = location.precision ?? DEFAULT_POST_LOCATION_PRECISION
+  if (typeof precision !== 'number') throw new TypeError(`"location.precision" expected a number, got ${typeof precision}`)
+  if (!Number.isInteger(precision) || precision < 1 || precision > MAX_POST_GEOHASH) {
+    throw new RangeError(`"location.precision" expected a whole number of geohash characters from 1 to ${MAX_POST_GEOHASH}, got ${precision}`)
+  }
+  return encodeGeohash(lat, lon, precision)
+}
+
 /** Checks a {@link PostInput}; throws TypeError or RangeError naming the field. */
 export function checkPostInput (input: PostInput): CheckedPost {
-  if (input === null || typeof input !== 'object') throw new TypeError('"post" expected { text?, image?, audience?, days? }')
+  if (input === null || typeof input !== 'object') throw new TypeError('"post" expected { text?, image?, audience?, days?, location? }')
   const text = checkText(input.text, 'text', MAX_POST_TEXT_CHARS)
   const image = checkImage(input.image, 'image', MAX_POST_IMAGE_BYTES)
   if (text === '' && image === undefined) throw new RangeError('A post needs text or an image')
-  return { text, ...(image === undefined ? {} : { image }), audience: checkAudience(input.audience), ttlMinutes: checkLifetime(input) }
+  const location = checkLocation(input.location)
+  return {
+    text, ...(image === undefined ? {} : { image }), audience: checkAudience(input.audience), ttlMinutes: checkLifetime(input),
+    ...(location === undefined ? {} : { location })
+  }
 }
 
 /** Checks a {@link ProfileInput}; throws TypeError or RangeError naming the field. */

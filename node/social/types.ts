@@ -45,6 +45,33 @@ export interface Post {
   readonly expiresAt: number
   /** True for this node's own posts. */
   readonly mine: boolean
+  /** Where the author said the post was written, coarsely (SPEC §14.6): absent when they did not say. */
+  readonly location?: PostLocation
+}
+
+/**
+ * A post's coarse place: the geohash it carries and the centre of that
+ * cell. The author's point is somewhere in the cell, up to `errKm` from the
+ * centre along each axis; a reader's "within R km" filter uses the centre.
+ */
+export interface PostLocation {
+  /** 1 to 6 geohash characters (SPEC §14.6). */
+  readonly geohash: string
+  /** The cell's centre, degrees. */
+  readonly lat: number
+  readonly lon: number
+  /** The cell's larger half-extent, km (north-south or east-west at its centre). */
+  readonly errKm: number
+}
+
+/** A point to post from, cut to a geohash of `precision` characters before it is sealed: the point itself never leaves the node. */
+export interface PostLocationInput {
+  /** Degrees, -90 to 90. */
+  lat: number
+  /** Degrees, -180 to 180. */
+  lon: number
+  /** Geohash characters, 1 to 6 (6: about 1.2 × 0.6 km; 5: about 5 km; 4: about 20 km). @default 5 */
+  precision?: number
 }
 
 /** What {@link SocialApi.post} takes. */
@@ -59,6 +86,8 @@ export interface PostInput {
   days?: number
   /** Lifetime in minutes (1 to 10,080) instead of days: ephemeral posts, and tests. */
   ttlMinutes?: number
+  /** A coarse place, carried inside the sealed post as a geohash (SPEC §14.6). */
+  location?: PostLocationInput
 }
 
 /** One page of a feed, newest first. */

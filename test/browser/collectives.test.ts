@@ -8,9 +8,12 @@
  * leaves the page; the List view is reachable and operable by keyboard; a
  * group post written in one browser appears live in a member's, whose
  * anonymous up-vote shows in both; an event hosted from the form, answered
- * in the other browser, and the answer seen by its host.
+ * in the other browser, and the answer seen by its host. Live updates keep
+ * the reader's place: focus stays on a marker, a vote button, an answer
+ * button or a host's control, and typed text stays in a form, while pins,
+ * votes, answers and group changes arrive. The position is kept rounded,
+ * for the session, and forgotten on Sign out.
  */
-import { readFileSync } from 'node:fs'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { collectivesTesting } from '../../node/collectives/node-collectives.js'
@@ -20,9 +23,6 @@ import { connect, waitFor } from '../node/cluster.js'
 import { cleanupOperators, startOperator } from '../node/registry-operators.js'
 import { DESKTOP, PHONE, accessibilityReport, buildWebUi, launchChromium, screenshot, sidewaysScrollers } from './browser.js'
 
-const NODE_SOURCE = readFileSync(new URL('../../node/komrade-node.ts', import.meta.url), 'utf8')
-const PINS_READY = /createPins\s*[:,]/.test(NODE_SOURCE)
-const EVENTS_READY = /createEvents\s*[:,]/.test(NODE_SOURCE)
 const crypto = protocol.nativeCrypto()
 const collectives = { ttlMinutes: 10, rekeyStaggerMs: 500 }
 /** Deadline for what crosses the network (gossip, a welcome). */
@@ -148,7 +148,7 @@ describe('collectives screens in Chromium', () => {
     expectOnlyTheNode(traffic, alice)
   })
 
-  it.runIf(PINS_READY)('filters pins within R km of a position kept in the page: the far one hidden, the near one shown', async () => {
+  it('filters pins within R km of a position kept in the page: the far one hidden, the near one shown', async () => {
     const near = await alice.client.addPin({ kind: 'police', note: 'checkpoint at the gate', lat: 52.5163, lon: 13.3777, ttlMinutes: 60, audience: 'world' })
     const far = await alice.client.addPin({ kind: 'danger', note: 'flooded underpass', lat: -33.8688, lon: 151.2093, ttlMinutes: 60, audience: 'world' })
     const { page, traffic } = await signedInPage(alice)
@@ -172,18 +172,62 @@ describe('collectives screens in Chromium', () => {
     await page.getByLabel('Within (km)').fill('20000')
     await page.getByText('Showing 2 of 2 pins').waitFor({ timeout: PAGE_MS })
 
-    // The position is in this browser's storage, and in no request to the node.
-    const stored = JSON.parse(await page.evaluate('localStorage.getItem("komrade.map.position")') as string | null ?? 'null')
-    expect(stored).toEqual({ lat: 52.52, lon: 13.405 })
+    // The position is in this browser's session storage, rounded to about 100 m, and in no request to the node.
+    const storedIn = async (storage: string): Promise<unknown> => JSON.parse(await page.evaluate(`${storage}.getItem("komrade.map.position")`) as string | null ?? 'null')
+    await page.getByRole('textbox', { name: 'Your position' }).fill('52.520123, 13.405049')
+    await page.getByRole('button', { name: 'Set', exact: true }).click()
+    await expect(page.getByRole('textbox', { name: 'Your position' }).inputValue()).resolves.toBe('52.52, 13.405')
+    expect(await storedIn('sessionStorage')).toEqual({ lat: 52.52, lon: 13.405 })
+    expect(await storedIn('localStorage')).toBeNull()
+
+    // Live pins keep focus on a marker and leave the selected pin's details alone; the pins are one Tab stop, arrows move between them.
+    await expect(page.locator('g.pin-marker[tabindex="0"]').count()).resolves.toBe(1)
+    await nearMarker.focus()
+    await page.keyboard.press('Enter')
+    await page.locator('.map-details').getByText('Expires').waitFor({ timeout: PAGE_MS })
+    await page.locator('.map-details > *').first().evaluate((e) => { e.setAttribute('data-probe', 'kept') })
+    await nearMarker.focus()
+    const arriving = await alice.client.addPin({ kind: 'info', note: 'a new pin arrives', lat: 52.53, lon: 13.41, ttlMinutes: 60, audience: 'world' })
+    await page.locator(`g.pin-marker[data-pin="${arriving.id}"]`).waitFor({ state: 'attached', timeout: PAGE_MS })
+    await expect(page.evaluate('document.activeElement && document.activeElement.getAttribute("data-pin")')).resolves.toBe(near.id)
+    await expect(page.locator('.map-details [data-probe="kept"]').count()).resolves.toBe(1)
+    await expect(page.locator('.map-details[aria-live]').count()).resolves.toBe(0)
+    await expect(page.locator('g.pin-marker[tabindex="0"]').count()).resolves.toBe(1)
+    await page.keyboard.press('ArrowRight')
+    const moved = await page.evaluate('document.activeElement && document.activeElement.getAttribute("data-pin")')
+    expect(moved).toBe(arriving.id) // 13.41 is east of 13.3777
+    await page.keyboard.press('Escape')
+    await expect(page.evaluate('document.activeElement && document.activeElement.classList.contains("map-frame")')).resolves.toBe(true)
+
+    // The wheel scrolls the page over the map unless the map has focus or Ctrl is held.
+    await page.locator('h2').first().focus()
+    const zoomBefore = await page.locator('.map-zoom').textContent()
+    const box = (await page.locator('svg.map-svg').boundingBox())!
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2)
+    await page.mouse.wheel(0, -300)
+    await expect(page.locator('.map-zoom').textContent()).resolves.toBe(zoomBefore)
+    const again = (await page.locator('svg.map-svg').boundingBox())! // the page may have scrolled
+    await page.mouse.move(again.x + again.width / 2, again.y + again.height / 2)
+    await page.keyboard.down('Control')
+    await page.mouse.wheel(0, -300)
+    await page.keyboard.up('Control')
+    await expect.poll(async () => await page.locator('.map-zoom').textContent(), { timeout: PAGE_MS }).not.toBe(zoomBefore)
+
+    // Remembered on this device when asked; forgotten on Sign out.
+    await page.getByLabel('Remember my position on this device (until I sign out)').check()
+    expect(await storedIn('localStorage')).toEqual({ lat: 52.52, lon: 13.405 })
+    expect(await storedIn('sessionStorage')).toBeNull()
     for (const text of [...traffic.urls, ...traffic.bodies]) {
       expect(text).not.toContain('52.52')
       expect(text).not.toContain('13.405')
       expect(text).not.toContain('near=')
     }
     expectOnlyTheNode(traffic, alice)
+    await page.getByRole('button', { name: 'Sign out' }).click()
+    await expect.poll(async () => [await storedIn('localStorage'), await storedIn('sessionStorage')], { timeout: PAGE_MS }).toEqual([null, null])
   })
 
-  it.runIf(PINS_READY)('places a pin from the form, its place picked by a click on the map', async () => {
+  it('places a pin from the form, its place picked by a click on the map', async () => {
     const { page, traffic } = await signedInPage(alice)
     await openMap(page)
     await page.getByText('Place a pin', { exact: true }).click()
@@ -204,7 +248,7 @@ describe('collectives screens in Chromium', () => {
     expectOnlyTheNode(traffic, alice)
   })
 
-  it.runIf(PINS_READY)('offers the pins as a list reachable by keyboard, nearest first, and each pin on the map as a button', async () => {
+  it('offers the pins as a list reachable by keyboard, nearest first, and each pin on the map as a button', async () => {
     const { page } = await signedInPage(alice, PHONE)
     await openMap(page) // the position and radius of the previous test are this browser context's own: none here
     await page.getByRole('textbox', { name: 'Your position' }).fill('52.52, 13.405')
@@ -225,6 +269,12 @@ describe('collectives screens in Chromium', () => {
     await page.keyboard.press('Tab')
     const first = await page.evaluate('document.activeElement ? document.activeElement.textContent : ""') as string
     expect(first).toContain('Show on map')
+    // A pin arriving (and placed before it: nearer) redraws nothing else: focus stays on the same button.
+    const focusedPin = await page.evaluate('document.activeElement.closest("li").getAttribute("data-pin")')
+    const arriving = await alice.client.addPin({ kind: 'other', note: 'right here', lat: 52.52, lon: 13.405, ttlMinutes: 60, audience: 'world' })
+    await page.locator(`.pin-list li[data-pin="${arriving.id}"]`).waitFor({ state: 'attached', timeout: PAGE_MS })
+    await expect(page.locator('.pin-list > li').first().getAttribute('data-pin')).resolves.toBe(arriving.id)
+    await expect(page.evaluate('document.activeElement.isConnected && document.activeElement.closest("li").getAttribute("data-pin")')).resolves.toBe(focusedPin)
     await page.keyboard.press('Enter')
     await page.locator('g.pin-marker.selected').waitFor({ timeout: PAGE_MS })
     await expect(page.evaluate('document.activeElement && document.activeElement.getAttribute("role")')).resolves.toBe('button')
@@ -245,9 +295,8 @@ describe('collectives screens in Chromium', () => {
     await waitFor('bob\'s request at alice', async () => (await alice.client.joinRequests('garden_ui')).some((r) => r.candidate === bobId), NETWORK_MS)
     await alice.client.vouch('garden_ui', bobId)
     await waitFor('bob welcomed', async () => (await bob.client.groups()).some((g) => g.name === 'garden_ui' && g.membership === 'member'), NETWORK_MS)
-    // Anonymous votes hide a voter among at least 16 admitted members.
-    await admitKeyOnlyMembers(alice, 'garden_ui', 14)
-    await waitFor('16 members at bob', async () => (await bob.client.group('garden_ui')).memberCount === 16, NETWORK_MS)
+    // Anonymous votes hide a voter among at least 16 admitted members: 15 now, the 16th while the pages are open.
+    await admitKeyOnlyMembers(alice, 'garden_ui', 13)
 
     const { page: alicePage, traffic } = await signedInPage(alice)
     const { page: bobPage } = await signedInPage(bob)
@@ -257,6 +306,16 @@ describe('collectives screens in Chromium', () => {
       await page.getByRole('heading', { name: '@garden_ui', level: 2 }).waitFor({ timeout: PAGE_MS })
       await page.getByText('No posts in this group yet.').waitFor({ timeout: PAGE_MS })
     }
+    // A reason being typed keeps its text and its focus while the group changes (a member admitted).
+    await alicePage.getByText('Make a proposal', { exact: true }).click()
+    const reason = alicePage.getByLabel('Reason (optional)')
+    await reason.fill('we are many now')
+    await reason.focus()
+    await admitKeyOnlyMembers(alice, 'garden_ui', 1)
+    await alicePage.locator('dl.facts dd').getByText('16', { exact: true }).waitFor({ timeout: PAGE_MS })
+    await expect(reason.inputValue()).resolves.toBe('we are many now')
+    await expect(alicePage.evaluate('document.activeElement && document.activeElement.value')).resolves.toBe('we are many now')
+    await waitFor('16 members at bob', async () => (await bob.client.group('garden_ui')).memberCount === 16, NETWORK_MS)
     await alicePage.getByLabel('Text', { exact: true }).fill('Tomatoes are ripe \u202Eevil')
     await alicePage.getByRole('button', { name: 'Post to the group' }).click()
     const mine = alicePage.locator('article.post', { hasText: 'Tomatoes are ripe' })
@@ -276,13 +335,22 @@ describe('collectives screens in Chromium', () => {
     // The vote reaches Alice's page live (who voted, it does not say).
     await mine.getByRole('button', { name: 'Up 1' }).waitFor({ timeout: NETWORK_MS })
     await expect(mine.getByRole('button', { name: 'Up 1' }).getAttribute('aria-pressed')).resolves.toBe('false')
+    // Pressed shows more than a colour: a visible ✓ on the pressed button only.
+    await expect(pressed.locator('.pressed-mark').isVisible()).resolves.toBe(true)
+    await expect(theirs.locator('button.vote-down .pressed-mark').isVisible()).resolves.toBe(false)
+    // Someone else's vote updates Bob's buttons in place: his focus stays on his Up button.
+    await pressed.focus()
+    const postId = (await alice.client.groupFeed('garden_ui')).posts[0]!.id
+    await alice.client.votePost('garden_ui', postId, 'down')
+    await theirs.getByRole('button', { name: 'Down 1' }).waitFor({ timeout: NETWORK_MS })
+    await expect(bobPage.evaluate('document.activeElement.isConnected && document.activeElement.classList.contains("vote-up")')).resolves.toBe(true)
     await screenshot(bobPage, 'collectives-group-voted')
     const report = await accessibilityReport(bobPage)
     expect(report.unnamed, report.controls.join(', ')).toEqual([])
     expectOnlyTheNode(traffic, alice)
   })
 
-  it.runIf(EVENTS_READY)('hosts an event from the form; the other answers Going with a pressed button; the host reads the answer', async () => {
+  it('hosts an event from the form; the other answers Going with a pressed button; the host reads the answer', async () => {
     const { page: alicePage, traffic } = await signedInPage(alice)
     const { page: bobPage } = await signedInPage(bob)
     for (const page of [alicePage, bobPage]) await page.getByRole('link', { name: 'Events', exact: true }).click()
@@ -297,9 +365,21 @@ describe('collectives screens in Chromium', () => {
     const offered = bobPage.locator('li.event', { hasText: 'Seed swap' })
     await offered.waitFor({ timeout: NETWORK_MS })
     await offered.getByText('The community garden').waitFor({ timeout: PAGE_MS })
+    // The host sits on a control of the event while the answer arrives: focus stays on it.
+    await hosted.getByRole('button', { name: 'Cancel the event' }).focus()
+    await offered.getByLabel('A note to the host with your answer (optional)').fill('bringing seeds')
     await offered.getByRole('button', { name: 'Going', exact: true }).click()
     await offered.locator('button[data-choice="going"][aria-pressed="true"]').waitFor({ timeout: PAGE_MS })
+    // Focus is on the pressed Going button of the redrawn event, not on <body>.
+    await expect(bobPage.evaluate('document.activeElement.isConnected && document.activeElement.getAttribute("data-choice")')).resolves.toBe('going')
     await hosted.getByText(/Answers: 1 going/).waitFor({ timeout: NETWORK_MS })
+    await hosted.getByText('bringing seeds').waitFor({ timeout: PAGE_MS })
+    await expect(alicePage.evaluate('document.activeElement.isConnected && document.activeElement.textContent')).resolves.toBe('Cancel the event')
+    // The host edits the event; the other browser shows the new title.
+    await hosted.getByText('Edit the event', { exact: true }).click()
+    await hosted.getByLabel('Title').fill('Seed and plant swap')
+    await hosted.getByRole('button', { name: 'Save the changes' }).click()
+    await bobPage.locator('li.event', { hasText: 'Seed and plant swap' }).waitFor({ timeout: NETWORK_MS })
     await screenshot(alicePage, 'collectives-event-host')
     for (const page of [alicePage, bobPage]) expect((await accessibilityReport(page)).unnamed).toEqual([])
     expectOnlyTheNode(traffic, alice)

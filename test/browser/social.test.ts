@@ -388,10 +388,10 @@ describe('social screens in Chromium', () => {
     await bobPage.route(feedRoute, async (route) => {
       await route.fulfill({ status: 500, contentType: 'application/json', body: '{"error":{"code":"internal","message":"The node failed unexpectedly"}}' })
     })
-    const alert = bobPage.locator('.feed-panel .error[role="alert"]')
+    const alert = bobPage.locator('.feed-panel .feed-error[role="alert"]')
     cut = false
     await bobPage.locator('.live-state[data-state="live"]').waitFor({ timeout: NETWORK_MS })
-    await bobPage.waitForFunction(`document.querySelector('.feed-panel .error[role="alert"]').textContent !== ''`, undefined, { timeout: PAGE_MS })
+    await bobPage.waitForFunction(`document.querySelector('.feed-panel .feed-error[role="alert"]').textContent !== ''`, undefined, { timeout: PAGE_MS })
     // The next connection reloads well: every missed post, and the stale error gone.
     await bobPage.unroute(feedRoute)
     for (const ws of sockets.splice(0)) await ws.close()

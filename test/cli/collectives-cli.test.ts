@@ -5,20 +5,17 @@
  * her as a contact (request, vouch, welcome), a post with a coarse place in
  * the other's feed (text and --json, escaped), a proposal passed by the
  * other's vote (ids typed by their first characters), an anonymous vote
- * refused while the group is too small, leaving; pins and events where the
- * node has them.
+ * refused while the group is too small, leaving; pins and events; strict
+ * ISO times.
  */
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createOperator, type Operator } from '../../bootstrap/index.js'
 import type { ApiEventInfo, ApiGroupFeedPage, ApiGroupInfo, ApiGroupView, ApiJoinRequest, ApiPin } from '../../client/api/collectives-types.js'
+import { parseTimeOption } from '../../client/commands/places.js'
 import { TEST_WORK_TRIALS } from '../bootstrap/registry-helpers.js'
 import { cleanupProcesses, runKomrade, startDaemon, tempDir, until } from './cli-process.js'
 
-const NODE_SOURCE = readFileSync(new URL('../../node/komrade-node.ts', import.meta.url), 'utf8')
-const PINS_READY = /createPins\s*[:,]/.test(NODE_SOURCE)
-const EVENTS_READY = /createEvents\s*[:,]/.test(NODE_SOURCE)
 /** What crosses the network between the daemons (a join request, a welcome, gossip). */
 const NETWORK_MS = 90_000
 
@@ -60,6 +57,10 @@ describe('collectives commands', () => {
       expect(result.stdout, command).toMatch(new RegExp(`Examples:\\n  komrade ${command}`))
       expect(result.stdout, command).not.toMatch(/[\x1b\r]/)
     }
+    // Every subcommand has an example.
+    const [groupHelp, eventHelp] = [helps[0]!.result.stdout, helps[1]!.result.stdout]
+    for (const example of ['komrade group leave ', 'komrade group show ', 'komrade group downvote ', 'komrade group propose neighbours --remove ']) expect(groupHelp).toContain(example)
+    for (const example of ['komrade event update ', 'komrade event show ', '--to contacts:', '--until ']) expect(eventHelp.split('Examples:')[1]).toContain(example)
     const overview = await runKomrade(['--help'])
     for (const command of ['group', 'event', 'pin']) expect(overview.stdout).toContain(`komrade ${command}`)
     const usage: Array<[string[], string]> = [
@@ -78,6 +79,17 @@ describe('collectives commands', () => {
       [['event', 'host', 'Assembly', '--at', '2026-12-01T18:00', '--until', '2026-12-01T17:00'], '--until is before --at'],
       [['event', 'host', 'Assembly', '--at', '2026-12-01T18:00', '--to', 'contacts:ada', '--anonymous'], '--anonymous does not go with'],
       [['event', 'rsvp', 'abcdef', 'yes'], 'the answer is going, maybe or no'],
+      // Words an object literal inherits are no answers either.
+      [['event', 'rsvp', 'abcdef', 'constructor'], 'the answer is going, maybe or no'],
+      [['event', 'rsvp', 'abcdef', '__proto__'], 'the answer is going, maybe or no'],
+      [['event', 'rsvp', 'abcdef', 'toString'], 'the answer is going, maybe or no'],
+      // Impossible dates are refused, not rolled into March.
+      [['event', 'host', 'Assembly', '--at', '2026-02-31T18:00'], '--at expected an ISO time'],
+      [['event', 'host', 'Assembly', '--at', '2026-12-01T25:00'], '--at expected an ISO time'],
+      // Malformed group names and ids are usage errors too, before the daemon is asked (it runs: it would say exit 1).
+      [['group', 'show', 'No_Spaces!'], 'is not a group name'],
+      [['group', 'vote', 'crew', 'zz!', 'yes'], 'PROPOSAL expected a proposal id'],
+      [['group', 'upvote', 'crew', 'nothex'], 'POST expected a post id'],
       [['event', 'update', 'abcdef'], 'update needs something to change'],
       [['pin', 'add', 'police', 'checkpoint'], 'missing --at LAT,LON'],
       [['pin', 'add', 'ufo', 'lights', '--at', '1,2'], 'KIND is one of police, danger, help, info, other'],
@@ -162,19 +174,20 @@ describe('collectives commands', () => {
     expect(after.stderr).toContain('not a member of "crew_cli"')
   })
 
-  it.runIf(PINS_READY)('places a pin and lists it nearest first, filtered by distance', async () => {
+  it('places a pin and lists it nearest first, filtered by distance', async () => {
     const added = await runKomrade(['pin', 'add', 'danger', 'broken', 'glass', '--at', '52.5163,13.3777', '--hours', '1', '--anonymous', '--data-dir', adaDir])
     expect(added.code, added.stderr).toBe(0)
     expect(added.stdout).toMatch(/^Placed a danger pin at [0-9b-hjkmnp-z]{7} \(52\.51\d\d, 13\.37\d\d\) for the world, anonymously; it expires in (5\d|6[01]) minutes\n$/)
     await runKomrade(['pin', 'add', 'info', 'far away', '--at', '-33.86,151.21', '--hours', '1', '--data-dir', adaDir])
-    const near = await json<{ pins: ApiPin[] }>(adaDir, ['pin', 'list', '--near', '52.52,13.405', '--within', '10'])
-    expect(near.pins.map((p) => p.note)).toEqual(['broken glass'])
-    await until('the pin at grace', async () => (await json<{ pins: ApiPin[] }>(graceDir, ['pin', 'list'])).pins.some((p) => p.note === 'broken glass'), NETWORK_MS)
+    // A bare list, like event list --json and group list --json.
+    const near = await json<ApiPin[]>(adaDir, ['pin', 'list', '--near', '52.52,13.405', '--within', '10'])
+    expect(near.map((p) => p.note)).toEqual(['broken glass'])
+    await until('the pin at grace', async () => (await json<ApiPin[]>(graceDir, ['pin', 'list'])).some((p) => p.note === 'broken glass'), NETWORK_MS)
     const text = await runKomrade(['pin', 'list', '--near', '52.52,13.405', '--data-dir', graceDir])
     expect(text.stdout.split('\n')[0]).toMatch(/^DANGER {2}\d\.\d km {2}broken glass {2}\[/)
   })
 
-  it.runIf(EVENTS_READY)('hosts an event; the other answers; the host reads the answer', async () => {
+  it('hosts an event; the other answers; the host reads the answer', async () => {
     const hosted = await json<ApiEventInfo>(adaDir, ['event', 'host', 'Mill', 'cleanup', '--at', '2030-05-01T10:00Z', '--place', 'The old mill'])
     expect(hosted).toMatchObject({ title: 'Mill cleanup', startsAt: Date.UTC(2030, 4, 1, 10), place: 'The old mill', mine: true })
     await until('the event at grace', async () => (await json<ApiEventInfo[]>(graceDir, ['event', 'list'])).some((e) => e.id === hosted.id), NETWORK_MS)
@@ -183,5 +196,23 @@ describe('collectives commands', () => {
     await until('the answer at ada', async () => ((await json<ApiEventInfo>(adaDir, ['event', 'show', hosted.id])).rsvps ?? []).length === 1, NETWORK_MS)
     const shown = await runKomrade(['event', 'show', hosted.id.slice(0, 8), '--data-dir', adaDir])
     expect(shown.stdout).toMatch(/Answers:\n {2}.+: going \(with gloves\)/)
+  })
+
+  it('reads ISO times strictly: a date alone is local midnight, impossible dates are refused', () => {
+    const zone = process.env.TZ
+    process.env.TZ = 'America/New_York'
+    try {
+      expect(parseTimeOption('2026-12-01')).toBe(Date.UTC(2026, 11, 1, 5))
+      expect(parseTimeOption('2026-12-01T18:00')).toBe(Date.UTC(2026, 11, 1, 23))
+      expect(parseTimeOption('2026-12-01T17:00Z')).toBe(Date.UTC(2026, 11, 1, 17))
+      expect(parseTimeOption('2026-12-01T17:00+01:00')).toBe(Date.UTC(2026, 11, 1, 16))
+      expect(parseTimeOption('2024-02-29')).toBe(Date.UTC(2024, 1, 29, 5))
+      for (const bad of ['2026-02-31', '2025-02-29', '2026-04-31', '2026-13-01', '2026-12-01T24:00', '2026-12-01T18:60', '2026-12-01T18:00+25:00', 'tomorrow']) {
+        expect(parseTimeOption(bad), bad).toBeUndefined()
+      }
+    } finally {
+      if (zone === undefined) delete process.env.TZ
+      else process.env.TZ = zone
+    }
   })
 })

@@ -25,6 +25,7 @@ import {
   CHANNEL_KINDS, createIdentity, createWorldTagMatcher, decodeEvent, openMatchedChannelEnvelope, encodeEvent, KIND_EVENT, KIND_RSVP, openWorldEnvelope, sealChannelPost, sealRsvp, solveWork, worldKey,
   type EventPayload, type Identity
 } from '../../protocol/index.js'
+import { eventChannelKey } from '../../protocol/event-payload.js'
 import { idOf, startRawPeer, startStoreProbe, type RawPeer, type StoreProbe } from '../social/social-cluster.js'
 import { cleanupSocial, crypto, join, joinRing, startMember, startOperator, TTL, waitFor } from './collectives-cluster.js'
 
@@ -137,8 +138,8 @@ describe('events and pins across nodes', () => {
     expect(moved.host).toBeUndefined()
     // The update also travelled on the event's channel, which Bob follows since he answered: signed by the one-time host key.
     const channelRevisions = async (): Promise<Array<ReturnType<typeof openMatchedChannelEnvelope>>> => [...(await probe.envelopes(bob)).values()]
-      .filter((envelope) => createWorldTagMatcher(payload.channelKey)(envelope))
-      .map((envelope) => openMatchedChannelEnvelope(crypto, payload.channelKey, envelope, CHANNEL_KINDS.event))
+      .filter((envelope) => createWorldTagMatcher(eventChannelKey(crypto, payload))(envelope))
+      .map((envelope) => openMatchedChannelEnvelope(crypto, eventChannelKey(crypto, payload), envelope, CHANNEL_KINDS.event))
       .filter((opened) => opened?.message.kind === KIND_EVENT)
     await waitFor('the update on the channel, in Bob\'s store', async () => (await channelRevisions()).length > 0, 30_000)
     const onChannel = await channelRevisions()
@@ -173,11 +174,11 @@ describe('events and pins across nodes', () => {
     const forged = sealRsvp(forgingCrypto, { eventId: e.eventId, hostKey: e.hostKey, hostX: e.hostX, responder: frank, choice: 'going' })
     await publishRaw([
       ...seal(mallory, KIND_EVENT, hijack, WORLD, 'world'),
-      ...seal(createIdentity(crypto), KIND_RSVP, forged, e.channelKey, 'event')
+      ...seal(createIdentity(crypto), KIND_RSVP, forged, eventChannelKey(crypto, e), 'event')
     ])
     const eve = createIdentity(crypto)
     const honest = sealRsvp(crypto, { eventId: e.eventId, hostKey: e.hostKey, hostX: e.hostX, responder: eve, choice: 'maybe', note: 'from afar' })
-    await publishRaw(seal(createIdentity(crypto), KIND_RSVP, honest, e.channelKey, 'event'))
+    await publishRaw(seal(createIdentity(crypto), KIND_RSVP, honest, eventChannelKey(crypto, e), 'event'))
     await waitFor('the honest answer at the host', async () => (await alice.events.get(hosted.id))!.rsvps!.length > 0, 30_000)
     const answers = (await alice.events.get(hosted.id))!.rsvps!
     expect(answers.map((r) => r.responder)).toEqual([Buffer.from(eve.signingKey).toString('hex')])

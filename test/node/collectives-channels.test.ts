@@ -12,10 +12,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, expect, it } from 'vitest'
 import { openChannelSet } from '../../node/collectives/channels.js'
+import { createWorldTagMatcher as channelMatcher } from '../../protocol/world.js'
 import { MAX_EVENT_CHANNELS } from '../../node/collectives/collectives-constants.js'
 import { openLocalDb } from '../../node/local-state.js'
 import {
-  CHANNEL_KINDS, createIdentity, KIND_RSVP, KIND_VOTE, nativeCrypto, sealChannelPost, sealWorldPost, worldKey, type SaltedChannel
+  CHANNEL_KINDS, createIdentity, createScreener, KIND_RSVP, KIND_VOTE, nativeCrypto, sealChannelPost, sealWorldPost, worldKey, type SaltedChannel,
+  type SaltedChannels
 } from '../../protocol/index.js'
 
 const crypto = nativeCrypto()
@@ -83,4 +85,28 @@ it('keeps event channels across a reopen, refuses the world key and the 65th eve
   // The channel's kinds are enforced when sealing too.
   expect(() => sealChannelPost(crypto, { author, kind: KIND_VOTE, payload: new Uint8Array(1), ttlMinutes: 10, channel: 'event', channelKey: eventKey })).toThrow(RangeError)
   await db.close()
+})
+
+it('refuses a key another owner follows, and the screener tries every matching channel before calling an envelope forged', async () => {
+  const { db } = await freshDb()
+  const channels = await openChannelSet(db)
+  const groupKey = crypto.randomBytes(32)
+  await channels.add({ type: 'group', id: 'cd'.repeat(32), epoch: 3 }, groupKey, { persist: false })
+  await expect(channels.add({ type: 'event', id: 'ab'.repeat(16) }, groupKey)).rejects.toThrow(RangeError)
+  await expect(channels.add({ type: 'group', id: 'ef'.repeat(32), epoch: 0 }, groupKey, { persist: false })).rejects.toThrow(RangeError)
+  expect(channels.list()).toHaveLength(1)
+  await channels.add({ type: 'group', id: 'cd'.repeat(32), epoch: 3 }, groupKey, { persist: false }) // the same owner again: fine
+  await db.close()
+
+  // Two channels of one key (as before the refusal), the event's first: a vote still reaches the group's.
+  const shared = crypto.randomBytes(32)
+  const make = (owner: SaltedChannel['owner'], kinds: ReadonlySet<number>): SaltedChannel => ({ owner, key: shared, kinds, matches: channelMatcher(shared) })
+  const set: SaltedChannels = { channels: () => [make({ type: 'event', id: 'ab'.repeat(16) }, CHANNEL_KINDS.event), make({ type: 'group', id: 'cd'.repeat(32), epoch: 3 }, CHANNEL_KINDS['group-anonymous'])] }
+  const screener = createScreener({ keyrings: [], crypto, channels: set })
+  const vote = sealChannelPost(crypto, { author: createIdentity(crypto), kind: KIND_VOTE, payload: new Uint8Array(10), ttlMinutes: 10, channel: 'group-anonymous', channelKey: shared })
+  expect(screener.screenAny(vote.envelopes[0]!)).toMatchObject({ type: 'channel', owner: { type: 'group', epoch: 3 } })
+  // An envelope no matching channel opens is still a forgery: screening ends (no first contact).
+  const garbled = vote.envelopes[0]!.slice()
+  garbled[garbled.length - 1]! ^= 1
+  expect(screener.screenAny(garbled)).toBeUndefined()
 })

@@ -16,14 +16,16 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { openChannelSet, type ChannelSet } from '../../node/collectives/channels.js'
 import { UnknownGroupError } from '../../node/collectives/errors.js'
 import { createNodeEventsWith } from '../../node/collectives/events.js'
-import type { CollectivesContext, CollectivesPlugin, IncomingItem, PublishTarget } from '../../node/collectives/plugin.js'
+import type { CollectivesContext, CollectivesPlugin, IncomingItem, PublishItem, PublishOptions, PublishTarget } from '../../node/collectives/plugin.js'
+import { NoWorldFeedError } from '../../node/social/errors.js'
 import type { EventInfo, EventsApi, RsvpInfo } from '../../node/collectives/types.js'
 import { openLocalDb, type Json, type LocalOp } from '../../node/local-state.js'
 import { silentLogger } from '../../node/logger.js'
 import {
-  createIdentity, decodeEvent, encodeEvent, encodePublicIdentity, identityId, KIND_EVENT, KIND_RSVP, nativeCrypto, sealRsvp, toHex,
-  type EventPayload, type Identity, type PublicIdentity
+  createIdentity, decodeEvent, encodeEvent, encodePublicIdentity, identityId, KIND_EVENT, KIND_RSVP, KIND_VOTE, nativeCrypto, sealChannelPost, sealRsvp, toHex,
+  type EventPayload, type Identity, type PublicIdentity, type SaltedChannel
 } from '../../protocol/index.js'
+import { eventChannelKey } from '../../protocol/event-payload.js'
 
 const crypto = nativeCrypto()
 const GROUP = { id: 'a'.repeat(64), name: 'crew' }
@@ -57,19 +59,26 @@ interface EventsNode {
   identity: Identity
   dir: string
   db: Level<string, Json>
+  /** Items per publishAll batch. */
+  batches: number[]
+  /** Known senders (add to make one known). */
+  known: Set<string>
 }
 
 /** An events plugin over a stand-in context; `contacts` are what `addContact` resolves; `certified` names certificate holders. */
 async function eventsNode (options: {
   dir?: string, named?: string, identity?: Identity, maxEventsOfOthers?: number,
-  contacts?: Map<string, Identity>, certified?: Map<string, string>, noWorld?: boolean
+  contacts?: Map<string, Identity>, certified?: Map<string, string>, noWorld?: boolean, known?: Set<string>,
+  onAdded?: (channel: SaltedChannel) => void, maxRsvpsPerEvent?: number
 } = {}): Promise<EventsNode> {
   const dir = options.dir ?? await mkdtemp(join(tmpdir(), 'komrade-events-'))
   if (options.dir === undefined) dirs.push(dir)
   const db = await openLocalDb(dir)
   dbs.push(db)
-  const channels = await openChannelSet(db)
+  const channels = await openChannelSet(db, options.onAdded === undefined ? {} : { onAdded: options.onAdded })
   const identity = options.identity ?? createIdentity(crypto)
+  const batches: number[] = []
+  const known = options.known ?? new Set<string>()
   const published: Published[] = []
   const direct: EventsNode['direct'] = []
   const emitted: EventsNode['emitted'] = { event: [], rsvp: [] }
@@ -92,23 +101,36 @@ async function eventsNode (options: {
       return { id: identityId(found), identity: toHex(encodePublicIdentity(found)) }
     },
     memberGroup: (group: string) => { if (group !== 'crew' && group !== GROUP.id) throw new UnknownGroupError(group); return GROUP },
-    async publish (target: PublishTarget, kind: number, payload: Uint8Array, o: { ttlMinutes: number, author?: Identity, ops?: LocalOp[], committed?: () => void }) {
-      if (options.noWorld === true && target.type === 'world') throw new Error('This node has no world feed')
-      published.push({ target, kind, payload, author: o.author ?? identity, ttlMinutes: o.ttlMinutes })
-      await applyOps(o.ops ?? [])
+    async publish (target: PublishTarget, kind: number, payload: Uint8Array, o: PublishOptions) {
+      return (await context.publishAll([{ target, kind, payload }], o))[0]
+    },
+    /** As the node's: all items in one batch (or none: a world item on a node without a world feed throws first). */
+    async publishAll (items: PublishItem[], o: PublishOptions) {
+      if (options.noWorld === true && items.some((i) => 'target' in i && i.target.type === 'world')) throw new NoWorldFeedError('disabled')
+      const out: Array<{ messageId: string, expiresAt: number }> = []
+      for (const item of items) {
+        if ('to' in item) { direct.push({ to: item.to.map((p) => identityId(p)), payload: item.payload }); continue }
+        published.push({ target: item.target, kind: item.kind, payload: item.payload, author: item.author ?? o.author ?? identity, ttlMinutes: o.ttlMinutes })
+        out.push({ messageId: toHex(crypto.randomBytes(16)), expiresAt: Date.now() + o.ttlMinutes * MINUTE })
+      }
+      const prepared = o.prepare?.(out)
+      batches.push(items.length)
+      await applyOps([...(o.ops ?? []), ...(prepared?.ops ?? [])])
       o.committed?.()
-      return { messageId: toHex(crypto.randomBytes(16)), expiresAt: Date.now() + o.ttlMinutes * MINUTE }
+      prepared?.committed?.()
+      return out
     },
-    async sendDirect (to: readonly PublicIdentity[], _kind: number, payload: Uint8Array) {
-      direct.push({ to: to.map((p) => identityId(p)), payload })
-    },
+    knownSender: (id: string) => known.has(id),
     emit: (type: 'event' | 'rsvp', detail: never) => { emitted[type].push(detail) },
     certifiedName: (certificate: Uint8Array | undefined, author: PublicIdentity) =>
       certificate !== undefined && toHex(certificate) === toHex(FAKE_CERTIFICATE) ? options.certified?.get(identityId(author)) : undefined
   } as unknown as CollectivesContext
-  const plugin = createNodeEventsWith(options.maxEventsOfOthers === undefined ? {} : { maxEventsOfOthers: options.maxEventsOfOthers })(context)
+  const plugin = createNodeEventsWith({
+    ...(options.maxEventsOfOthers === undefined ? {} : { maxEventsOfOthers: options.maxEventsOfOthers }),
+    ...(options.maxRsvpsPerEvent === undefined ? {} : { maxRsvpsPerEvent: options.maxRsvpsPerEvent })
+  })(context)
   await plugin.open()
-  return { plugin, api: plugin.api, published, direct, emitted, channels, identity, dir, db }
+  return { plugin, api: plugin.api, published, direct, emitted, channels, identity, dir, db, batches, known }
 }
 
 /** Offers a payload to the plugin as delivery would, and commits what it wrote. */
@@ -202,7 +224,7 @@ describe('events as a library', () => {
     const updated = await host.api.update(hidden.id, { place: 'back room' })
     expect(updated).toMatchObject({ revision: 1, place: 'back room', title: 'quiet meeting' })
     const [onChannel, toGroup] = host.published.slice(2)
-    expect(onChannel!.target).toEqual({ type: 'channel', key: anonymousPayload.channelKey })
+    expect(onChannel!.target).toEqual({ type: 'channel', key: eventChannelKey(crypto, anonymousPayload) }) // the derived key, not the payload's
     expect(toGroup!.target).toEqual({ type: 'group', group: GROUP.id, anonymous: true })
     expect(identityId(onChannel!.author)).toBe(identityId(anonymous.author))
     expect(identityId(toGroup!.author)).toBe(identityId(anonymous.author))
@@ -237,9 +259,11 @@ describe('events as a library', () => {
     // Mallory re-signs a "revision" of Alice's event: not the host key.
     // (without a certificate: only the host key check stands between it and the event)
     await receive(node, { payload: encodeEvent({ ...e0, revision: 5, title: 'cancelled, go home', certificate: undefined }), author: mallory })
-    // Mallory's own event under Alice's id (his key as host) is another event: dropped, the id is taken.
+    // Mallory's own event under Alice's id (his key as host) is another event: held beside hers, under id + his key.
     await receive(node, { payload: encodeEvent({ ...e0, hostKey: mallory.signingKey, revision: 9, certificate: undefined }), author: mallory })
     expect(await node.api.get(id)).toMatchObject({ title: 'picnic', revision: 0 })
+    expect(await node.api.get(id + identityId(mallory))).toMatchObject({ revision: 9 })
+    expect((await node.api.get(id + identityId(mallory)))!.host).toBeUndefined()
     await receive(node, { payload: encodeEvent({ ...e0, revision: 2, title: 'picnic at noon' }), author: alice })
     await receive(node, { payload: encodeEvent({ ...e0, revision: 1, title: 'older' }), author: alice })
     expect(await node.api.get(id)).toMatchObject({ title: 'picnic at noon', revision: 2 })
@@ -270,7 +294,7 @@ describe('events as a library', () => {
 
   it('takes invitations from their host only, and follows their channel', async () => {
     const alice = createIdentity(crypto)
-    const node = await eventsNode()
+    const node = await eventsNode({ known: new Set([identityId(alice)]) })
     const invitation = eventBy(alice)
     await receive(node, { payload: encodeEvent(invitation), author: createIdentity(crypto), source: { type: 'direct' }, expiresAt: undefined })
     expect(await node.api.list()).toEqual([])
@@ -297,7 +321,7 @@ describe('events as a library', () => {
     expect(attendee.channels.has({ type: 'event', id: hosted.id })).toBe(true)
     const rsvp = attendee.published[0]!
     expect(rsvp.kind).toBe(KIND_RSVP)
-    expect(rsvp.target).toEqual({ type: 'channel', key: decodeEvent(host.published[0]!.payload).channelKey })
+    expect(rsvp.target).toEqual({ type: 'channel', key: eventChannelKey(crypto, decodeEvent(host.published[0]!.payload)) })
     expect(identityId(rsvp.author)).not.toBe(identityId(attendee.identity)) // a one-time key signs the envelope
     for (const node of [host, bystander]) await deliver(rsvp, node, channel)
     const seen = await host.api.get(hosted.id)
@@ -355,7 +379,7 @@ describe('events as a library', () => {
 
   it('bounds the events of others, keeping followed ones longest', async () => {
     const alice = createIdentity(crypto)
-    const node = await eventsNode({ maxEventsOfOthers: 2 })
+    const node = await eventsNode({ maxEventsOfOthers: 2, known: new Set([identityId(alice)]) })
     const now = Date.now()
     const invited = eventBy(alice)
     await receive(node, { payload: encodeEvent(invited), author: alice, source: { type: 'direct' }, expiresAt: undefined })
@@ -372,7 +396,7 @@ describe('events as a library', () => {
 
   it('forgets expired events and lets their channels go; keeps ours, answers and channels across a restart', async () => {
     const alice = createIdentity(crypto)
-    const first = await eventsNode({ named: 'me' })
+    const first = await eventsNode({ named: 'me', known: new Set([identityId(alice)]) })
     const hosted = await first.api.host({ title: 'ours', startsAt: soon(), audience: 'world' })
     const attendee = await eventsNode({ certified: new Map([[identityId(first.identity), 'me']]) })
     await deliver(first.published[0]!, attendee, { type: 'world' })
@@ -385,7 +409,7 @@ describe('events as a library', () => {
     first.plugin.close()
     await first.db.close()
 
-    const second = await eventsNode({ dir: first.dir, identity: first.identity })
+    const second = await eventsNode({ dir: first.dir, identity: first.identity, known: new Set([identityId(alice)]) })
     expect(await second.api.get(hosted.id)).toEqual(before)
     expect(second.channels.has({ type: 'event', id: hosted.id })).toBe(true)
     // Two hours on, both are still ahead (an hour from now, six hours long): nothing goes.
@@ -400,5 +424,134 @@ describe('events as a library', () => {
     // A week after it is over, ours goes too.
     await second.plugin.housekeeping!(Date.now() + 8 * 24 * HOUR)
     expect(await second.api.get(hosted.id)).toBeUndefined()
+  })
+})
+
+describe('events against hostile senders (node review N2, N3, N11, N12, N15, N16)', () => {
+  it('follows an invitation only from a known sender and only if it is over within 60 days; a stranger cannot fill the channel slots', async () => {
+    const friend = createIdentity(crypto)
+    const node = await eventsNode({ named: 'me', known: new Set([identityId(friend)]) })
+    // 64 strangers invite us to events, half of them ten years long (the review's PoC): held, not followed.
+    for (let i = 0; i < 64; i++) {
+      const stranger = createIdentity(crypto)
+      const e = eventBy(stranger, { endsAt: i % 2 === 0 ? Date.now() + 2 * HOUR : Date.now() + 10 * 365 * 24 * HOUR })
+      await receive(node, { payload: encodeEvent(e), author: stranger, source: { type: 'direct' }, expiresAt: undefined })
+    }
+    expect(node.channels.list({ type: 'event' })).toEqual([])
+    expect((await node.api.list()).filter((e) => e.audience === 'invited')).toHaveLength(64)
+    await node.api.host({ title: 'mine', startsAt: soon(), audience: { group: 'crew' } })
+    // A friend's invitation is followed, unless it ends more than 60 days ahead.
+    const near = eventBy(friend, { endsAt: Date.now() + 59 * 24 * HOUR })
+    const far = eventBy(friend, { endsAt: Date.now() + 61 * 24 * HOUR })
+    for (const e of [near, far]) await receive(node, { payload: encodeEvent(e), author: friend, source: { type: 'direct' }, expiresAt: undefined })
+    expect(node.channels.has({ type: 'event', id: toHex(near.eventId) })).toBe(true)
+    expect(node.channels.has({ type: 'event', id: toHex(far.eventId) })).toBe(false)
+    // Answering a stranger's invitation (a user action) follows it.
+    const [someInvitation] = (await node.api.list()).filter((e) => e.audience === 'invited' && e.host?.id !== identityId(friend))
+    await node.api.rsvp(someInvitation!.id, 'maybe')
+    expect(node.channels.has({ type: 'event', id: someInvitation!.id })).toBe(true)
+  })
+
+  it('refuses a revision that changes the channel key: one new channel, one store pass, whatever the revisions', async () => {
+    const host = createIdentity(crypto)
+    const added: SaltedChannel[] = []
+    const node = await eventsNode({ known: new Set([identityId(host)]), onAdded: (c) => { added.push(c) } })
+    const e = eventBy(host)
+    await receive(node, { payload: encodeEvent(e), author: host, source: { type: 'direct' }, expiresAt: undefined })
+    for (let r = 1; r <= 50; r++) {
+      await receive(node, { payload: encodeEvent({ ...e, revision: r, channelKey: crypto.randomBytes(32) }), author: host, source: { type: 'direct' }, expiresAt: undefined })
+    }
+    expect(added).toHaveLength(1)
+    expect((await node.api.get(toHex(e.eventId)))!.revision).toBe(0)
+    // The same key: taken.
+    await receive(node, { payload: encodeEvent({ ...e, revision: 51, title: 'moved' }), author: host, source: { type: 'direct' }, expiresAt: undefined })
+    expect(await node.api.get(toHex(e.eventId))).toMatchObject({ revision: 51, title: 'moved' })
+    expect(added).toHaveLength(1)
+  })
+
+  it('follows the derived channel key: an event whose channelKey is a group anonymous key does not alias the group channel', async () => {
+    const host = createIdentity(crypto)
+    const node = await eventsNode({ known: new Set([identityId(host)]) })
+    const groupAnonKey = crypto.randomBytes(32)
+    const e = eventBy(host, { channelKey: groupAnonKey })
+    await receive(node, { payload: encodeEvent(e), author: host, source: { type: 'direct' }, expiresAt: undefined })
+    const followed = node.channels.list({ type: 'event' })[0]!
+    expect(toHex(followed.key)).toBe(toHex(eventChannelKey(crypto, e)))
+    expect(toHex(followed.key)).not.toBe(toHex(groupAnonKey))
+    // After a restart the event channel comes first; the group's channel is still added, and takes the group's envelopes.
+    const reopened = await openChannelSet(node.db)
+    await reopened.add({ type: 'group', id: 'a'.repeat(64), epoch: 3 }, groupAnonKey, { persist: false })
+    const vote = sealChannelPost(crypto, { author: createIdentity(crypto), kind: KIND_VOTE, payload: new Uint8Array(10), ttlMinutes: 60, channel: 'group-anonymous', channelKey: groupAnonKey })
+    expect([...reopened.channels()].filter((c) => c.matches(vote.envelopes[0]!)).map((c) => c.owner.type)).toEqual(['group'])
+  })
+
+  it('keys events by (eventId, hostKey): a copy of an id under another host key is another event and cannot shut the real one out', async () => {
+    const alice = createIdentity(crypto)
+    const mallory = createIdentity(crypto)
+    const node = await eventsNode({ known: new Set([identityId(alice)]) })
+    const real = eventBy(alice)
+    const id = toHex(real.eventId)
+    // Mallory saw the id (in a group post, say) and got his anonymous world copy in first: it keeps the bare id.
+    await receive(node, { payload: encodeEvent({ ...real, hostKey: mallory.signingKey, title: 'fake' }), author: mallory })
+    expect((await node.api.get(id))!.title).toBe('fake')
+    // The real event, then its revisions (a cancellation), are held beside it, under id + host key.
+    const realId = id + identityId(alice)
+    await receive(node, { payload: encodeEvent(real), author: alice, source: { type: 'direct' }, expiresAt: undefined })
+    expect(await node.api.get(realId)).toMatchObject({ id: realId, title: 'picnic', audience: 'invited', host: { id: identityId(alice) } })
+    expect(node.channels.has({ type: 'event', id: realId })).toBe(true) // a known sender's invitation: followed
+    await receive(node, { payload: encodeEvent({ ...real, revision: 1, cancelled: true }), author: alice, source: { type: 'channel', owner: { type: 'event', id: realId } } })
+    expect((await node.api.get(realId))!.cancelled).toBe(true)
+    // Mallory's revisions touch his copy only.
+    await receive(node, { payload: encodeEvent({ ...real, hostKey: mallory.signingKey, revision: 9, title: 'fake, moved' }), author: mallory })
+    expect(await node.api.get(id)).toMatchObject({ title: 'fake, moved', revision: 9 })
+    expect(await node.api.get(realId)).toMatchObject({ title: 'picnic', revision: 1, cancelled: true })
+    expect((await node.api.list()).map((e) => e.id).sort()).toEqual([id, realId].sort())
+    // Answering the real one answers it, sealed to its host keys.
+    await node.api.rsvp(realId, 'going')
+    expect(node.published.at(-1)!.target).toEqual({ type: 'channel', key: eventChannelKey(crypto, real) })
+  })
+
+  it('bounds answers per event without letting newcomers push out those held, and keeps room for known responders', async () => {
+    const host = await eventsNode({ named: 'alice', maxRsvpsPerEvent: 3 })
+    const hosted = await host.api.host({ title: 'meeting', startsAt: soon(), audience: 'world' })
+    const e = decodeEvent(host.published[0]!.payload)
+    const channel = { type: 'channel' as const, owner: { type: 'event' as const, id: hosted.id } }
+    const answer = async (responder: Identity): Promise<void> => {
+      await receive(host, { payload: sealRsvp(crypto, { eventId: e.eventId, hostKey: e.hostKey, hostX: e.hostX, responder, choice: 'going' }), author: createIdentity(crypto), kind: KIND_RSVP, source: channel })
+    }
+    const early = createIdentity(crypto)
+    await answer(early)
+    for (let i = 0; i < 5; i++) await answer(createIdentity(crypto)) // the flood: two get in, three are refused
+    const responders = async (): Promise<string[]> => (await host.api.get(hosted.id))!.rsvps!.map((r) => r.responder)
+    expect(await responders()).toHaveLength(3)
+    expect(await responders()).toContain(identityId(early))
+    // A known responder still gets in, in place of an unknown one; the early answer stays.
+    const friend = createIdentity(crypto)
+    host.known.add(identityId(friend))
+    await answer(friend)
+    expect(await responders()).toHaveLength(3)
+    expect(await responders()).toEqual(expect.arrayContaining([identityId(early), identityId(friend)]))
+  })
+
+  it('lets go at start of an event channel a crash left behind without a record', async () => {
+    const first = await eventsNode({ named: 'me' })
+    const hosted = await first.api.host({ title: 'ours', startsAt: soon(), audience: 'world' })
+    await first.channels.add({ type: 'event', id: 'e'.repeat(32) }, crypto.randomBytes(32)) // its record is gone
+    first.plugin.close()
+    await first.db.close()
+    const second = await eventsNode({ dir: first.dir, identity: first.identity, named: 'me' })
+    expect(second.channels.list({ type: 'event' }).map((c) => c.owner.id)).toEqual([hosted.id])
+  })
+
+  it('publishes a revision to the channel, the audience and the invitees in one batch with its record', async () => {
+    const bob = createIdentity(crypto)
+    const host = await eventsNode({ named: 'alice', contacts: new Map([['bob', bob]]) })
+    const hosted = await host.api.host({ title: 'assembly', startsAt: soon(), audience: 'world' })
+    await host.api.invite(hosted.id, ['bob'])
+    expect(host.batches).toEqual([1, 1]) // the first revision (to the world); the invitation with the record
+    await host.api.update(hosted.id, { title: 'assembly, moved' })
+    expect(host.batches.at(-1)).toBe(3) // channel, world and Bob: one batch
+    expect(host.published.slice(-2).map((p) => p.target.type)).toEqual(['channel', 'world'])
+    expect(host.direct.at(-1)!.to).toEqual([identityId(bob)])
   })
 })

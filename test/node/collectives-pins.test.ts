@@ -15,7 +15,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { openChannelSet } from '../../node/collectives/channels.js'
 import { UnknownGroupError } from '../../node/collectives/errors.js'
 import { createNodePinsWith } from '../../node/collectives/pins.js'
-import type { CollectivesContext, CollectivesPlugin, IncomingItem, PublishTarget } from '../../node/collectives/plugin.js'
+import type { CollectivesContext, CollectivesPlugin, IncomingItem, PublishItem, PublishOptions, PublishTarget } from '../../node/collectives/plugin.js'
+import { NoWorldFeedError } from '../../node/social/errors.js'
 import type { PinInfo, PinsApi } from '../../node/collectives/types.js'
 import { openLocalDb, type Json, type LocalOp } from '../../node/local-state.js'
 import { silentLogger } from '../../node/logger.js'
@@ -46,18 +47,23 @@ async function applyOps (ops: readonly LocalOp[]): Promise<void> {
 }
 
 /** A pins plugin over a stand-in context: what it publishes and emits is recorded; certificates named by `certified`. */
-async function pinsNode (options: { dir?: string, named?: string, maxPinsOfOthers?: number, identity?: Identity, certified?: Map<string, string> } = {}) {
+async function pinsNode (options: {
+  dir?: string, named?: string, maxPinsOfOthers?: number, identity?: Identity, certified?: Map<string, string>, noWorld?: boolean, known?: Set<string>
+} = {}) {
   const dir = options.dir ?? await mkdtemp(join(tmpdir(), 'komrade-pins-'))
   if (options.dir === undefined) dirs.push(dir)
   const db = await openLocalDb(dir)
   dbs.push(db)
   const channels = await openChannelSet(db)
   const identity = options.identity ?? createIdentity(crypto)
+  const batches: number[] = []
+  let queued = 0
   const published: Published[] = []
   const emitted: PinInfo[] = []
   const certified = options.certified ?? new Map<string, string>()
   const delivery = {
     async queue (build: () => { ops?: LocalOp[] }, committed?: () => void) {
+      queued++
       await applyOps(build().ops ?? [])
       committed?.()
       return []
@@ -70,20 +76,33 @@ async function pinsNode (options: { dir?: string, named?: string, maxPinsOfOther
     contactName: (id: string) => id === 'c'.repeat(64) ? 'carol' : undefined,
     addContact: async () => { throw new Error('not in these tests') },
     memberGroup: (group: string) => { if (group !== 'crew' && group !== GROUP.id) throw new UnknownGroupError(group); return GROUP },
-    async publish (target: PublishTarget, kind: number, payload: Uint8Array, o: { ttlMinutes: number, author?: Identity, ops?: LocalOp[], committed?: () => void }) {
-      published.push({ target, kind, payload, author: o.author ?? identity, ttlMinutes: o.ttlMinutes })
-      await applyOps(o.ops ?? [])
-      o.committed?.()
-      return { messageId: toHex(crypto.randomBytes(16)), expiresAt: Date.now() + o.ttlMinutes * MINUTE }
+    async publish (target: PublishTarget, kind: number, payload: Uint8Array, o: PublishOptions) {
+      return (await context.publishAll([{ target, kind, payload }], o))[0]
     },
-    sendDirect: async () => {},
+    /** As the node's: all items in one batch (or none: a world item on a node without a world feed throws first). */
+    async publishAll (items: PublishItem[], o: PublishOptions) {
+      if (options.noWorld === true && items.some((i) => 'target' in i && i.target.type === 'world')) throw new NoWorldFeedError('disabled')
+      const out: Array<{ messageId: string, expiresAt: number }> = []
+      for (const item of items) {
+        if ('to' in item) { throw new Error('no pairwise pins'); continue }
+        published.push({ target: item.target, kind: item.kind, payload: item.payload, author: item.author ?? o.author ?? identity, ttlMinutes: o.ttlMinutes })
+        out.push({ messageId: toHex(crypto.randomBytes(16)), expiresAt: Date.now() + o.ttlMinutes * MINUTE })
+      }
+      const prepared = o.prepare?.(out)
+      batches.push(items.length)
+      await applyOps([...(o.ops ?? []), ...(prepared?.ops ?? [])])
+      o.committed?.()
+      prepared?.committed?.()
+      return out
+    },
+    knownSender: (id: string) => options.known?.has(id) === true,
     emit: (type: string, detail: unknown) => { if (type === 'pin') emitted.push(detail as PinInfo) },
     certifiedName: (certificate: Uint8Array | undefined, author: PublicIdentity) =>
       certificate !== undefined && toHex(certificate) === toHex(FAKE_CERTIFICATE) ? certified.get(identityId(author)) : undefined
   } as unknown as CollectivesContext
   const plugin = createNodePinsWith(options.maxPinsOfOthers === undefined ? {} : { maxPinsOfOthers: options.maxPinsOfOthers })(context)
   await plugin.open()
-  return { plugin, api: plugin.api, published, emitted, dir, db, identity }
+  return { plugin, api: plugin.api, published, emitted, dir, db, identity, batches, queued: () => queued }
 }
 
 /** Offers a pin to the plugin as delivery would, and commits what it wrote. */
@@ -229,6 +248,21 @@ describe('pins as a library', () => {
     await second.db.close()
     const third = await pinsNode({ dir: first.dir, identity: first.identity })
     expect((await third.api.list()).map((p) => p.note)).toEqual(['long'])
+  })
+
+  it('writes our pin in the batch that publishes it, under the message id sealing drew; no world feed is NoWorldFeedError', async () => {
+    const node = await pinsNode({ named: 'alice' })
+    const pin = await node.api.add({ kind: 'help', note: 'water here', lat: 1, lon: 2, audience: 'world', anonymous: true })
+    expect(node.batches).toEqual([1])
+    expect(node.queued()).toBe(0) // no second commit for our copy
+    expect((await node.api.list()).map((p) => p.id)).toEqual([pin.id])
+    node.plugin.close()
+    await node.db.close()
+    const again = await pinsNode({ dir: node.dir, identity: node.identity })
+    expect((await again.api.list()).map((p) => p.id)).toEqual([pin.id])
+    const noWorld = await pinsNode({ noWorld: true })
+    await expect(noWorld.api.add({ kind: 'help', note: 'x', lat: 1, lon: 2, audience: 'world', anonymous: true })).rejects.toMatchObject({ name: 'NoWorldFeedError' })
+    expect(await noWorld.api.list()).toEqual([])
   })
 })
 

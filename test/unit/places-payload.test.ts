@@ -17,6 +17,8 @@ import {
   MAX_RSVP_LENGTH, PIN_KINDS, POST_BODY_CAPACITY, RSVP_CHOICES, RSVP_LABEL,
   type CryptoProvider, type EventPayload, type Identity, type PinPayload, type PostFormatReason
 } from '../../protocol/index.js'
+import { EVENT_CHANNEL_LABEL, eventChannelKey } from '../../protocol/event-payload.js'
+import { createHmac } from 'node:crypto'
 
 const native = nativeCrypto()
 const noble = nobleCrypto()
@@ -271,6 +273,35 @@ describe('event codec', () => {
     expect(reasonOf(() => decodeEvent(rawEvent({ flags: 1, tail: [...u16(MAX_POST_CERTIFICATE_LENGTH + 1)] })))).toBe('certificate-too-long')
     expect(decodeEvent(rawEvent({ flags: 4 })).cancelled).toBe(true)
     expectTruncationsAndTrailing(encodeEvent({ ...base, location: 'u4p', certificate: Uint8Array.of(1) }), decodeEvent)
+  })
+})
+
+describe('event channel key (SPEC §15.9)', () => {
+  const event = { eventId: new Uint8Array(EVENT_ID_LENGTH).fill(0xe1), hostKey: new Uint8Array(32).fill(0xa1), channelKey: new Uint8Array(32).fill(0xa3) }
+
+  it('is HMAC-SHA256(channelKey, "komrade/v1/event/channel" || eventId || hostKey), the same under both providers', () => {
+    // Reference: node:crypto, not the provider under test.
+    const reference = createHmac('sha256', event.channelKey).update(Buffer.concat([Buffer.from(EVENT_CHANNEL_LABEL), event.eventId, event.hostKey])).digest('hex')
+    expect(EVENT_CHANNEL_LABEL).toBe('komrade/v1/event/channel')
+    expect(Buffer.from(eventChannelKey(native, event)).toString('hex')).toBe(reference)
+    expect(Buffer.from(eventChannelKey(noble, event)).toString('hex')).toBe(reference)
+  })
+
+  it('differs from the channelKey it comes from, and with each of eventId, hostKey and channelKey', () => {
+    const hex = (e: typeof event): string => Buffer.from(eventChannelKey(native, e)).toString('hex')
+    const seen = new Set([
+      hex(event), Buffer.from(event.channelKey).toString('hex'),
+      hex({ ...event, eventId: new Uint8Array(EVENT_ID_LENGTH).fill(0xe2) }),
+      hex({ ...event, hostKey: new Uint8Array(32).fill(0xb1) }),
+      hex({ ...event, channelKey: new Uint8Array(32).fill(0xb3) })
+    ])
+    expect(seen.size).toBe(5)
+  })
+
+  it('refuses keys and ids of the wrong size', () => {
+    expect(() => eventChannelKey(native, { ...event, eventId: new Uint8Array(15) })).toThrow(RangeError)
+    expect(() => eventChannelKey(native, { ...event, hostKey: new Uint8Array(31) })).toThrow(RangeError)
+    expect(() => eventChannelKey(native, { ...event, channelKey: new Uint8Array(33) })).toThrow(RangeError)
   })
 })
 

@@ -131,17 +131,41 @@ export function constitutionValue (value: unknown, name: string): ConstitutionIn
 }
 
 /**
- * Runs a node call and turns the argument errors it raises (TypeError or
- * RangeError naming the argument, by the node's convention) into a 400:
- * the routes check first, so these are limits the routes do not know of.
+ * The node's refusals that are plain RangeErrors without the argument's
+ * name in front (node/collectives/events.ts, channels.ts): sentences
+ * written for people about the caller's input. Only these pass; every
+ * other RangeError is a bug and stays `internal`.
+ */
+const NODE_REFUSALS: readonly RegExp[] = [
+  /^The event (would be )?(is )?over already/,
+  /^An? (anonymous )?event (for chosen contacts )?(cannot|goes to at most)/,
+  /^A node follows at most \d+ (salted|event) channels/
+]
+
+/**
+ * Whether `error` is one of the node's argument errors: a TypeError or a
+ * RangeError whose message starts with the quoted argument's name (the
+ * node's convention: `"limit" expected 1 to 100`), or one of its known
+ * refusals. An engine RangeError ("Maximum call stack size exceeded",
+ * "Invalid array length", typed-array offsets) is none of these.
+ */
+export function isNodeArgumentError (error: unknown): error is TypeError | RangeError {
+  if (!(error instanceof RangeError) && !(error instanceof TypeError)) return false
+  if (/^"[\w.]+"/.test(error.message)) return true
+  return error instanceof RangeError && NODE_REFUSALS.some((refusal) => refusal.test(error.message))
+}
+
+/**
+ * Runs a node call and turns the node's argument errors (see
+ * {@link isNodeArgumentError}) into a 400: the routes check first, so these
+ * are limits the routes do not know of. Anything else goes on to
+ * apiErrorOf, which logs it and answers `internal`.
  */
 export async function nodeCall<T> (call: () => Promise<T>): Promise<T> {
   try {
     return await call()
   } catch (error) {
-    if (error instanceof RangeError || (error instanceof TypeError && /^"[\w.]+"/.test(error.message))) {
-      throw new KomradeApiError('bad_request', error.message)
-    }
+    if (isNodeArgumentError(error)) throw new KomradeApiError('bad_request', error.message)
     throw error
   }
 }

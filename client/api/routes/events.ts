@@ -16,8 +16,12 @@ import { booleanField, choiceField, eventsOf, groupParam, hexId, locationField, 
 /** The latest time accepted: year 9999 (a u64 of ms holds far more; no event is that far). */
 const MAX_TIME_MS = 253_402_300_799_000
 
+/**
+ * An event id: 32 hex (the event's own id), or 96 (the id and its host key, for a second host's event
+ * under an id another host used first; node/collectives/events.ts).
+ */
 function eventId (value: string | undefined): string {
-  return hexId(value, 'id', 32, 'an event id')
+  return typeof value === 'string' && value.length === 96 ? hexId(value, 'id', 96, 'an event id') : hexId(value, 'id', 32, 'an event id')
 }
 
 /** An optional time field in unix milliseconds. */

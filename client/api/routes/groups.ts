@@ -20,12 +20,6 @@ import { imageAnswer, imageField, MAX_POST_BODY_BYTES, postId } from './posts.js
 
 /** Longest `before` cursor accepted (the node's are far shorter). */
 const MAX_CURSOR_LENGTH = 512
-/**
- * Pages of the group feed read to find one post's image (there is no
- * lookup by id in a group feed): 20 pages of 100, more than a group posts
- * in a post's lifetime, and a bound on the work of one request.
- */
-const MAX_IMAGE_SEARCH_PAGES = 20
 
 function unknownGroup (group: string): KomradeApiError {
   return new KomradeApiError('unknown_group', `No group "${group}" is known to this node: ask to join it through a member (POST /api/groups/${group}/join)`)
@@ -203,17 +197,11 @@ export const groupRoutes: Route[] = [
     async handle ({ params, services }) {
       const group = groupParam(params.group!)
       const id = postId(params.postId!)
-      const groups = groupsOf(services.node)
-      let before: string | undefined
-      for (let page = 0; page < MAX_IMAGE_SEARCH_PAGES; page++) {
-        const feed = await nodeCall(async () => await groups.feed(group, { limit: MAX_FEED_PAGE, ...(before === undefined ? {} : { before }) }))
-        const post = feed.posts.find((p) => p.id === id)
-        if (post !== undefined) {
-          if (post.image === undefined) throw new KomradeApiError('unknown_post', `The post ${id} has no image`)
-          return imageAnswer(post.image, `post-${id}`)
-        }
-        if (feed.next === undefined) break
-        before = feed.next
+      // One store read by id (not a scan of the feed): every post the feed lists has its image here.
+      const post = await nodeCall(async () => await groupsOf(services.node).getPost(group, id))
+      if (post !== undefined) {
+        if (post.image === undefined) throw new KomradeApiError('unknown_post', `The post ${id} has no image`)
+        return imageAnswer(post.image, `post-${id}`)
       }
       throw new KomradeApiError('unknown_post', `The feed of "${group}" holds no post ${id}: it may have expired`)
     }

@@ -1,12 +1,13 @@
 /**
  * Posts and feeds: posting (text, an image as base64, the audience, the
- * lifetime), the world and home feeds page by page, one post, and a post's
+ * lifetime, a coarse place), the world and home feeds page by page, one post, and a post's
  * image as its bytes. Images are never inlined in JSON answers or events:
  * a feed page stays small, and the image route sends them under a policy
  * that lets nothing in them run.
  */
 import { DEFAULT_FEED_PAGE, MAX_FEED_PAGE } from '../../../node/node-constants.js'
-import type { PostImage, PostInput } from '../../../node/social/types.js'
+import type { PostImage, PostInput, PostLocationInput } from '../../../node/social/types.js'
+import { DEFAULT_POST_PRECISION, MAX_POST_GEOHASH } from '../collectives-content.js'
 import { KomradeApiError } from '../errors.js'
 import { IMAGE_SECURITY_POLICY } from '../http-io.js'
 import {
@@ -14,6 +15,7 @@ import {
   MAX_POST_TTL_MINUTES, MIN_POST_DAYS
 } from '../post-content.js'
 import { integerParam, type Route, type RouteResult } from '../router.js'
+import { latLonFields } from './collectives-input.js'
 import { apiPost } from '../shapes.js'
 import type { ApiFeedPage } from '../types.js'
 
@@ -89,6 +91,25 @@ function postTooLarge (what: string): KomradeApiError {
   return new KomradeApiError('post_too_large', `A post holds at most ${MAX_POST_TEXT_CHARS} characters of text and one image of at most 256 KiB (${MAX_POST_IMAGE_BYTES} bytes); ${what}`)
 }
 
+/**
+ * The optional place of a post: `{ lat, lon, precision? }`, the point the
+ * node cuts to a geohash of `precision` characters (1 to 6, default 5)
+ * before it seals the post. The point itself goes no further than the node.
+ */
+function postLocationField (body: Record<string, unknown>): PostLocationInput | undefined {
+  const value = body.location
+  if (value === undefined) return undefined
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new KomradeApiError('bad_request', 'The field "location" must be { "lat": degrees, "lon": degrees, "precision"?: 1 to 6 }')
+  }
+  const point = latLonFields(value as Record<string, unknown>, 'location.')
+  const precision = (value as Record<string, unknown>).precision ?? DEFAULT_POST_PRECISION
+  if (typeof precision !== 'number' || !Number.isSafeInteger(precision) || precision < 1 || precision > MAX_POST_GEOHASH) {
+    throw new KomradeApiError('bad_request', `The field "location.precision" must be a whole number from 1 to ${MAX_POST_GEOHASH} (geohash characters; ${DEFAULT_POST_PRECISION} is an area of about 5 km)`)
+  }
+  return { ...point, precision }
+}
+
 /** The checked input of POST /api/posts. */
 function postInput (body: Record<string, unknown>): PostInput {
   const { text } = body
@@ -103,12 +124,14 @@ function postInput (body: Record<string, unknown>): PostInput {
   const days = integerField(body, 'days', MIN_POST_DAYS, MAX_POST_DAYS)
   const ttlMinutes = integerField(body, 'ttlMinutes', 1, MAX_POST_TTL_MINUTES)
   if (days !== undefined && ttlMinutes !== undefined) throw new KomradeApiError('bad_request', 'Give the lifetime as "days" or as "ttlMinutes", not both')
+  const location = postLocationField(body)
   return {
     ...(text === undefined || text === '' ? {} : { text }),
     ...(image === undefined ? {} : { image }),
     audience: audienceField(body),
     ...(days === undefined ? {} : { days }),
-    ...(ttlMinutes === undefined ? {} : { ttlMinutes })
+    ...(ttlMinutes === undefined ? {} : { ttlMinutes }),
+    ...(location === undefined ? {} : { location })
   }
 }
 

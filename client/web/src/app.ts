@@ -15,7 +15,7 @@ import { identityScreen } from './identity.js'
 import { connectLiveEvents, type LiveEvents, type LiveState } from './live.js'
 import { eventsScreen } from './events.js'
 import { groupsScreen } from './groups.js'
-import { pinsScreen } from './pins.js'
+import { forgetStoredPosition, pinsScreen } from './pins.js'
 import { profileScreen } from './profile.js'
 import { statusScreen } from './status.js'
 
@@ -208,6 +208,8 @@ export function startApp (init: AppInit): () => void {
     type: 'button',
     class: 'quiet',
     onclick: () => {
+      // The reader's position stays in this browser only while they are signed in.
+      forgetStoredPosition()
       client.logout().catch(() => {}).finally(() => { stop() })
     }
   }, 'Sign out')

@@ -6,6 +6,11 @@
  * After a reconnection the posts missed meanwhile are fetched page by page
  * until the ones already shown; expired posts leave the screen. Names come
  * from the profiles of the authors on screen only.
+ *
+ * "Near me: within R km" hides, in this browser, the posts whose area's
+ * centre is further than R km from the reader's position (position.ts),
+ * and those that carry no area. The node is asked for the feed as it is:
+ * the position is sent to no one.
  */
 import { MAX_PROFILES_PER_REQUEST } from '../../api/post-content.js'
 import type { ApiFeedName, ApiFeedPage, ApiPost, ApiProfile } from '../../api/types.js'
@@ -13,6 +18,8 @@ import type { AppContext, Screen } from './app.js'
 import { composer } from './composer.js'
 import { h, replaceChildren, uniqueId } from './dom.js'
 import { errorSentence } from './format.js'
+import { distanceKm, type LatLon } from './map-geometry.js'
+import { nearFilterControl, onPositionChange, storedPosition, type NearFilterState } from './position.js'
 import { personName, postElement } from './post-view.js'
 
 /** Posts per page. */
@@ -46,6 +53,15 @@ export function feedScreen (ctx: AppContext, param?: string): Screen {
   const profiles = new Map<string, ApiProfile>()
   const shown = new Map<string, { post: ApiPost, item: HTMLLIElement }>()
   const waiting: ApiPost[] = []
+  /** The reader's position, kept in this browser (position.ts): posts show their distance from it. */
+  let position: LatLon | undefined = storedPosition()
+  const filterCount = h('p', { class: 'hint near-count', role: 'status' })
+  const near = nearFilterControl('posts', () => { applyFilter(true) })
+  disposers.push(near.dispose)
+  disposers.push(onPositionChange((kept) => {
+    position = kept
+    for (const { post, item } of shown.values()) replaceChildren(item, postElement(post, profiles.get(post.author), position))
+  }))
 
   const tabIds = new Map(TABS.map((tab) => [tab.feed, uniqueId(`tab-${tab.feed}`)]))
   const panelId = uniqueId('feed-panel')
@@ -70,18 +86,43 @@ export function feedScreen (ctx: AppContext, param?: string): Screen {
 
   const list = h('ol', { class: 'posts', 'aria-labelledby': tabIds.get(feed)! })
   const status = h('p', { class: 'hint', role: 'status' }, 'Loading…')
-  const errorBox = h('p', { class: 'error', role: 'alert' })
+  const errorBox = h('p', { class: 'error feed-error', role: 'alert' })
   const banner = h('button', { type: 'button', class: 'new-posts', hidden: true, onclick: () => { showWaiting(true) } })
   const olderButton = h('button', { type: 'button', class: 'quiet', hidden: true, onclick: () => { void loadOlder() } }, 'Load older posts')
   // The banner floats over the posts (a holder of no height, sticky at the top): showing it moves nothing.
   const panel = h('section', { role: 'tabpanel', id: panelId, 'aria-labelledby': tabIds.get(feed)!, class: 'feed-panel' },
-    h('div', { class: 'new-posts-holder' }, banner), status, errorBox, list, olderButton)
+    h('div', { class: 'new-posts-holder' }, banner), near.element, filterCount, status, errorBox, list, olderButton)
   let next: string | undefined
   /** The first page has been shown: later loads (after a reconnection) merge in what was missed. */
   let loadedFirst = false
   let loading = false
   /** Authors whose profile was asked for (found or not): each asked once; `profile` events bring newer ones. */
   const asked = new Set<string>()
+
+  /** Whether a post passes the "Near me" filter (all do when it is off). */
+  function passes (post: ApiPost, state: NearFilterState = near.current()): boolean {
+    if (state === undefined) return true
+    return post.location !== undefined && distanceKm(state.point, post.location) <= state.km
+  }
+
+  /** Hides the posts the filter leaves out and says how many are shown; `changed`: the reader changed the filter. */
+  function applyFilter (changed = false): void {
+    const state = near.current()
+    let visible = 0
+    for (const { post, item } of shown.values()) {
+      const keep = passes(post, state)
+      if (!keep && item.contains(document.activeElement)) heading.focus()
+      item.hidden = !keep
+      if (keep) visible += 1
+    }
+    const text = state === undefined || shown.size === 0
+      ? ''
+      : visible === 0
+        ? `None of the ${shown.size} posts loaded is within ${state.km} km of you${next === undefined ? '' : '; Load older posts looks further back'}.`
+        : `Showing ${visible} of ${shown.size} posts loaded: those within ${state.km} km of you.`
+    if (filterCount.textContent !== text) filterCount.textContent = text
+    if (changed && state === undefined && shown.size > 0) ctx.announce('Showing every post.')
+  }
 
   const write = composer(ctx, (post) => {
     // Our own post is news to us only where it belongs; it goes in at the top even when scrolled (we just wrote it).
@@ -96,7 +137,7 @@ export function feedScreen (ctx: AppContext, param?: string): Screen {
   /** Redraws the posts of `author` on screen (their name or avatar changed). */
   function redrawAuthor (author: string): void {
     for (const { post, item } of shown.values()) {
-      if (post.author === author) replaceChildren(item, postElement(post, profiles.get(author)))
+      if (post.author === author) replaceChildren(item, postElement(post, profiles.get(author), position))
     }
   }
 
@@ -122,7 +163,7 @@ export function feedScreen (ctx: AppContext, param?: string): Screen {
   }
 
   function render (post: ApiPost): HTMLLIElement {
-    const item = h('li', { 'data-id': post.id, 'data-sent': post.sentAt }, postElement(post, profileOf(post.author)))
+    const item = h('li', { 'data-id': post.id, 'data-sent': post.sentAt, hidden: !passes(post) }, postElement(post, profileOf(post.author), position))
     shown.set(post.id, { post, item })
     return item
   }
@@ -149,6 +190,7 @@ export function feedScreen (ctx: AppContext, param?: string): Screen {
   function updateStatus (): void {
     status.hidden = shown.size > 0
     status.textContent = shown.size > 0 ? '' : TABS.find((tab) => tab.feed === feed)!.empty
+    applyFilter()
   }
 
   function updateBanner (): void {
@@ -175,7 +217,8 @@ export function feedScreen (ctx: AppContext, param?: string): Screen {
       }
       updateBanner()
       updateStatus()
-      const others = fresh.filter((post) => !post.mine)
+      // Posts the "Near me" filter hides are not announced.
+      const others = fresh.filter((post) => !post.mine && passes(post))
       if (others.length === 1) ctx.announce(`New post by ${personName(others[0]!.author, others[0]!.authorName, profileOf(others[0]!.author))}.`)
       else if (others.length > 1) ctx.announce(`${others.length} new posts.`)
       return
@@ -292,6 +335,7 @@ export function feedScreen (ctx: AppContext, param?: string): Screen {
       }
       next = page.next
       olderButton.hidden = next === undefined
+      applyFilter()
       errorBox.textContent = ''
       ctx.announce(page.posts.length === 0 ? 'No older posts.' : `${page.posts.length} older posts loaded.`)
     } catch (error) {

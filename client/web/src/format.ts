@@ -30,7 +30,19 @@ export function longTime (ms: number): string {
 
 /** The name of a contact as shown: the registered name, else the start of its fingerprint. */
 export function displayName (contact: { name?: string | undefined, fingerprint: string }): string {
-  return contact.name ?? `Contact ${contact.fingerprint.split(' ').slice(0, 2).join(' ')}`
+  return contact.name === undefined ? `Contact ${contact.fingerprint.split(' ').slice(0, 2).join(' ')}` : withoutBidiControls(contact.name)
+}
+
+/** Bidi embedding, override and isolate controls and marks (U+202A-202E, U+2066-2069, U+200E/F, U+061C). */
+const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/g
+
+/**
+ * `text` without bidi controls, for places that cannot isolate it (an
+ * `<option>`, a label built as one string): registered names cannot hold
+ * them today, this keeps it so if names ever allow more.
+ */
+export function withoutBidiControls (text: string): string {
+  return text.replace(BIDI_CONTROLS, '')
 }
 
 /** Bytes in KiB/MiB. */

@@ -1,19 +1,26 @@
 /**
- * A group's feed on its screen: a composer (text, an optional coarse
- * place), the posts newest first with older pages on request, and each
+ * A group's feed on its screen: a composer (text, a picture, an optional
+ * coarse place, a lifetime), the posts newest first with older pages on request, and each
  * post's anonymous up and down votes: the tally on the buttons, ours
  * pressed. Votes are ring signatures the node makes; a group that admitted
  * fewer than 16 members cannot hide a voter, and the node says so (shown
- * beside the post). Posts and tallies arrive live (`group-post`, `vote`).
+ * beside the post). Posts and tallies arrive live (`group-post`, `vote`):
+ * a tally is painted into the buttons in place, so a keyboard user on one
+ * keeps focus when someone else votes. "Near me: within R km" hides, in
+ * this browser, the posts whose area is further (position.ts): the
+ * reader's position is sent to no one.
  */
 import type { ApiGroupPost, ApiVoteTally } from '../../api/collectives-types.js'
 import { DEFAULT_POST_PRECISION } from '../../api/collectives-content.js'
-import { codePoints, MAX_POST_TEXT_CHARS } from '../../api/post-content.js'
+import { codePoints, DEFAULT_POST_DAYS, MAX_POST_DAYS, MAX_POST_TEXT_CHARS, MIN_POST_DAYS } from '../../api/post-content.js'
 import type { AppContext } from './app.js'
 import { h, uniqueId } from './dom.js'
 import { errorSentence, longTime, shortTime } from './format.js'
-import { parseLatLon } from './map-geometry.js'
-import { avatarElement, isolated, timeLeft } from './post-view.js'
+import { POST_IMAGE_LIMITS, shrinkImage, type ShrunkImage } from './image-shrink.js'
+import { decodeGeohash, geohashErrorKm } from '../../../protocol/geohash.js'
+import { distanceKm, parseLatLon, type LatLon } from './map-geometry.js'
+import { nearFilterControl, onPositionChange, storedPosition, type NearFilterState } from './position.js'
+import { avatarElement, isolated, postPlaceElement, timeLeft } from './post-view.js'
 
 const PAGE_SIZE = 20
 
@@ -28,6 +35,18 @@ function tallyText (tally: ApiVoteTally): string {
   return `${tally.up} up, ${tally.down} down${doubles === 0 ? '' : `; ${doubles} double ${doubles === 1 ? 'vote' : 'votes'} not counted`}`
 }
 
+/** A group post's geohash as a place: its cell's centre and larger half-extent; undefined for none (or not a geohash). */
+function groupPlace (geohash: string | undefined): (LatLon & { geohash: string, errKm: number }) | undefined {
+  if (geohash === undefined) return undefined
+  try {
+    const cell = decodeGeohash(geohash)
+    const { latErrKm, lonErrKm } = geohashErrorKm(geohash)
+    return { geohash, lat: cell.lat, lon: cell.lon, errKm: Math.max(latErrKm, lonErrKm) }
+  } catch {
+    return undefined
+  }
+}
+
 /** The feed of group `group` (its name); returns its element and its disposer. */
 export function groupFeed (ctx: AppContext, group: string): { element: HTMLElement, dispose: () => void } {
   const disposers: Array<() => void> = []
@@ -37,6 +56,37 @@ export function groupFeed (ctx: AppContext, group: string): { element: HTMLEleme
   const errorBox = h('p', { class: 'error', role: 'alert' })
   const older = h('button', { type: 'button', class: 'quiet', hidden: true, onclick: () => { void loadOlder() } }, 'Load older posts')
   let next: string | undefined
+  // The "Near me" filter: computed here, from the position kept in this browser.
+  let position: LatLon | undefined = storedPosition()
+  const filterCount = h('p', { class: 'hint near-count', role: 'status' })
+  const nearFilter = nearFilterControl('posts', () => { applyFilter() })
+  disposers.push(nearFilter.dispose)
+  disposers.push(onPositionChange((kept) => {
+    position = kept
+    for (const current of shown.values()) current.item.querySelector('.post-place')?.replaceWith(postPlaceElement(groupPlace(current.post.location)!, position))
+  }))
+
+  function passes (post: ApiGroupPost, state: NearFilterState = nearFilter.current()): boolean {
+    if (state === undefined) return true
+    const place = groupPlace(post.location)
+    return place !== undefined && distanceKm(state.point, place) <= state.km
+  }
+
+  /** Hides the posts the filter leaves out, and says how many are shown. */
+  function applyFilter (): void {
+    const state = nearFilter.current()
+    let visible = 0
+    for (const { post, item } of shown.values()) {
+      const keep = passes(post, state)
+      if (!keep && item.contains(document.activeElement)) feedHeading.focus()
+      item.hidden = !keep
+      if (keep) visible += 1
+    }
+    const text = state === undefined || shown.size === 0
+      ? ''
+      : visible === 0 ? `None of the ${shown.size} posts loaded is within ${state.km} km of you.` : `Showing ${visible} of ${shown.size} posts loaded: those within ${state.km} km of you.`
+    if (filterCount.textContent !== text) filterCount.textContent = text
+  }
 
   // The composer.
   const text = h('textarea', { id: uniqueId('group-post-text'), rows: 3, autocomplete: 'off' })
@@ -48,17 +98,42 @@ export function groupFeed (ctx: AppContext, group: string): { element: HTMLEleme
   const near = h('input', { id: uniqueId('group-near'), type: 'text', inputmode: 'decimal', autocomplete: 'off', placeholder: '52.52, 13.405' })
   const nearHint = h('p', { id: uniqueId('group-near-hint'), class: 'hint' }, `Optional. Sent as an area of about 5 km (a ${DEFAULT_POST_PRECISION}-character geohash), never the exact point.`)
   near.setAttribute('aria-describedby', nearHint.id)
+  const picture = h('input', { id: uniqueId('group-picture'), type: 'file', accept: 'image/*', class: 'file' })
+  const pictureStatus = h('p', { id: uniqueId('group-picture-status'), class: 'hint', role: 'status' }, 'Optional. Shrunk here to at most 256 KiB, without location or camera data.')
+  picture.setAttribute('aria-describedby', pictureStatus.id)
+  let shrunk: ShrunkImage | undefined
+  let shrinking: Promise<void> = Promise.resolve()
+  picture.addEventListener('change', () => {
+    shrunk = undefined
+    const file = picture.files?.[0]
+    if (file === undefined) return
+    pictureStatus.textContent = 'Shrinking the picture…'
+    shrinking = shrinkImage(file, POST_IMAGE_LIMITS).then((image) => {
+      shrunk = image
+      pictureStatus.textContent = `Ready: ${image.width} × ${image.height} pixels.`
+    }, (error: unknown) => {
+      picture.value = ''
+      pictureStatus.textContent = ''
+      composeError.textContent = errorSentence(error)
+    })
+  })
+  const days = h('select', { id: uniqueId('group-days') })
+  for (let d = MIN_POST_DAYS; d <= MAX_POST_DAYS; d++) days.append(h('option', { value: d, selected: d === DEFAULT_POST_DAYS }, d === 1 ? '1 day' : `${d} days`))
   const postButton = h('button', { type: 'submit' }, 'Post to the group')
   const composeError = h('p', { class: 'error', role: 'alert' })
   const form = h('form', { 'aria-label': `Write a post to @${group}` },
     h('div', { class: 'field' }, h('label', { for: text.id }, 'Text'), text, counter),
-    h('div', { class: 'field' }, h('label', { for: near.id }, 'Place (latitude, longitude)'), near, nearHint),
+    h('div', { class: 'field' }, h('label', { for: picture.id }, 'Picture (optional)'), picture, pictureStatus),
+    h('div', { class: 'compose-options' },
+      h('div', { class: 'field' }, h('label', { for: near.id }, 'Place (latitude, longitude)'), near, nearHint),
+      h('div', { class: 'field' }, h('label', { for: days.id }, 'Lifetime'), days)),
     postButton, composeError)
   form.addEventListener('submit', (event) => {
     event.preventDefault()
     void (async () => {
       composeError.textContent = ''
-      if (text.value.trim() === '') { composeError.textContent = 'Write something first.'; text.focus(); return }
+      await shrinking
+      if (text.value.trim() === '' && shrunk === undefined) { composeError.textContent = 'Write something or choose a picture first.'; text.focus(); return }
       if (codePoints(text.value) > MAX_POST_TEXT_CHARS) { composeError.textContent = `A post holds at most ${MAX_POST_TEXT_CHARS} characters; shorten it.`; text.focus(); return }
       const point = near.value.trim() === '' ? undefined : parseLatLon(near.value)
       if (typeof point === 'string') { composeError.textContent = point; near.focus(); return }
@@ -66,9 +141,17 @@ export function groupFeed (ctx: AppContext, group: string): { element: HTMLEleme
       postButton.disabled = true
       form.setAttribute('aria-busy', 'true')
       try {
-        const posted = await ctx.client.groupPost(group, { text: text.value, ...(point === undefined ? {} : { location: { ...point, precision: DEFAULT_POST_PRECISION } }) })
+        const posted = await ctx.client.groupPost(group, {
+          ...(text.value.trim() === '' ? {} : { text: text.value }),
+          ...(shrunk === undefined ? {} : { image: { mime: shrunk.mime, bytes: new Uint8Array(await shrunk.blob.arrayBuffer()) } }),
+          ...(point === undefined ? {} : { location: { ...point, precision: DEFAULT_POST_PRECISION } }),
+          days: Number(days.value)
+        })
         text.value = ''
         near.value = ''
+        picture.value = ''
+        shrunk = undefined
+        pictureStatus.textContent = ''
         updateCounter()
         receive([posted])
         ctx.announce(`Posted to @${group}.`)
@@ -83,43 +166,61 @@ export function groupFeed (ctx: AppContext, group: string): { element: HTMLEleme
   })
 
   function voteButtons (post: ApiGroupPost): HTMLElement {
-    const tally = post.votes
-    const note = h('p', { class: 'hint vote-tally', 'aria-live': 'polite' }, tallyText(tally))
+    const note = h('p', { class: 'hint vote-tally', 'aria-live': 'polite' })
     const voteError = h('p', { class: 'error', role: 'alert' })
     const button = (choice: 'up' | 'down'): HTMLButtonElement => h('button', {
       type: 'button',
       class: `quiet vote vote-${choice}`,
-      'aria-pressed': String(tally.mine === choice),
-      onclick: () => { void vote(post, choice, voteError) }
-    }, h('span', { 'aria-hidden': 'true' }, choice === 'up' ? '▲ ' : '▼ '), choice === 'up' ? 'Up' : 'Down', ` ${choice === 'up' ? tally.up : tally.down}`)
-    return h('div', { class: 'votes actions', role: 'group', 'aria-label': 'Anonymous vote' }, button('up'), button('down'), note, voteError)
+      'data-choice': choice,
+      onclick: () => { void vote(post.id, choice, voteError) }
+    }, h('span', { class: 'pressed-mark', 'aria-hidden': 'true' }, '✓ '), h('span', { 'aria-hidden': 'true' }, choice === 'up' ? '▲ ' : '▼ '),
+    choice === 'up' ? 'Up' : 'Down', ' ', h('span', { class: 'vote-count' }))
+    const votes = h('div', { class: 'votes actions', role: 'group', 'aria-label': 'Anonymous vote' }, button('up'), button('down'), note, voteError)
+    paintVotes(votes, post.votes)
+    return votes
   }
 
-  async function vote (post: ApiGroupPost, choice: 'up' | 'down', errorLine: HTMLElement): Promise<void> {
+  /** Shows `tally` on the vote buttons in place (the same elements: focus stays on them), changing only what changed. */
+  function paintVotes (votes: Element, tally: ApiVoteTally): void {
+    for (const button of votes.querySelectorAll<HTMLButtonElement>('button.vote')) {
+      const choice = button.dataset.choice as 'up' | 'down'
+      const pressed = String(tally.mine === choice)
+      if (button.getAttribute('aria-pressed') !== pressed) button.setAttribute('aria-pressed', pressed)
+      const count = button.querySelector('.vote-count')!
+      const value = String(choice === 'up' ? tally.up : tally.down)
+      if (count.textContent !== value) count.textContent = value
+    }
+    const note = votes.querySelector('.vote-tally')!
+    const text = tallyText(tally)
+    if (note.textContent !== text) note.textContent = text // an unchanged tally is not announced again
+  }
+
+  async function vote (id: string, choice: 'up' | 'down', errorLine: HTMLElement): Promise<void> {
+    const current = shown.get(id)
+    const votes = current?.item.querySelector('.votes')
+    // Busy, not disabled: a disabled button drops focus to <body>.
+    if (votes === null || votes === undefined || votes.getAttribute('aria-busy') === 'true') return
     errorLine.textContent = ''
-    const current = shown.get(post.id)
-    const buttons = current?.item.querySelectorAll<HTMLButtonElement>('button.vote') ?? []
-    for (const b of buttons) b.disabled = true
+    votes.setAttribute('aria-busy', 'true')
     try {
-      const tally = await ctx.client.votePost(group, post.id, choice)
-      updateTally(post.id, tally, true)
+      const tally = await ctx.client.votePost(group, id, choice)
+      updateTally(id, tally)
       ctx.announce(`Voted ${choice}: ${tallyText(tally)}.`)
     } catch (error) {
-      for (const b of buttons) b.disabled = false
       errorLine.textContent = errorSentence(error)
+    } finally {
+      votes.removeAttribute('aria-busy')
     }
   }
 
-  function updateTally (id: string, tally: ApiVoteTally, focusVote = false): void {
+  function updateTally (id: string, tally: ApiVoteTally): void {
     const current = shown.get(id)
     if (current === undefined) return
     // The node's `vote` event carries the tally without our own vote: keep the one we know.
     const votes = { ...tally, ...(tally.mine === undefined && current.post.votes.mine !== undefined ? { mine: current.post.votes.mine } : {}) }
     current.post = { ...current.post, votes }
-    const old = current.item.querySelector('.votes')
-    const fresh = voteButtons(current.post)
-    old?.replaceWith(fresh)
-    if (focusVote) fresh.querySelector<HTMLButtonElement>(`button.vote-${votes.mine ?? 'up'}`)?.focus()
+    const element = current.item.querySelector('.votes')
+    if (element !== null) paintVotes(element, votes)
   }
 
   function postElement (post: ApiGroupPost): HTMLElement {
@@ -133,7 +234,7 @@ export function groupFeed (ctx: AppContext, group: string): { element: HTMLEleme
           h('h3', { id: headingId, class: 'post-author' }, post.mine ? 'You' : post.authorName === undefined ? name : ['@', isolated(post.authorName)]),
           h('p', { class: 'post-meta' },
             h('time', { datetime: new Date(post.sentAt).toISOString(), title: longTime(post.sentAt) }, shortTime(post.sentAt)),
-            post.location === undefined ? null : [' · ', h('span', { title: 'A coarse area (geohash)' }, `near ${post.location}`)],
+            groupPlace(post.location) === undefined ? null : [' · ', postPlaceElement(groupPlace(post.location)!, position)],
             ' · ', h('span', { title: `Until ${longTime(post.expiresAt)}` }, timeLeft(post.expiresAt))))),
       post.text === '' ? null : h('p', { class: 'post-text', dir: 'auto' }, post.text),
       post.hasImage ? h('img', { class: 'post-image', src: groupImageUrl(group, post.id), alt: `Picture posted by ${name}`, loading: 'lazy', decoding: 'async' }) : null,
@@ -141,7 +242,7 @@ export function groupFeed (ctx: AppContext, group: string): { element: HTMLEleme
   }
 
   function place (post: ApiGroupPost): void {
-    const item = h('li', { 'data-id': post.id }, postElement(post))
+    const item = h('li', { 'data-id': post.id, hidden: !passes(post) }, postElement(post))
     shown.set(post.id, { post, item })
     const before = [...list.children].find((child) => {
       const other = shown.get((child as HTMLElement).dataset.id ?? '')?.post
@@ -159,6 +260,7 @@ export function groupFeed (ctx: AppContext, group: string): { element: HTMLEleme
     }
     status.hidden = shown.size > 0
     status.textContent = shown.size > 0 ? '' : 'No posts in this group yet.'
+    applyFilter()
   }
 
   async function load (): Promise<void> {
@@ -194,10 +296,10 @@ export function groupFeed (ctx: AppContext, group: string): { element: HTMLEleme
   disposers.push(ctx.live.on('hello', () => { void load() }))
   void load()
 
-  const feedHeading = h('h3', { id: uniqueId('group-feed-heading') }, 'Posts')
+  const feedHeading = h('h3', { id: uniqueId('group-feed-heading'), tabindex: -1 }, 'Posts')
   const element = h('section', { class: 'group-feed', 'aria-labelledby': feedHeading.id },
     feedHeading,
     h('details', { class: 'card composer-card', open: true }, h('summary', { class: 'composer-summary' }, 'Write a post to the group'), form),
-    status, errorBox, list, older)
+    nearFilter.element, filterCount, status, errorBox, list, older)
   return { element, dispose: () => { for (const dispose of disposers) dispose() } }
 }

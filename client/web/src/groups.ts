@@ -5,15 +5,22 @@
  * its feed, its members, candidates and join requests, its proposals with
  * their Yes and No buttons, proposing an amendment or a removal, leaving.
  * Names come from the network: they go in as text, bidi-isolated.
+ *
+ * A group's page redraws by part on live `group` events: the proposals by
+ * key, the facts and lists only when they changed, and the proposal form
+ * and the leave confirmation never (what is typed there stays). After an
+ * action, focus goes to a stable place: the proposal's status line, the
+ * heading of the list that changed.
  */
 import type { ApiConstitution, ApiGroupInfo, ApiGroupView, ApiJoinRequest, ApiProposal } from '../../api/collectives-types.js'
 import { constitutionText, groupReference, MAX_GROUP_NOTE_CHARS } from '../../api/collectives-content.js'
 import type { AppContext, Screen } from './app.js'
 import { radio } from './composer.js'
 import { h, hiddenText, replaceChildren, uniqueId } from './dom.js'
-import { displayName, errorSentence, isApiError, longTime, shortTime } from './format.js'
+import { displayName, errorSentence, isApiError, shortTime, withoutBidiControls } from './format.js'
 import { groupFeed } from './group-feed.js'
 import { isolated } from './post-view.js'
+import { FOCUS_KEY, keyedList } from './keyed-list.js'
 
 const MEMBERSHIP_LABELS: Readonly<Record<ApiGroupInfo['membership'], string>> = {
   member: 'Member',
@@ -101,6 +108,7 @@ function groupListScreen (ctx: AppContext): Screen {
   const status = h('p', { class: 'hint', role: 'status' }, 'Loading…')
   const errorBox = h('p', { class: 'error', role: 'alert' })
   const requests = h('div', null)
+  const requestsHeading = h('h3', { tabindex: -1 }, 'Join requests for you')
 
   // Found a group.
   const nameInput = h('input', { id: uniqueId('group-name'), type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: 'neighbours' })
@@ -171,13 +179,24 @@ function groupListScreen (ctx: AppContext): Screen {
         info.openProposals > 0 ? ` · ${info.openProposals} open ${info.openProposals === 1 ? 'proposal' : 'proposals'}` : ''))
   }
 
+  let drawnGroups = ''
+  let drawnRequests = ''
   async function load (): Promise<void> {
     try {
       const [groups, received] = await Promise.all([ctx.client.groups(), ctx.client.joinRequests()])
-      replaceChildren(list, groups.map(groupItem))
-      status.textContent = groups.length === 0 ? 'You are in no group yet: found one, or ask to join one through a contact.' : ''
+      // Redrawn only when they changed: a live `group` event must not take focus off a Vouch button or a link.
+      const listed = JSON.stringify(groups)
+      if (listed !== drawnGroups) { drawnGroups = listed; replaceChildren(list, groups.map(groupItem)) }
+      const text = groups.length === 0 ? 'You are in no group yet: found one, or ask to join one through a contact.' : ''
+      if (status.textContent !== text) status.textContent = text
       status.hidden = groups.length > 0
-      replaceChildren(requests, requestList(ctx, received.filter((r) => !r.vouched), () => { void load() }))
+      const waiting = received.filter((r) => !r.vouched)
+      if (JSON.stringify(waiting) !== drawnRequests) {
+        drawnRequests = JSON.stringify(waiting)
+        const hadFocus = requests.contains(document.activeElement)
+        replaceChildren(requests, requestList(ctx, waiting, () => { void load() }))
+        if (hadFocus) requestsHeading.focus()
+      }
       errorBox.textContent = ''
     } catch (error) {
       status.hidden = true
@@ -191,7 +210,7 @@ function groupListScreen (ctx: AppContext): Screen {
 
   const element = h('section', { class: 'page groups' },
     heading, status, errorBox, list,
-    h('h3', null, 'Join requests for you'), requests,
+    requestsHeading, requests,
     h('details', { class: 'card' }, h('summary', { class: 'composer-summary' }, 'Found a group'), createForm),
     h('details', { class: 'card' }, h('summary', { class: 'composer-summary' }, 'Ask to join a group'), joinForm))
   return { title: 'Groups', element, focus: heading, dispose: () => { for (const d of disposers) d() } }
@@ -210,42 +229,76 @@ function groupScreen (ctx: AppContext, group: string): Screen {
   const body = h('div', null, h('p', { class: 'hint', role: 'status' }, 'Loading…'))
   // The feed stays put across redraws of the rest: a post being typed keeps its focus when the group changes.
   const feedHolder = h('div', null)
-  const rest = h('div', null)
   const errorBox = h('p', { class: 'error', role: 'alert' })
   let feed: { element: HTMLElement, dispose: () => void } | undefined
   disposers.push(() => feed?.dispose())
+  let view: ApiGroupView | undefined
+
+  // The parts of the page, each redrawn only when what it shows changed.
+  const requestsHeading = h('h3', { tabindex: -1 }, 'Join requests')
+  const requestsBox = h('div', null)
+  const candidatesBox = h('div', null)
+  const membersBox = h('div', null)
+  const proposalsHeading = h('h3', { tabindex: -1 }, 'Proposals')
+  const proposalsEmpty = h('p', { class: 'hint' }, 'No proposals yet.')
+  const proposalsList = h('ul', { class: 'plain' })
+  const proposals = keyedList(proposalsList, (p: ApiProposal) => p.id, (p) => proposalItem(p, view!),
+    (p) => JSON.stringify([p, view?.membership, view?.members.map((m) => [m.id, m.name])]))
+  const proposeHolder = h('div', null)
+  const leaveHolder = h('div', null)
+  const logLine = h('p', { class: 'hint' })
+  const rest = h('div', { hidden: true }, requestsHeading, requestsBox, candidatesBox, membersBox, proposalsHeading, proposalsEmpty, proposalsList, proposeHolder, leaveHolder, logLine)
+  /** What each part was last drawn from. */
+  const drawn = new Map<string, string>()
+  /** Redraws `part` with `draw()` when `data` differs from what it was drawn from. */
+  function redraw (part: string, data: unknown, draw: () => void): void {
+    const json = JSON.stringify(data)
+    if (drawn.get(part) === json) return
+    drawn.set(part, json)
+    draw()
+  }
+  let propose: { element: HTMLElement, members: (view: ApiGroupView) => void } | undefined
+
+  /** Focuses the status line of a proposal (after a vote or a proposal), else the proposals' heading. */
+  function focusProposal (id: string): void {
+    const target = proposals.element(id)?.querySelector<HTMLElement>('[data-focus-fallback]') ?? proposalsHeading
+    target.focus()
+  }
 
   function proposalItem (proposal: ApiProposal, view: ApiGroupView): HTMLLIElement {
     const errorLine = h('p', { class: 'error', role: 'alert' })
+    let busy = false
     const cast = (choice: 'yes' | 'no'): void => {
-      for (const b of buttons) b.disabled = true
-      ctx.client.voteOnProposal(group, proposal.id, choice).then(() => {
+      if (busy) return
+      busy = true
+      ctx.client.voteOnProposal(group, proposal.id, choice).then(async () => {
         ctx.announce(`You voted ${choice}.`)
-        void load()
+        await load()
+        focusProposal(proposal.id)
       }, (error: unknown) => {
-        for (const b of buttons) b.disabled = false
         errorLine.textContent = errorSentence(error)
-      })
+      }).finally(() => { busy = false })
     }
     const open = proposal.status === 'open' && proposal.myVote === undefined && view.membership === 'member'
     const buttons = open
-      ? [h('button', { type: 'button', onclick: () => { cast('yes') } }, 'Yes'), h('button', { type: 'button', class: 'quiet', onclick: () => { cast('no') } }, 'No')]
+      ? [h('button', { type: 'button', [FOCUS_KEY]: 'yes', onclick: () => { cast('yes') } }, 'Yes'), h('button', { type: 'button', class: 'quiet', [FOCUS_KEY]: 'no', onclick: () => { cast('no') } }, 'No')]
       : []
     const proposer = view.members.find((m) => m.id === proposal.proposer)
     return h('li', { class: 'card proposal' },
       h('p', null, h('strong', null, proposalText(proposal, view))),
       proposal.reason === '' ? null : h('p', { class: 'post-text', dir: 'auto' }, proposal.reason),
-      h('p', { class: 'hint' }, 'Proposed by ', who(proposal.proposer, proposer?.name, proposer?.me === true), ` · ${shortTime(proposal.proposedAt)} · `,
+      h('p', { class: 'hint', tabindex: -1, 'data-focus-fallback': true }, 'Proposed by ', who(proposal.proposer, proposer?.name, proposer?.me === true), ` · ${shortTime(proposal.proposedAt)} · `,
         h('strong', null, proposal.status === 'open' ? 'Open' : proposal.status === 'passed' ? 'Passed' : 'Rejected'),
         ` · ${proposal.yes} yes, ${proposal.no} no of ${proposal.electorate}`, proposal.myVote === undefined ? '' : ` · you voted ${proposal.myVote}`),
       buttons.length === 0 ? null : h('div', { class: 'actions', role: 'group', 'aria-label': 'Your vote' }, buttons),
       errorLine)
   }
 
-  function proposeForm (view: ApiGroupView): HTMLElement {
+  /** The proposal form, made once: live updates change its list of members in place, never what is typed. */
+  function proposeForm (): { element: HTMLElement, members: (view: ApiGroupView) => void } {
     const kind = uniqueId('proposal-kind')
     const rule = constitutionFields('The new rule')
-    const member = h('select', { id: uniqueId('remove-member') }, view.members.filter((m) => !m.me).map((m) => h('option', { value: m.id }, m.name ?? `Someone ${m.id.slice(0, 8)}`)))
+    const member = h('select', { id: uniqueId('remove-member') })
     const reason = h('textarea', { id: uniqueId('proposal-reason'), rows: 2, maxlength: MAX_GROUP_NOTE_CHARS })
     const button = h('button', { type: 'submit' }, 'Propose')
     const errorLine = h('p', { class: 'error', role: 'alert' })
@@ -255,8 +308,10 @@ function groupScreen (ctx: AppContext, group: string): Screen {
       h('div', { class: 'field' }, h('label', { for: member.id }, 'Member to remove'), member),
       h('div', { class: 'field' }, h('label', { for: reason.id }, 'Reason (optional)'), reason),
       button, errorLine)
+    let busy = false
     form.addEventListener('submit', (event) => {
       event.preventDefault()
+      if (busy) return
       errorLine.textContent = ''
       const removing = form.querySelector<HTMLInputElement>(`input[name="${kind}"]:checked`)?.value === 'remove'
       let proposal: { amend: ApiConstitution } | { remove: string }
@@ -268,13 +323,24 @@ function groupScreen (ctx: AppContext, group: string): Screen {
         if (typeof constitution === 'string') { errorLine.textContent = constitution; return }
         proposal = { amend: constitution }
       }
-      button.disabled = true
-      ctx.client.propose(group, proposal, reason.value.trim() === '' ? undefined : reason.value).then(() => {
+      // Busy, not disabled: a disabled button drops focus to <body>.
+      busy = true
+      form.setAttribute('aria-busy', 'true')
+      ctx.client.propose(group, proposal, reason.value.trim() === '' ? undefined : reason.value).then(async (made) => {
+        reason.value = ''
         ctx.announce('Proposal made; it counts as your yes.')
-        void load()
-      }, (error: unknown) => { errorLine.textContent = errorSentence(error) }).finally(() => { button.disabled = false })
+        await load()
+        focusProposal(made.id)
+      }, (error: unknown) => { errorLine.textContent = errorSentence(error) }).finally(() => { busy = false; form.removeAttribute('aria-busy') })
     })
-    return h('details', { class: 'card' }, h('summary', { class: 'composer-summary' }, 'Make a proposal'), form)
+    return {
+      element: h('details', { class: 'card' }, h('summary', { class: 'composer-summary' }, 'Make a proposal'), form),
+      members (view) {
+        const others = view.members.filter((m) => !m.me)
+        const chosen = member.value
+        replaceChildren(member, others.map((m) => h('option', { value: m.id, selected: m.id === chosen }, m.name === undefined ? `Someone ${m.id.slice(0, 8)}` : withoutBidiControls(m.name))))
+      }
+    }
   }
 
   function leaveButton (): HTMLElement {
@@ -282,49 +348,77 @@ function groupScreen (ctx: AppContext, group: string): Screen {
     const confirm = h('button', { type: 'button', class: 'danger', hidden: true }, `Yes, leave @${group}`)
     const leave = h('button', { type: 'button', class: 'quiet danger', onclick: () => { confirm.hidden = false; confirm.focus() } }, 'Leave the group')
     confirm.addEventListener('click', () => {
-      confirm.disabled = true
-      ctx.client.leaveGroup(group).then(() => { ctx.announce(`You left @${group}.`); void load() },
-        (error: unknown) => { confirm.disabled = false; errorLine.textContent = errorSentence(error) })
+      ctx.client.leaveGroup(group).then(async () => {
+        ctx.announce(`You left @${group}.`)
+        await load()
+        heading.focus() // the leave controls are gone
+      }, (error: unknown) => { errorLine.textContent = errorSentence(error) })
     })
     return h('div', { class: 'actions' }, leave, confirm, h('p', { class: 'hint' }, 'Leaving gives the group new keys: you read nothing posted afterwards.'), errorLine)
   }
 
-  function render (view: ApiGroupView, requests: readonly ApiJoinRequest[]): void {
-    const member = view.membership === 'member'
+  function render (next: ApiGroupView, requests: readonly ApiJoinRequest[]): void {
+    view = next
+    rest.hidden = false
+    const member = next.membership === 'member'
     if (member && feed === undefined) {
-      feed = groupFeed(ctx, view.name)
+      feed = groupFeed(ctx, next.name)
       feedHolder.append(feed.element)
     }
     feedHolder.hidden = !member
-    replaceChildren(body,
-      h('dl', { class: 'facts' },
-        h('dt', null, 'You'), h('dd', null, MEMBERSHIP_LABELS[view.membership], view.founder ? ' (founder)' : ''),
-        h('dt', null, 'Members'), h('dd', null, String(view.memberCount)),
-        h('dt', null, 'Newcomers need'), h('dd', null, `${view.quorum} ${view.quorum === 1 ? 'vouch' : 'vouches'} now (rule: ${constitutionText(view.constitution)})`),
-        h('dt', null, 'Keys'), h('dd', null, `Epoch ${view.epoch}${view.rekeyPending === undefined ? '' : ' (new keys on the way)'}`),
-        h('dt', null, 'Group id'), h('dd', { class: 'code' }, view.id)))
-    replaceChildren(rest,
-      h('h3', null, 'Join requests'), member ? requestList(ctx, requests.filter((r) => !r.vouched), () => { void load() }) : h('p', { class: 'hint' }, 'Members see the requests sent to them.'),
-      view.candidates.length === 0 ? null : [h('h3', null, 'Candidates'), h('ul', { class: 'plain' }, view.candidates.map((c) =>
-        h('li', null, who(c.id, c.name), ` · ${c.vouchers.length} of ${view.quorum} vouches`)))],
-      h('h3', null, 'Members'),
-      h('ul', { class: 'plain member-list' }, view.members.map((m) => h('li', null, who(m.id, m.name, m.me), h('span', { class: 'hint code' }, ` ${m.id.slice(0, 16)}…`)))),
-      h('h3', null, 'Proposals'),
-      view.proposals.length === 0 ? h('p', { class: 'hint' }, 'No proposals yet.') : h('ul', { class: 'plain' }, view.proposals.map((p) => proposalItem(p, view))),
-      member ? proposeForm(view) : null,
-      member ? leaveButton() : null,
-      h('p', { class: 'hint' }, `Log: ${view.opCount} entries${view.ignoredOps === 0 ? '' : `, ${view.ignoredOps} without effect`} · updated ${longTime(Date.now())}`))
+    redraw('facts', [next.membership, next.founder, next.memberCount, next.quorum, next.constitution, next.epoch, next.rekeyPending, next.id], () => {
+      replaceChildren(body,
+        h('dl', { class: 'facts' },
+          h('dt', null, 'You'), h('dd', null, MEMBERSHIP_LABELS[next.membership], next.founder ? ' (founder)' : ''),
+          h('dt', null, 'Members'), h('dd', null, String(next.memberCount)),
+          h('dt', null, 'Newcomers need'), h('dd', null, `${next.quorum} ${next.quorum === 1 ? 'vouch' : 'vouches'} now (rule: ${constitutionText(next.constitution)})`),
+          h('dt', null, 'Keys'), h('dd', null, `Epoch ${next.epoch}${next.rekeyPending === undefined ? '' : ' (new keys on the way)'}`),
+          h('dt', null, 'Group id'), h('dd', { class: 'code' }, next.id)))
+    })
+    const waiting = member ? requests.filter((r) => !r.vouched) : []
+    redraw('requests', [member, waiting], () => {
+      const hadFocus = requestsBox.contains(document.activeElement)
+      replaceChildren(requestsBox, member
+        ? requestList(ctx, waiting, () => { void load().then(() => { requestsHeading.focus() }) })
+        : h('p', { class: 'hint' }, 'Members see the requests sent to them.'))
+      if (hadFocus) requestsHeading.focus()
+    })
+    redraw('candidates', [next.candidates, next.quorum], () => {
+      replaceChildren(candidatesBox, next.candidates.length === 0 ? null : [h('h3', null, 'Candidates'), h('ul', { class: 'plain' }, next.candidates.map((c) =>
+        h('li', null, who(c.id, c.name), ` · ${c.vouchers.length} of ${next.quorum} vouches`)))])
+    })
+    redraw('members', next.members.map((m) => [m.id, m.name, m.me]), () => {
+      replaceChildren(membersBox, h('h3', null, 'Members'),
+        h('ul', { class: 'plain member-list' }, next.members.map((m) => h('li', null, who(m.id, m.name, m.me), h('span', { class: 'hint code' }, ` ${m.id.slice(0, 16)}…`)))))
+    })
+    proposalsEmpty.hidden = next.proposals.length > 0
+    proposals.update(next.proposals)
+    if (member) {
+      if (propose === undefined) {
+        propose = proposeForm()
+        proposeHolder.append(propose.element)
+        leaveHolder.append(leaveButton())
+      }
+      redraw('propose-members', next.members.map((m) => [m.id, m.name, m.me]), () => { propose!.members(next) })
+    } else if (propose !== undefined) {
+      propose = undefined
+      drawn.delete('propose-members')
+      replaceChildren(proposeHolder)
+      replaceChildren(leaveHolder)
+    }
+    const log = `Log: ${next.opCount} entries${next.ignoredOps === 0 ? '' : `, ${next.ignoredOps} without effect`}`
+    if (logLine.textContent !== log) logLine.textContent = log
   }
 
   async function load (): Promise<void> {
     try {
-      const view = await ctx.client.group(group)
-      const requests = view.membership === 'member' ? await ctx.client.joinRequests(view.name).catch(() => []) : []
-      render(view, requests)
+      const next = await ctx.client.group(group)
+      const requests = next.membership === 'member' ? await ctx.client.joinRequests(next.name).catch(() => []) : []
+      render(next, requests)
       errorBox.textContent = ''
     } catch (error) {
       errorBox.textContent = errorSentence(error)
-      if (isApiError(error, 'unknown_group')) { replaceChildren(body); replaceChildren(rest) }
+      if (isApiError(error, 'unknown_group')) { replaceChildren(body); rest.hidden = true }
     }
   }
 

@@ -11,9 +11,19 @@
  * (non-scaling-stroke).
  *
  * Operable without a pointer: the map frame takes the arrow keys (pan) and
- * + / − / 0 (zoom, reset), the buttons above it do the same, and each pin
- * is a button (Tab reaches it; Enter or Space shows its details). A pin
+ * + / − / 0 (zoom, reset), the buttons above it do the same, and the pins
+ * are buttons behind one Tab stop (a roving tabindex): the arrow keys move
+ * from pin to pin, west to east, Home and End to the first and last,
+ * Escape back to the map; Enter or Space shows a pin's details. A pin
  * focused outside the view brings the view to it.
+ *
+ * The page stays scrollable over the map: the wheel zooms only with Ctrl
+ * (or ⌘) or once the map has focus, and a vertical swipe scrolls the page
+ * until the map is tapped (CSS `touch-action`).
+ *
+ * Live updates (pins arriving, the 30 s refresh) add and remove markers
+ * without moving the others, so a focused marker keeps focus; the details
+ * of the selected pin are redrawn only when what they show changed.
  */
 import type { ApiPin } from '../../api/collectives-types.js'
 import { h, hiddenText, replaceChildren, uniqueId } from './dom.js'
@@ -107,7 +117,7 @@ export function createWorldMap (init: WorldMapInit = {}): WorldMap {
   const svg = s('svg', { class: 'map-svg', role: 'group', 'data-land': 'loading' }, ocean, landGroup, graticule, radius, me, pinLayer)
 
   const hint = h('p', { id: uniqueId('map-hint'), class: 'hint' },
-    'Drag or use the arrow keys to move the map, + and − to zoom, 0 to see the whole world. Pins are buttons: Tab reaches them.')
+    'Drag or use the arrow keys to move the map, + and − to zoom (or Ctrl and the wheel), 0 to see the whole world. Tab goes on to the pins: the arrow keys move between them.')
   const frame = h('div', {
     class: 'map-frame',
     tabindex: 0,
@@ -118,7 +128,11 @@ export function createWorldMap (init: WorldMapInit = {}): WorldMap {
   })
   frame.append(svg)
   const landStatus = h('p', { class: 'hint', role: 'status' }, 'Loading the world outline…')
-  const details = h('section', { class: 'map-details card', 'aria-live': 'polite', hidden: true })
+  // Not a live region: a redraw would read the whole pin again. The short status line says what was selected.
+  const details = h('section', { class: 'map-details card', 'aria-label': 'The selected pin', hidden: true })
+  const detailsStatus = h('p', { class: 'visually-hidden', role: 'status' })
+  /** What the details show now (pin data, position, minute), to redraw them only when it changes. */
+  let detailsShown = ''
 
   const zoomIn = h('button', { type: 'button', class: 'quiet', onclick: () => { zoomBy(2) } }, '+', hiddenText(' Zoom in'))
   const zoomOut = h('button', { type: 'button', class: 'quiet', onclick: () => { zoomBy(0.5) } }, '−', hiddenText(' Zoom out'))
@@ -130,7 +144,11 @@ export function createWorldMap (init: WorldMapInit = {}): WorldMap {
   const toolbar = h('div', { class: 'map-toolbar actions', role: 'toolbar', 'aria-label': 'Map view' }, zoomIn, zoomOut, reset, toMe, zoomLevel)
 
   const attribution = h('p', { class: 'hint small' }, 'Land outline: Natural Earth (public domain), drawn here without any map server.')
-  const element = h('div', { class: 'world-map' }, toolbar, frame, hint, landStatus, details, attribution)
+  const element = h('div', { class: 'world-map' }, toolbar, frame, hint, landStatus, detailsStatus, details, attribution)
+  /** The pins in Tab and arrow-key order: west to east, then north to south. */
+  let ordered: ApiPin[] = []
+  /** The pin whose marker holds the one Tab stop of the pins. */
+  let current: string | undefined
 
   /** Pixels per degree at the current zoom. */
   function scale (): number {
@@ -239,15 +257,28 @@ export function createWorldMap (init: WorldMapInit = {}): WorldMap {
 
   function markerFor (pin: ApiPin): SVGGElement {
     const style = pinStyle(pin.kind)
-    const marker = s('g', { class: `pin-marker pin-${Object.hasOwn(PIN_STYLES, pin.kind) ? pin.kind : 'other'}`, role: 'button', tabindex: 0, 'data-pin': pin.id },
+    const marker = s('g', { class: `pin-marker pin-${Object.hasOwn(PIN_STYLES, pin.kind) ? pin.kind : 'other'}`, role: 'button', tabindex: -1, 'data-pin': pin.id },
       s('path', { class: 'pin-shape', d: style.shape }),
       s('text', { class: 'pin-letter', 'text-anchor': 'middle', 'dominant-baseline': 'central', y: pin.kind === 'danger' ? 2 : 0.5, 'aria-hidden': 'true' }, style.letter))
     marker.addEventListener('click', () => { select(pin.id) })
     marker.addEventListener('keydown', (event) => {
-      if (event.key !== 'Enter' && event.key !== ' ') return
+      const at = ordered.findIndex((p) => p.id === pin.id)
+      let next: ApiPin | undefined
+      switch (event.key) {
+        case 'Enter': case ' ': select(pin.id); break
+        case 'ArrowRight': case 'ArrowDown': next = ordered[Math.min(ordered.length - 1, at + 1)]; break
+        case 'ArrowLeft': case 'ArrowUp': next = ordered[Math.max(0, at - 1)]; break
+        case 'Home': next = ordered[0]; break
+        case 'End': next = ordered[ordered.length - 1]; break
+        case 'Escape': frame.focus(); break
+        default: return
+      }
+      // The frame's own keys (pan, zoom) are for the map, not for a pin.
       event.preventDefault()
-      select(pin.id)
+      event.stopPropagation()
+      if (next !== undefined) focusPin(next.id)
     })
+    marker.addEventListener('focus', () => { makeCurrent(pin.id) })
     // A pin reached with Tab outside the view brings the view to it.
     marker.addEventListener('focus', () => {
       const current = pins.find((p) => p.id === pin.id)
@@ -258,27 +289,54 @@ export function createWorldMap (init: WorldMapInit = {}): WorldMap {
     return marker
   }
 
+  /** Gives the pins' one Tab stop to `id` (or to the first pin when it is gone). */
+  function makeCurrent (id: string | undefined): void {
+    current = id !== undefined && markers.has(id) ? id : ordered[0]?.id
+    for (const [pinId, marker] of markers) {
+      const tabindex = pinId === current ? '0' : '-1'
+      if (marker.getAttribute('tabindex') !== tabindex) marker.setAttribute('tabindex', tabindex)
+    }
+  }
+
+  function focusPin (id: string): void {
+    makeCurrent(id)
+    markers.get(id)?.focus()
+  }
+
   function labelMarkers (): void {
     const now = Date.now()
-    for (const pin of pins) markers.get(pin.id)?.setAttribute('aria-label', pinSummary(pin, position, now))
+    for (const pin of pins) {
+      const marker = markers.get(pin.id)
+      const label = pinSummary(pin, position, now)
+      // Only a changed label is set: a screen reader may read a focused element's new name again.
+      if (marker !== undefined && marker.getAttribute('aria-label') !== label) marker.setAttribute('aria-label', label)
+    }
   }
 
   function showDetails (): void {
     const pin = pins.find((p) => p.id === selected)
     if (pin === undefined) {
       details.hidden = true
+      detailsShown = ''
       replaceChildren(details)
       return
     }
-    const close = h('button', { type: 'button', class: 'quiet', onclick: () => { const id = selected; select(undefined); if (id !== undefined) markers.get(id)?.focus() } }, 'Close', hiddenText(' the pin\'s details'))
+    const drawn = JSON.stringify([pin, position, Math.floor(Date.now() / 60_000)])
+    if (drawn === detailsShown) return
+    detailsShown = drawn
+    const hadFocus = details.contains(document.activeElement)
+    const close = h('button', { type: 'button', class: 'quiet', onclick: () => { const id = selected; select(undefined); if (id !== undefined) focusPin(id) } }, 'Close', hiddenText(' the pin\'s details'))
     replaceChildren(details, pinDetails(pin, position), close)
     details.hidden = false
+    if (hadFocus) close.focus()
   }
 
   function select (id: string | undefined): void {
     selected = id
     for (const [pinId, marker] of markers) marker.classList.toggle('selected', pinId === id)
     showDetails()
+    const chosen = pins.find((p) => p.id === id)
+    detailsStatus.textContent = chosen === undefined ? '' : `Showing the details of: ${pinSummary(chosen, position)}`
     const pin = pins.find((p) => p.id === id)
     if (pin !== undefined) init.onSelect?.(pin)
   }
@@ -299,8 +357,9 @@ export function createWorldMap (init: WorldMapInit = {}): WorldMap {
     event.preventDefault()
   })
 
-  // The wheel zooms around the pointer.
+  // The wheel zooms around the pointer, with Ctrl (or ⌘) or once the map has focus; otherwise it scrolls the page.
   frame.addEventListener('wheel', (event) => {
+    if (!event.ctrlKey && !event.metaKey && !frame.contains(document.activeElement)) return
     event.preventDefault()
     const box = svg.getBoundingClientRect()
     const factor = Math.exp(-Math.max(-200, Math.min(200, event.deltaY)) * 0.0025)
@@ -366,16 +425,27 @@ export function createWorldMap (init: WorldMapInit = {}): WorldMap {
     setPins (next) {
       pins = next
       const keep = new Set(next.map((pin) => pin.id))
+      const hadFocus = [...markers.values()].some((marker) => marker === document.activeElement)
       for (const [id, marker] of markers) {
         if (keep.has(id)) continue
         marker.remove()
         markers.delete(id)
       }
-      for (const pin of next) if (!markers.has(pin.id)) markers.set(pin.id, markerFor(pin))
-      // Later pins on top; document order is the Tab order: west to east, then north to south.
-      const ordered = [...next].sort((a, b) => a.lon - b.lon || b.lat - a.lat)
-      pinLayer.replaceChildren(...ordered.map((pin) => markers.get(pin.id)!))
+      // New markers are appended; the others stay where they are (moving a focused one would blur it).
+      for (const pin of next) {
+        if (markers.has(pin.id)) continue
+        const marker = markerFor(pin)
+        markers.set(pin.id, marker)
+        pinLayer.append(marker)
+      }
+      ordered = [...next].sort((a, b) => a.lon - b.lon || b.lat - a.lat)
+      makeCurrent(current)
       if (selected !== undefined && !keep.has(selected)) select(undefined)
+      // The focused marker expired: focus goes to the pin that now holds the Tab stop, else to the map.
+      if (hadFocus && !pinLayer.contains(document.activeElement)) {
+        if (current !== undefined) focusPin(current)
+        else frame.focus()
+      }
       labelMarkers()
       showDetails()
       render()
@@ -393,7 +463,7 @@ export function createWorldMap (init: WorldMapInit = {}): WorldMap {
       if (pin === undefined) return
       centreOn(pin, Math.max(view.zoom, PIN_ZOOM))
       select(id)
-      markers.get(id)?.focus()
+      focusPin(id)
     },
     centreOn,
     centre: () => ({ lat: view.lat, lon: view.lon }),

@@ -3,10 +3,16 @@
  * as a list, the reader's own position, a "within R km" filter, and a form
  * to place a pin.
  *
- * The reader's position is typed in by hand or read from the device when
- * they ask (navigator.geolocation), and kept in this browser's localStorage
- * only: it is never sent to the node or anywhere. The node is asked for
- * every pin it holds, and the distances and the filter are computed here.
+ * The reader's position (position.ts, shared with the feeds) is typed in by hand or read from the device when
+ * they ask (navigator.geolocation), rounded to about 100 m (what the
+ * filter needs), and kept in this browser only: for this tab's session
+ * (sessionStorage), or on this device (localStorage) when they tick
+ * "Remember", and forgotten on Sign out. It is never sent to the node or
+ * anywhere. The node is asked for every pin it holds, and the distances
+ * and the filters (distance, group) are computed here.
+ *
+ * Live updates redraw only what changed: list items by key, ages in place,
+ * status lines only when their sentence changes.
  */
 import type { ApiPin, ApiPinKind } from '../../api/collectives-types.js'
 import { PIN_KINDS } from '../../api/collectives-types.js'
@@ -16,16 +22,17 @@ import {
 import { codePoints } from '../../api/post-content.js'
 import type { AppContext, Screen } from './app.js'
 import { radio } from './composer.js'
-import { h, hiddenText, replaceChildren, uniqueId } from './dom.js'
+import { h, hiddenText, uniqueId } from './dom.js'
+import { FOCUS_KEY, keyedList } from './keyed-list.js'
 import { errorSentence, isApiError } from './format.js'
 import { createWorldMap } from './map.js'
-import { isLatLon, parseLatLon, type LatLon } from './map-geometry.js'
+import { parseLatLon, type LatLon } from './map-geometry.js'
+import {
+  devicePosition, forgetStoredPosition, keepPosition, keepWithin, positionRemembered, storedPosition, storedWithin
+} from './position.js'
 import { ageText, distanceText, pinAudience, pinAuthor, pinDistance, PIN_STYLES, pinStyle } from './pin-view.js'
 import { timeLeft } from './post-view.js'
 
-/** localStorage keys: the reader's position and radius stay in this browser. */
-const POSITION_KEY = 'komrade.map.position'
-const WITHIN_KEY = 'komrade.map.withinKm'
 /** How often expired pins leave the screen, and ages are redrawn. */
 const REFRESH_MS = 30_000
 
@@ -49,22 +56,8 @@ const LIFETIMES: ReadonlyArray<{ value: number, label: string }> = [
   { value: 7 * 24 * 60, label: '7 days' }
 ]
 
-/** The stored position, if any (anything else in the key is ignored). */
-export function storedPosition (): LatLon | undefined {
-  try {
-    const value = JSON.parse(localStorage.getItem(POSITION_KEY) ?? 'null') as unknown
-    if (value !== null && typeof value === 'object' && isLatLon(value as { lat: unknown, lon: unknown })) {
-      const { lat, lon } = value as LatLon
-      return { lat, lon }
-    }
-  } catch {}
-  return undefined
-}
-
-function storedWithin (): number | undefined {
-  const value = Number(localStorage.getItem(WITHIN_KEY) ?? '')
-  return value > 0 && Number.isFinite(value) ? value : undefined
-}
+/** The reader's position lives in position.ts (shared with the feeds); these stay importable from here. */
+export { forgetStoredPosition, storedPosition } from './position.js'
 
 /** A small picture of a kind's marker (decoration: the kind's name is beside it). */
 function kindIcon (kind: ApiPinKind): SVGSVGElement {
@@ -95,6 +88,8 @@ export function pinsScreen (ctx: AppContext): Screen {
   let position = storedPosition()
   let withinKm = storedWithin()
   let view: 'map' | 'list' = 'map'
+  /** Which pins to show: 'all', 'world', or 'group:NAME'. */
+  let audienceFilter = 'all'
 
   // A click on the map puts its point in the pin form (when the form is open).
   const map = createWorldMap({ label: 'Map of pins', onPick: (point) => { form.pick(point) } })
@@ -103,14 +98,21 @@ export function pinsScreen (ctx: AppContext): Screen {
   // Position: typed, or from the device on request; kept in this browser only.
   const positionInput = h('input', { id: uniqueId('position'), type: 'text', inputmode: 'decimal', autocomplete: 'off', placeholder: '52.52, 13.405' })
   const positionHint = h('p', { id: uniqueId('position-hint'), class: 'hint' },
-    'Latitude, longitude. Kept only in this browser: never sent to your node or to anyone. Distances are computed here.')
+    'Latitude, longitude. Rounded to about 100 m and kept only in this browser, for this session (or on this device if you tick Remember); forgotten when you sign out. Never sent to your node or to anyone: distances are computed here.')
   positionInput.setAttribute('aria-describedby', positionHint.id)
+  const remember = h('input', { id: uniqueId('position-remember'), type: 'checkbox', checked: positionRemembered() })
+  remember.addEventListener('change', () => {
+    if (position !== undefined) keepPosition(position, remember.checked)
+    if (withinKm !== undefined) keepWithin(withinKm, remember.checked)
+    ctx.announce(remember.checked ? 'Your position is remembered on this device until you sign out.' : 'Your position is kept for this session only.')
+  })
   const positionStatus = h('p', { role: 'status', class: 'hint' })
   const positionError = h('p', { class: 'error', role: 'alert' })
   const locate = h('button', { type: 'button', class: 'quiet', onclick: () => { useDeviceLocation() } }, 'Use this device\'s location')
   const forget = h('button', { type: 'button', class: 'quiet', onclick: () => { setPosition(undefined); positionInput.focus() } }, 'Forget my position')
   const positionForm = h('form', { class: 'position-form', 'aria-label': 'Set your position' },
     h('div', { class: 'field' }, h('label', { for: positionInput.id }, 'Your position'), h('div', { class: 'inline-field' }, positionInput, h('button', { type: 'submit' }, 'Set')), positionHint),
+    h('div', { class: 'choice' }, remember, h('label', { for: remember.id }, 'Remember my position on this device (until I sign out)')),
     h('div', { class: 'actions' }, locate, forget),
     positionStatus, positionError)
   positionForm.addEventListener('submit', (event) => {
@@ -132,11 +134,15 @@ export function pinsScreen (ctx: AppContext): Screen {
   withinInput.addEventListener('input', () => {
     const value = Number(withinInput.value)
     withinKm = withinInput.value.trim() !== '' && value > 0 && Number.isFinite(value) ? value : undefined
-    if (withinKm === undefined) localStorage.removeItem(WITHIN_KEY)
-    else localStorage.setItem(WITHIN_KEY, String(withinKm))
+    keepWithin(withinKm, remember.checked)
     update()
   })
   const filterBox = h('div', { class: 'field' }, h('label', { for: withinInput.id }, 'Within (km)'), withinInput, withinHint)
+  // Whose pins: all, the world's, or one group's.
+  const audienceSelect = h('select', { id: uniqueId('pin-filter-audience') },
+    h('option', { value: 'all' }, 'All pins'), h('option', { value: 'world' }, 'The world\'s pins'))
+  audienceSelect.addEventListener('change', () => { audienceFilter = audienceSelect.value; update() })
+  const audienceBox = h('div', { class: 'field' }, h('label', { for: audienceSelect.id }, 'Show'), audienceSelect)
 
   // Map or list.
   const mapButton = h('button', { type: 'button', class: 'toggle', 'aria-pressed': 'true', onclick: () => { setView('map') } }, 'Map')
@@ -145,6 +151,7 @@ export function pinsScreen (ctx: AppContext): Screen {
   const count = h('p', { role: 'status', class: 'hint' }, 'Loading…')
   const errorBox = h('p', { class: 'error', role: 'alert' })
   const list = h('ol', { class: 'pin-list', 'aria-label': 'Pins' })
+  const drawnList = keyedList(list, (pin: ApiPin) => pin.id, listItem, (pin) => JSON.stringify([pin, position]))
   const listSection = h('section', { class: 'pin-list-section', hidden: true, 'aria-label': 'Pins as a list' }, list)
   const mapSection = h('section', { class: 'pin-map-section', 'aria-label': 'Pins on the map' }, map.element)
 
@@ -159,33 +166,29 @@ export function pinsScreen (ctx: AppContext): Screen {
     positionError.textContent = ''
     positionInput.removeAttribute('aria-invalid')
     if (next === undefined) {
-      localStorage.removeItem(POSITION_KEY)
+      forgetStoredPosition()
+      withinKm = undefined
+      withinInput.value = ''
       positionInput.value = ''
       ctx.announce('Your position is forgotten.')
     } else {
-      localStorage.setItem(POSITION_KEY, JSON.stringify({ lat: next.lat, lon: next.lon }))
-      positionInput.value = `${Number(next.lat.toFixed(5))}, ${Number(next.lon.toFixed(5))}`
-      map.centreOn(next, 32)
+      position = keepPosition(next, remember.checked)
+      positionInput.value = `${position.lat}, ${position.lon}`
+      map.centreOn(position, 32)
     }
     update()
   }
 
   function useDeviceLocation (): void {
     positionError.textContent = ''
-    if (!('geolocation' in navigator)) {
-      positionError.textContent = 'This browser cannot tell its location; type your position instead.'
-      return
-    }
     positionStatus.textContent = 'Asking this device for its location…'
-    navigator.geolocation.getCurrentPosition((found) => {
-      setPosition({ lat: found.coords.latitude, lon: found.coords.longitude })
+    devicePosition().then((found) => {
+      setPosition(found)
       ctx.announce('Your position is set from this device.')
-    }, (failure) => {
+    }, (failure: unknown) => {
       positionStatus.textContent = ''
-      positionError.textContent = failure.code === failure.PERMISSION_DENIED
-        ? 'The browser was not allowed to tell the location; type your position instead.'
-        : 'The device could not find its location; type your position instead.'
-    }, { enableHighAccuracy: false, timeout: 20_000, maximumAge: 60_000 })
+      positionError.textContent = (failure as Error).message
+    })
   }
 
   function setView (next: 'map' | 'list'): void {
@@ -198,7 +201,8 @@ export function pinsScreen (ctx: AppContext): Screen {
 
   /** The pins to show: unexpired, and within the radius when a position and a radius are set. */
   function visiblePins (now = Date.now()): ApiPin[] {
-    const live = pins.filter((pin) => pin.expiresAt > now)
+    const live = pins.filter((pin) => pin.expiresAt > now && (audienceFilter === 'all' ||
+      (audienceFilter === 'world' ? pin.audience === 'world' : typeof pin.audience === 'object' && `group:${pin.audience.group}` === audienceFilter)))
     const filtered = position === undefined || withinKm === undefined ? live : live.filter((pin) => pinDistance(pin, position)! <= withinKm!)
     return position === undefined
       ? filtered.sort((a, b) => b.sentAt - a.sentAt)
@@ -208,33 +212,50 @@ export function pinsScreen (ctx: AppContext): Screen {
   function listItem (pin: ApiPin): HTMLLIElement {
     const style = pinStyle(pin.kind)
     const distance = pinDistance(pin, position)
-    const show = h('button', { type: 'button', class: 'quiet', onclick: () => { setView('map'); map.showPin(pin.id) } }, 'Show on map', hiddenText(`: ${style.label}, ${pin.note}`))
+    const show = h('button', { type: 'button', class: 'quiet', [FOCUS_KEY]: 'show', onclick: () => { setView('map'); map.showPin(pin.id) } }, 'Show on map', hiddenText(`: ${style.label}, ${pin.note}`))
     return h('li', { class: 'pin-item', 'data-pin': pin.id },
       h('article', { 'aria-label': `${style.label}${distance === undefined ? '' : `, ${distanceText(distance)} away`}` },
         h('p', { class: 'pin-kind' }, kindIcon(pin.kind), ` ${style.label}`, distance === undefined ? null : h('span', { class: 'pin-distance' }, ` · ${distanceText(distance)} away`)),
         h('p', { class: 'post-text', dir: 'auto' }, pin.note === '' ? '(no note)' : pin.note),
-        h('p', { class: 'post-meta' }, `Placed ${ageText(pin.sentAt)} by `, h('bdi', null, pinAuthor(pin)), ', to ', h('bdi', null, pinAudience(pin)), ` · ${timeLeft(pin.expiresAt)}`),
+        h('p', { class: 'post-meta' }, 'Placed ', h('span', { class: 'pin-age' }, ageText(pin.sentAt)), ' by ', h('bdi', null, pinAuthor(pin)), ', to ', h('bdi', null, pinAudience(pin)),
+          ' · ', h('span', { class: 'pin-left' }, timeLeft(pin.expiresAt))),
         show))
   }
 
+  /** Sets a status line's sentence only when it changed: an unchanged one is not announced again. */
+  function say (line: HTMLElement, text: string): void {
+    if (line.textContent !== text) line.textContent = text
+  }
+
   function update (): void {
-    const shown = visiblePins()
-    const total = pins.filter((pin) => pin.expiresAt > Date.now()).length
+    const now = Date.now()
+    const shown = visiblePins(now)
+    const total = pins.filter((pin) => pin.expiresAt > now).length
     map.setPins(shown)
     map.setPosition(position, withinKm)
-    replaceChildren(list, shown.map(listItem))
+    drawnList.update(shown)
+    // Ages and times left move on in place (the items stay, and so does focus).
+    for (const pin of shown) {
+      const item = drawnList.element(pin.id)
+      if (item === undefined) continue
+      say(item.querySelector<HTMLElement>('.pin-age')!, ageText(pin.sentAt, now))
+      say(item.querySelector<HTMLElement>('.pin-left')!, timeLeft(pin.expiresAt))
+    }
     withinInput.disabled = position === undefined
     if (withinKm !== undefined && withinInput.value === '') withinInput.value = String(withinKm)
     forget.hidden = position === undefined
-    positionStatus.textContent = position === undefined
+    say(positionStatus, position === undefined
       ? 'No position set: pins are not filtered by distance.'
-      : `Your position: ${position.lat.toFixed(4)}, ${position.lon.toFixed(4)} (in this browser only).`
+      : `Your position: ${position.lat.toFixed(3)}, ${position.lon.toFixed(3)} (in this browser only).`)
     const filtering = position !== undefined && withinKm !== undefined
-    count.textContent = total === 0
+    const whose = audienceFilter === 'all' ? '' : audienceFilter === 'world' ? ' for the world' : ` of @${audienceFilter.slice('group:'.length)}`
+    say(count, total === 0
       ? 'No pins yet. Pins placed by others appear here as they arrive.'
       : filtering
-        ? `Showing ${shown.length} of ${total} pins: those within ${withinKm} km of your position.`
-        : `Showing all ${total} pins${position === undefined ? ', newest first' : ', nearest first'}.`
+        ? `Showing ${shown.length} of ${total} pins: those${whose} within ${withinKm} km of your position.`
+        : audienceFilter !== 'all'
+          ? `Showing ${shown.length} of ${total} pins: those${whose}${position === undefined ? ', newest first' : ', nearest first'}.`
+          : `Showing all ${total} pins${position === undefined ? ', newest first' : ', nearest first'}.`)
   }
 
   async function load (): Promise<void> {
@@ -289,7 +310,10 @@ export function pinsScreen (ctx: AppContext): Screen {
 
     // Groups we are a member of, as audiences (none when the node has no groups).
     void ctx.client.groups().then((groups) => {
-      for (const group of groups.filter((g) => g.membership === 'member')) audience.append(h('option', { value: `group:${group.name}` }, `Group @${group.name}`))
+      for (const group of groups.filter((g) => g.membership === 'member')) {
+        audience.append(h('option', { value: `group:${group.name}` }, `Group @${group.name}`))
+        audienceSelect.append(h('option', { value: `group:${group.name}` }, `Pins of @${group.name}`))
+      }
     }, () => {})
 
     element.addEventListener('submit', (event) => {
@@ -342,7 +366,7 @@ export function pinsScreen (ctx: AppContext): Screen {
   disposers.push(() => { clearInterval(timer) })
 
   if (position !== undefined) {
-    positionInput.value = `${Number(position.lat.toFixed(5))}, ${Number(position.lon.toFixed(5))}`
+    positionInput.value = `${position.lat}, ${position.lon}`
     map.centreOn(position, 32)
   }
   if (withinKm !== undefined) withinInput.value = String(withinKm)
@@ -353,7 +377,7 @@ export function pinsScreen (ctx: AppContext): Screen {
   // The map first; where the reader is and how far to look right under it.
   const element = h('section', { class: 'page map-page' },
     heading, viewToggle, count, errorBox, mapSection, listSection,
-    h('div', { class: 'card' }, positionForm, filterBox),
+    h('div', { class: 'card' }, positionForm, filterBox, audienceBox),
     legend, form.element)
   return {
     title: 'Map',

@@ -2,13 +2,17 @@
  * A post as the feed and a profile show it: its author (avatar, display
  * name, and the registered name the Operator verified, which is the one to
  * trust), its time and audience, its text, and its image loaded from the
- * image route. Everything from the network goes in as text nodes or as an
+ * image route, and the coarse area it was written in, with its distance
+ * from the reader when their position is kept in this browser (computed
+ * here). Everything from the network goes in as text nodes or as an
  * image URL of our own origin: a post cannot inject markup.
  */
 import type { ApiPost, ApiProfile } from '../../api/types.js'
 import { imageSizeLabel, imageTypeWord } from '../../api/post-content.js'
 import { h, hiddenText, uniqueId } from './dom.js'
 import { longTime, shortTime } from './format.js'
+import type { LatLon } from './map-geometry.js'
+import { placeText } from './position.js'
 
 /** The URL of a post's image (the session cookie authorises it: same origin). */
 export function postImageUrl (id: string): string {
@@ -56,8 +60,14 @@ export function timeLeft (at: number, now = Date.now()): string {
   return minutes === 1 ? '1 minute left' : `${minutes} minutes left`
 }
 
-/** One post as an `<article>` (in a feed list item). */
-export function postElement (post: ApiPost, profile: ApiProfile | undefined): HTMLElement {
+/** A post's area as the meta line shows it: "≈ 5 km area, 3.2 km from you" (the geohash in its title). */
+export function postPlaceElement (place: LatLon & { geohash: string, errKm: number }, from: LatLon | undefined): HTMLElement {
+  return h('span', { class: 'post-place', title: `Written in the area ${place.geohash} (its centre ${place.lat.toFixed(3)}, ${place.lon.toFixed(3)})` },
+    hiddenText('Place: '), placeText(place, from))
+}
+
+/** One post as an `<article>` (in a feed list item); `from`, the reader's position, adds the distance to a post's area. */
+export function postElement (post: ApiPost, profile: ApiProfile | undefined, from?: LatLon): HTMLElement {
   const name = post.mine ? 'You' : personName(post.author, post.authorName, profile)
   const heading = h('h3', { id: uniqueId('post'), class: 'post-author' },
     post.mine ? 'You' : h('a', { href: `#/profile/${encodeURIComponent(post.author)}` }, isolated(name)),
@@ -73,6 +83,7 @@ export function postElement (post: ApiPost, profile: ApiProfile | undefined): HT
         h('p', { class: 'post-meta' },
           h('time', { datetime: new Date(post.sentAt).toISOString(), title: longTime(post.sentAt) }, shortTime(post.sentAt)),
           ' · ', h('span', { class: `audience audience-${post.audience}` }, hiddenText('To: '), audience),
+          post.location === undefined ? null : [' · ', postPlaceElement(post.location, from)],
           ' · ', h('span', { title: `Until ${longTime(post.expiresAt)}` }, timeLeft(post.expiresAt))))),
     post.text === '' ? null : h('p', { class: 'post-text', dir: 'auto' }, post.text),
     post.hasImage ? h('img', { class: 'post-image', src: postImageUrl(post.id), alt, loading: 'lazy', decoding: 'async' }) : null)
