@@ -32,7 +32,7 @@ export const MAX_GROUP_OPS_PER_AUTHOR_PER_DAY = 128
 export const MAX_GROUP_OPS_PER_AUTHOR = MAX_GROUP_OPS / 4
 /** Anonymous votes kept per post (every voter of a full group, both ways). */
 export const MAX_VOTES_PER_POST = 2 * MAX_GROUP_MEMBERS
-/** Votes kept per group waiting for their post or for a ring key's admission (the oldest dropped beyond). */
+/** Votes kept per group waiting for their post or for a ring key's admission (a newcomer beyond it is dropped, not one held). */
 export const MAX_PENDING_VOTES_PER_GROUP = 4096
 /** Votes that failed to verify, remembered per group (by hash) so a replay is not verified again. */
 export const MAX_FAILED_VOTES_REMEMBERED = 4096

@@ -29,7 +29,7 @@ export interface GroupContent {
   /** The writes that keep a verified vote (once per key image and choice; at most MAX_VOTES_PER_POST per post), with its expiry index. */
   prepareVote(g: LiveGroup, vote: DecodedVote, expiresAt: number, epoch?: number): Promise<LocalOp[] | undefined>
   voteStanding(g: LiveGroup, vote: DecodedVote, epoch: number, failedHash: string, fromPending?: boolean): Promise<'duplicate' | 'wait' | 'refused' | 'ok'>
-  preparePendingVote(g: LiveGroup, vote: DecodedVote, expiresAt: number, epoch: number): Promise<LocalOp[] | undefined>
+  preparePendingVote(g: LiveGroup, vote: DecodedVote, expiresAt: number, epoch: number, bytesHash: string): Promise<LocalOp[] | undefined>
   rememberFailed(g: LiveGroup, hash: string): void
   postEpoch(g: LiveGroup, sentAt: number): number
 }
@@ -128,7 +128,7 @@ export function createGroupContent (init: GroupContentInit): GroupContent {
     const image = toHex(vote.keyImage)
     if (g.failedVotes.has(failedHash)) return 'duplicate'
     if (await s.get(keys.vote(gid, postId, image, vote.choice)) !== undefined) return 'duplicate'
-    if (!fromPending && await s.get(keys.pendingVote(gid, postId, image, vote.choice)) !== undefined) return 'duplicate'
+    if (!fromPending && await s.get(keys.pendingVote(gid, postId, image, vote.choice, failedHash)) !== undefined) return 'duplicate'
     if (epoch > g.state.epoch) return 'wait'
     if (!vote.ring.every((k) => g.state.everAdmittedVoteKeys.has(toHex(k)))) return 'wait'
     const post = await s.get<StoredGroupPost>(keys.post(gid, postId))
@@ -156,12 +156,12 @@ export function createGroupContent (init: GroupContentInit): GroupContent {
   }
 
   /** The writes that keep a vote waiting (for its post or an admission), within MAX_PENDING_VOTES_PER_GROUP and the per-post bound. */
-  async function preparePendingVote (g: LiveGroup, vote: DecodedVote, expiresAt: number, epoch: number): Promise<LocalOp[] | undefined> {
+  async function preparePendingVote (g: LiveGroup, vote: DecodedVote, expiresAt: number, epoch: number, bytesHash: string): Promise<LocalOp[] | undefined> {
     const s = init.store()
     const gid = g.record.id
     const postId = toHex(vote.postId)
-    const rest = `${postId}!${toHex(vote.keyImage)}!${vote.choice}`
-    const key = keys.pendingVote(gid, postId, toHex(vote.keyImage), vote.choice)
+    const key = keys.pendingVote(gid, postId, toHex(vote.keyImage), vote.choice, bytesHash)
+    const rest = key.slice(`pvote!${gid}!`.length)
     if (await s.get(key) !== undefined) return undefined
     if (g.pendingVotes >= MAX_PENDING_VOTES_PER_GROUP) return undefined
     let n = 0

@@ -133,7 +133,7 @@ export function createGroupIncoming (ctx: GroupIncomingContext) {
     const hash = toHex(crypto.sha256(vote.bytes))
     const standing = await ctx.content.voteStanding(g, vote, e, hash, fromPending)
     if (standing === 'wait') {
-      if (!fromPending) step.ops.push(...(await ctx.content.preparePendingVote(g, vote, expiresAt, e) ?? []))
+      if (!fromPending) step.ops.push(...(await ctx.content.preparePendingVote(g, vote, expiresAt, e, hash) ?? []))
       return 'pending'
     }
     if (standing !== 'ok') return 'dropped'

@@ -13,8 +13,8 @@
  * - `post!<gid>!<postId>`, `feed!<gid>!<sentAt>!<postId>`, `pexp!<expiresAt>!<gid>!<postId>`:
  *   group posts, their feed order and their expiry;
  * - `vote!<gid>!<postId>!<keyImage>!<choice>` → an anonymous vote's bytes (verified, its post held);
- *   `pvote!<gid>!<postId>!<keyImage>!<choice>` → a vote waiting for its post or a ring key's admission (not verified yet);
- *   `vexp!<expiresAt>!<vote|pvote>!<gid>!<postId>!<keyImage>!<choice>` → either's own expiry;
+ *   `pvote!<gid>!<postId>!<keyImage>!<choice>!<hash>` → a vote waiting for its post or a ring key's admission (not verified yet; `hash`: the start of its SHA-256);
+ *   `vexp!<expiresAt>!<vote|pvote>!<gid>!<postId>!<keyImage>!<choice>[!<hash>]` → either's own expiry;
  *   `myvote!<gid>!<postId>` → our own choice.
  *
  * Like the social layer's stores, nothing here writes on its own during
@@ -132,8 +132,12 @@ export const keys = {
   feed: (gid: string, sentAt: number, postId: string) => `feed!${gid}!${padded(sentAt)}!${postId}`,
   expiry: (expiresAt: number, gid: string, postId: string) => `pexp!${padded(expiresAt)}!${gid}!${postId}`,
   vote: (gid: string, postId: string, keyImage: string, choice: string) => `vote!${gid}!${postId}!${keyImage}!${choice}`,
-  /** A vote waiting for its post or for a ring key's admission: the same suffix as `vote!`. */
-  pendingVote: (gid: string, postId: string, keyImage: string, choice: string) => `pvote!${gid}!${postId}!${keyImage}!${choice}`,
+  /**
+   * A vote waiting for its post or for a ring key's admission, not verified yet: the suffix of `vote!`
+   * and the start of the vote's SHA-256 (`bytesHash`), so a forged copy with an honest vote's key image
+   * and choice, arriving first, waits beside it instead of shutting it out.
+   */
+  pendingVote: (gid: string, postId: string, keyImage: string, choice: string, bytesHash: string) => `pvote!${gid}!${postId}!${keyImage}!${choice}!${bytesHash.slice(0, 32)}`,
   /** A vote's (stored or pending) own expiry: `<kind>` is `vote` or `pvote`. */
   voteExpiry: (expiresAt: number, kind: 'vote' | 'pvote', gid: string, rest: string) => `vexp!${padded(expiresAt)}!${kind}!${gid}!${rest}`,
   myVote: (gid: string, postId: string) => `myvote!${gid}!${postId}`

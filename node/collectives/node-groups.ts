@@ -672,7 +672,7 @@ export function createNodeGroups (init: NodeGroupsInit): NodeGroups {
           }
         }
         for (const [key] of expiredVotes) {
-          // vexp!<at>!<vote|pvote>!<gid>!<postId>!<keyImage>!<choice>
+          // vexp!<at>!<vote|pvote>!<gid>!<postId>!<keyImage>!<choice>[!<hash>]
           const [, , kind, gid, ...rest] = key.split('!') as [string, string, 'vote' | 'pvote', string, ...string[]]
           const record = `${kind}!${gid}!${rest.join('!')}`
           ops.push(s.del(key))

@@ -8,7 +8,8 @@
  * - an author's ops past the day's budget are refused (ours are not sent);
  * - votes: a replay is not verified again, nor is a vote that failed once;
  *   a vote on a post the node does not hold waits (bounded, until its own
- *   expiry) and counts when the post comes; a vote whose ring holds a key
+ *   expiry) and counts when the post comes, even when a forged copy of it
+ *   (same key image and choice) came first; a vote whose ring holds a key
  *   not admitted yet waits and counts once admitted; a ring with a key of
  *   someone who was no member in the channel's epoch, or a vote on a post
  *   of a later epoch, never counts;
@@ -139,13 +140,20 @@ describe('groups on one node, hostile input', () => {
     verified = t.counters().voteVerifications
     await t.receiveVote('council', voteBy(k2, early), { expiresAt: Date.now() + 3_600_000 })
     await t.receiveVote('council', voteBy(k3, early), { expiresAt: Date.now() + 60_000 })
+    // A forged copy of an honest vote (its key image and choice, a broken response) that comes first waits beside it, not in its place.
+    const honest = voteBy(k5, early)
+    const forgedCopy = honest.slice()
+    forgedCopy[forgedCopy.length - 1]! ^= 1
+    await t.receiveVote('council', forgedCopy, { expiresAt: Date.now() + 3_600_000 })
+    await t.receiveVote('council', honest, { expiresAt: Date.now() + 3_600_000 })
     expect(t.counters().voteVerifications).toBe(verified)
     expect(await node.groups.tally('council', early)).toEqual({ up: 0, down: 0, doubleVoters: [] })
     await t.housekeeping(Date.now() + 120_000) // the second vote's envelope is over
     const now = Date.now()
     await t.receivePost('council', k4, encodePost({ text: 'late' }), { messageId, sentAt: now, expiresAt: now + TTL * 60_000 })
     await t.settled()
-    expect(await node.groups.tally('council', early)).toEqual({ up: 1, down: 0, doubleVoters: [] })
+    await waitFor('the waiting votes to count', async () => (await node.groups.tally('council', early)).up === 2, 10_000)
+    expect(await node.groups.tally('council', early)).toEqual({ up: 2, down: 0, doubleVoters: [] })
 
     // N6: a ring with a key not admitted yet waits, and counts once the key is admitted.
     const newcomer = createIdentity(crypto)
