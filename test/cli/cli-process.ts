@@ -47,8 +47,11 @@ export function komrade (args: string[], options: RunOptions = {}): KomradeRun {
 /** Runs `komrade ARGS` to its end. */
 export async function runKomrade (args: string[], options: RunOptions = {}): Promise<{ code: number | null, stdout: string, stderr: string }> {
   const run = komrade(args, options)
+  // 'close', not 'exit': 'exit' can come before the pipes are read to their end (a clean-clone CI run
+  // under load got an empty stderr from a process that had written its usage error).
+  const closed = new Promise<void>((resolve) => run.child.once('close', () => { resolve() }))
   const code = await run.exited
-  await new Promise((resolve) => setImmediate(resolve)) // the last 'data' events
+  await closed
   return { code, stdout: run.stdout, stderr: run.stderr }
 }
 
